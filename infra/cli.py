@@ -1,0 +1,71 @@
+"""The ``sentinel`` command: one entry point, one subcommand per job.
+
+Subcommands live next to the code they drive and are imported only when run, so
+``sentinel --help`` stays fast and a command never pays for another's imports.
+Add one by adding a row to ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+import click
+
+from infra.settings import get_settings
+
+# name -> (module:attribute of a click command, one-line help shown by `sentinel --help`)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "config": ("infra.cli:config", "Show the effective configuration (secrets masked)."),
+    "services": ("infra.commands:services", "Run Redis and the local broker in the foreground."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports each subcommand's module on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module_name, attr = COMMANDS[cmd_name][0].split(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{module_name}:{attr} is not a click command")
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Help texts come from the table so listing commands imports none of them.
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, COMMANDS[name][1]) for name in sorted(COMMANDS)])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(package_name="sentinel")
+def cli(verbose: int) -> None:
+    """Sentinel: real-time fraud detection on Redis Streams.
+
+    Configuration comes from SENTINEL_* environment variables and an optional TOML
+    file named by SENTINEL_CONFIG; `sentinel config` shows every setting.
+    """
+    level = logging.WARNING - 10 * min(verbose + 1, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@click.command()
+def config() -> None:
+    """Print every setting: environment variable, current value, default, meaning."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("variable", "value", "default", "meaning")
+    for row in get_settings().describe():
+        table.add_row(*row)
+    Console().print(table)
+
+
+def main() -> None:
+    cli()

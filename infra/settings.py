@@ -1,0 +1,163 @@
+"""Configuration: the one place that reads the environment (invariant 6).
+
+Every value comes from a ``SENTINEL_<SECTION>_<FIELD>`` environment variable, then from an
+optional TOML file (``SENTINEL_CONFIG``, tables named after the sections), then from the
+defaults documented here. ``sentinel config`` prints the effective values, secrets masked.
+
+    SENTINEL_REDIS_URL=redis://10.0.0.5:6379/0        -> settings.redis.url
+    SENTINEL_KAFKA_BOOTSTRAP=redpanda:9092            -> settings.kafka.bootstrap
+    [gateway] port = 8080   (in the TOML file)        -> settings.gateway.port
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_ENV = "SENTINEL_CONFIG"
+
+
+class Section(BaseModel):
+    """A frozen group of settings for one component."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RedisSettings(Section):
+    url: str | None = Field(None, description="Redis URL; unset starts an embedded redis-server.")
+    key_prefix: str = Field("sentinel:", description="Prefix of every key and stream Sentinel writes.")
+    server_bin: str = Field("redis-server", description="redis-server binary for the embedded Redis.")
+    port: int = Field(0, ge=0, le=65535, description="Port of the embedded Redis (0: a free one).")
+    appendonly: bool = Field(True, description="Embedded Redis keeps an append-only file in its data dir.")
+
+
+class KafkaSettings(Section):
+    bootstrap: str | None = Field(None, description="Broker bootstrap servers; unset starts a local broker.")
+    broker: str = Field(
+        "auto", description="Local broker: auto (redpanda if on PATH, else tansu), tansu, redpanda."
+    )
+    broker_bin: str | None = Field(None, description="Path of the local broker binary (default: found).")
+    port: int = Field(0, ge=0, le=65535, description="Port of the local broker (0: a free one).")
+    topic_transactions: str = Field("transactions", description="Topic the transactions are published to.")
+    topic_labels: str = Field("labels", description="Topic the delayed labels are published to.")
+    partitions: int = Field(4, ge=1, le=256, description="Partitions of each topic created by Sentinel.")
+
+
+class StreamsSettings(Section):
+    batch_size: int = Field(500, ge=1, le=10_000, description="Entries read per XREADGROUP.")
+    block_ms: int = Field(100, ge=0, description="How long a read blocks waiting for entries.")
+    claim_idle_ms: int = Field(30_000, ge=100, description="Pending this long, an entry is reclaimed.")
+    max_deliveries: int = Field(5, ge=1, description="Deliveries before an entry is dead-lettered.")
+    max_event_bytes: int = Field(64_000, ge=1_000, description="Larger entries are dead-lettered unread.")
+    backlog_limit: int = Field(100_000, ge=100, description="Mirror pauses when a stream backlog passes it.")
+
+
+class GatewaySettings(Section):
+    host: str = Field("127.0.0.1", description="Address the gateway binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port the gateway listens on.")
+    workers: int = Field(1, ge=1, le=64, description="Gateway worker processes.")
+    api_keys: SecretStr = Field(
+        SecretStr(""),
+        description="Comma-separated role:key pairs, e.g. 'admin:k1,analyst:k2,scorer:k3'.",
+    )
+    cors_origins: tuple[str, ...] = Field(("http://127.0.0.1:3000",), description="Allowed CORS origins.")
+    max_body_bytes: int = Field(1_000_000, ge=1_000, description="Largest accepted request body.")
+    max_batch: int = Field(1_000, ge=1, description="Most transactions in one batch request.")
+
+
+class ModelSettings(Section):
+    registry_dir: Path = Field(Path(".sentinel/models"), description="Directory of the model registry.")
+
+
+class StrategySettings(Section):
+    review_threshold: float = Field(0.3, ge=0, le=1, description="Default probability from which to review.")
+    decline_threshold: float = Field(
+        0.8, ge=0, le=1, description="Default probability from which to decline."
+    )
+
+
+class LocalSettings(Section):
+    state_dir: Path = Field(Path(".sentinel"), description="Data, logs and pids of the local stack.")
+
+
+class Settings(BaseSettings):
+    """All of Sentinel's configuration, one frozen section per component."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SENTINEL_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        frozen=True,
+        extra="ignore",
+    )
+
+    redis: RedisSettings = RedisSettings()
+    kafka: KafkaSettings = KafkaSettings()
+    streams: StreamsSettings = StreamsSettings()
+    gateway: GatewaySettings = GatewaySettings()
+    models: ModelSettings = ModelSettings()
+    strategy: StrategySettings = StrategySettings()
+    local: LocalSettings = LocalSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_ENV)
+        if config_file:
+            path = Path(config_file)
+            if not path.is_file():
+                raise FileNotFoundError(f"{CONFIG_FILE_ENV}={config_file}: no such file")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    def replace(self, **sections: dict[str, Any]) -> Settings:
+        """A copy with some fields of some sections changed: ``s.replace(redis={"url": u})``."""
+        data = self.model_dump()
+        for name, changes in sections.items():
+            data[name] = {**data[name], **changes}
+        return Settings.model_validate(data)
+
+    def describe(self) -> list[tuple[str, str, str, str]]:
+        """(environment variable, value, default, description) rows; secrets masked."""
+        rows = []
+        for section_name, field in type(self).model_fields.items():
+            section = getattr(self, section_name)
+            default_section = field.default
+            for name, info in type(section).model_fields.items():
+                env = f"SENTINEL_{section_name}_{name}".upper()
+                value = getattr(section, name)
+                rows.append(
+                    (env, _show(value), _show(getattr(default_section, name)), info.description or "")
+                )
+        return rows
+
+
+def _show(value: object) -> str:
+    if isinstance(value, SecretStr):
+        return "**********" if value.get_secret_value() else ""
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return "" if value is None else str(value)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, read once (call it from a composition root only)."""
+    return Settings()
