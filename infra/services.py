@@ -24,12 +24,13 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
+from infra.errors import SentinelError
 from infra.settings import KafkaSettings, RedisSettings
 
 log = logging.getLogger(__name__)
 
 
-class ServiceError(RuntimeError):
+class ServiceError(SentinelError):
     """A local service could not be found, started or reached."""
 
 

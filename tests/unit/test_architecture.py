@@ -10,14 +10,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 OURS = {"data", "streams", "functions", "models", "gateway", "frontend", "infra"}
 SETTINGS = "infra.settings"
+ERRORS = "infra.errors"
 
 # package -> the packages (or modules) of ours it may import besides itself
 ALLOWED: dict[str, set[str]] = {
-    "data": {SETTINGS},
-    "streams": {SETTINGS},
-    "functions": {"data"},
-    "models": {"data", "functions", SETTINGS},
-    "gateway": {"data", "functions", "models", "streams", SETTINGS},
+    "data": {SETTINGS, ERRORS},
+    "streams": {SETTINGS, ERRORS},
+    "functions": {"data", ERRORS},
+    "models": {"data", "functions", SETTINGS, ERRORS},
+    "gateway": {"data", "functions", "models", "streams", SETTINGS, ERRORS},
     "frontend": set(),
     "infra": OURS - {"frontend"},
 }
