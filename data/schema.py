@@ -1,0 +1,285 @@
+"""Ingest contract: the IEEE-CIS columns, and one joined row as a validated ``Transaction`` event.
+
+Everything that reads or writes a transaction (loader, generator, simulator, mirror,
+gateway, features) takes the columns from here. ``ALL_COLUMNS`` is the single column
+specification (name, type, nullability, allowed values or format); the ``Transaction``
+Struct is generated from it, so the 434 fields never drift from the spec. Validation
+happens at decode time through msgspec types and ``Meta`` constraints, never in a
+per-field Python loop, so decoding one event costs tens of microseconds.
+
+    tx = decode_transaction(b'{"TransactionID": 1, "TransactionDT": 86400, ...}')
+    raw = encode_transaction(tx)          # JSON, original column names, nulls omitted
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import msgspec
+
+from infra.errors import PoisonMessage
+
+Kind = Literal["int", "float", "str"]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column of the Kaggle files: how it is typed and what values it may hold."""
+
+    name: str
+    kind: Kind
+    table: Literal["transaction", "identity"]
+    nullable: bool = True
+    allowed: tuple[str | int, ...] | None = None  # closed set of values (categoricals)
+    pattern: str | None = None  # regex a free-form string must match
+    ge: float | None = None
+    le: float | None = None
+    max_length: int | None = None
+
+    @property
+    def categorical(self) -> bool:
+        """Strings are categories for the models (pandas ``category``, never free text)."""
+        return self.kind == "str"
+
+    def annotation(self) -> Any:
+        """The msgspec type that enforces this column at decode time."""
+        base: Any
+        if self.allowed is not None:
+            base = Literal[self.allowed]
+        else:
+            base = {"int": int, "float": float, "str": str}[self.kind]
+            if (self.ge, self.le, self.pattern, self.max_length) != (None, None, None, None):
+                meta = msgspec.Meta(ge=self.ge, le=self.le, pattern=self.pattern, max_length=self.max_length)
+                base = Annotated[base, meta]
+        return base | None if self.nullable else base
+
+
+# Amounts above this are not card payments; it also rejects infinities (NaN fails ge=0).
+MAX_AMOUNT = 1e7
+TF = ("T", "F")
+FOUND = ("Found", "NotFound")
+EMAIL_DOMAIN = r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"
+
+# id_ columns holding strings, with their closed sets or formats; the other ids are floats.
+_ID_STRINGS: dict[int, dict[str, Any]] = {
+    12: {"allowed": FOUND},
+    15: {"allowed": ("New", "Found", "Unknown")},
+    16: {"allowed": FOUND},
+    23: {"pattern": r"^IP_PROXY:[A-Z]+$", "max_length": 40},
+    27: {"allowed": FOUND},
+    28: {"allowed": ("New", "Found")},
+    29: {"allowed": FOUND},
+    30: {"max_length": 100},  # operating system, e.g. "Android 7.0"
+    31: {"max_length": 100},  # browser, e.g. "chrome 62.0"
+    33: {"pattern": r"^\d+x\d+$", "max_length": 20},  # screen, e.g. "1334x750"
+    34: {"pattern": r"^match_status:-?\d+$", "max_length": 20},
+    35: {"allowed": TF},
+    36: {"allowed": TF},
+    37: {"allowed": TF},
+    38: {"allowed": TF},
+}
+
+
+def _transaction_columns() -> tuple[Column, ...]:
+    def col(name: str, kind: Kind, **spec: Any) -> Column:
+        return Column(name, kind, "transaction", **spec)
+
+    return (
+        col("TransactionID", "int", nullable=False, ge=0),
+        col("isFraud", "int", allowed=(0, 1)),  # absent in the test files
+        col("TransactionDT", "int", nullable=False, ge=0),
+        col("TransactionAmt", "float", nullable=False, ge=0, le=MAX_AMOUNT),
+        col("ProductCD", "str", nullable=False, allowed=("W", "C", "H", "S", "R")),
+        col("card1", "int", nullable=False, ge=1000, le=18396),
+        col("card2", "float"),
+        col("card3", "float"),
+        col("card4", "str", allowed=("visa", "mastercard", "american express", "discover")),
+        col("card5", "float"),
+        col("card6", "str", allowed=("debit", "credit", "debit or credit", "charge card")),
+        col("addr1", "float"),
+        col("addr2", "float"),
+        col("dist1", "float", ge=0),
+        col("dist2", "float", ge=0),
+        col("P_emaildomain", "str", pattern=EMAIL_DOMAIN, max_length=64),
+        col("R_emaildomain", "str", pattern=EMAIL_DOMAIN, max_length=64),
+        *(col(f"C{i}", "float", ge=0) for i in range(1, 15)),
+        *(col(f"D{i}", "float") for i in range(1, 16)),
+        *(col(f"M{i}", "str", allowed=("M0", "M1", "M2") if i == 4 else TF) for i in range(1, 10)),
+        *(col(f"V{i}", "float") for i in range(1, 340)),
+    )
+
+
+def _identity_columns() -> tuple[Column, ...]:
+    def col(name: str, kind: Kind, **spec: Any) -> Column:
+        return Column(name, kind, "identity", **spec)
+
+    ids = tuple(
+        col(f"id_{i:02d}", "str", **_ID_STRINGS[i]) if i in _ID_STRINGS else col(f"id_{i:02d}", "float")
+        for i in range(1, 39)
+    )
+    return (
+        col("TransactionID", "int", nullable=False, ge=0),
+        *ids,
+        col("DeviceType", "str", allowed=("mobile", "desktop")),
+        col("DeviceInfo", "str", max_length=200),
+    )
+
+
+TRANSACTION_COLUMNS: tuple[Column, ...] = _transaction_columns()
+"""``train_transaction.csv`` in file order (394 columns)."""
+IDENTITY_COLUMNS: tuple[Column, ...] = _identity_columns()
+"""``train_identity.csv`` in file order (41 columns, TransactionID first)."""
+ALL_COLUMNS: tuple[Column, ...] = TRANSACTION_COLUMNS + IDENTITY_COLUMNS[1:]
+"""One joined row: the transaction columns, then the identity columns (434 columns)."""
+COLUMNS_BY_NAME: dict[str, Column] = {c.name: c for c in ALL_COLUMNS}
+TRANSACTION_HEADER: tuple[str, ...] = tuple(c.name for c in TRANSACTION_COLUMNS)
+IDENTITY_HEADER: tuple[str, ...] = tuple(c.name for c in IDENTITY_COLUMNS)
+
+
+def canonical_name(name: str) -> str:
+    """``id-01`` (the test_identity spelling) -> ``id_01``; other names unchanged."""
+    return "id_" + name[3:] if name.startswith("id-") else name
+
+
+# Every spelling we accept -> the canonical column name.
+_CANONICAL: dict[str, str] = {
+    **{c.name: c.name for c in ALL_COLUMNS},
+    **{c.name.replace("_", "-", 1): c.name for c in IDENTITY_COLUMNS if c.name.startswith("id_")},
+}
+
+_STRUCT_OPTIONS: dict[str, Any] = {
+    "frozen": True,
+    "kw_only": True,
+    "omit_defaults": True,
+    "gc": False,
+    "module": __name__,
+}
+
+if TYPE_CHECKING:
+
+    class Transaction(msgspec.Struct, frozen=True, kw_only=True):
+        """One joined IEEE-CIS row (type-checker view; the real class is generated below)."""
+
+        TransactionID: int
+        isFraud: int | None
+        TransactionDT: int
+        TransactionAmt: float
+        ProductCD: str
+        card1: int
+
+        def __getattr__(self, name: str) -> Any: ...
+
+else:
+    Transaction = msgspec.defstruct(
+        "Transaction",
+        [(c.name, c.annotation()) if not c.nullable else (c.name, c.annotation(), None) for c in ALL_COLUMNS],
+        **_STRUCT_OPTIONS,
+    )
+    Transaction.__doc__ = "One joined IEEE-CIS row: the transaction and (optional) identity columns."
+
+
+class Label(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The outcome of a transaction, known later (a chargeback or its absence)."""
+
+    TransactionID: Annotated[int, msgspec.Meta(ge=0)]
+    isFraud: Literal[0, 1]
+
+
+class InvalidRow(PoisonMessage):
+    """A row that does not fit the schema; the message names the column and the value."""
+
+    def __init__(self, reason: str, column: str | None = None, value: object = None) -> None:
+        self.reason = reason
+        self.column = column
+        self.value = value
+        if column is None:
+            super().__init__(reason)
+        elif value is None:
+            super().__init__(f"column {column}: {reason}")
+        else:
+            super().__init__(f"column {column}={value!r}: {reason}")
+
+
+_encoder = msgspec.json.Encoder()
+_tx_decoder = msgspec.json.Decoder(Transaction)
+_label_decoder = msgspec.json.Decoder(Label)
+_any_decoder = msgspec.json.Decoder()
+_PATH = re.compile(r"at `\$\.([A-Za-z0-9_\-]+)`")
+_MISSING = re.compile(r"missing required field `([A-Za-z0-9_\-]+)`")
+
+
+def _invalid(exc: msgspec.MsgspecError, values: Mapping[str, object] | None) -> InvalidRow:
+    message = str(exc)
+    match = _PATH.search(message) or _MISSING.search(message)
+    column = match.group(1) if match else None
+    value = values.get(column) if values is not None and column is not None else None
+    reason = _PATH.sub("", message).rstrip(" -")
+    return InvalidRow(reason, column, value)
+
+
+def decode_transaction(raw: bytes) -> Transaction:
+    """Validate one JSON event (a joined row, original column names) into a Transaction.
+
+    Raises InvalidRow naming the column and value when the event does not fit the schema.
+    """
+    if b'"id-' in raw:  # rare hyphenated identity spelling: normalise then validate
+        try:
+            obj = _any_decoder.decode(raw)
+        except msgspec.DecodeError as exc:
+            raise InvalidRow(f"not JSON: {exc}") from exc
+        if not isinstance(obj, dict):
+            raise InvalidRow(f"expected a JSON object, got {type(obj).__name__}")
+        return decode_row(obj)
+    try:
+        return _tx_decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        values = _any_decoder.decode(raw)
+        raise _invalid(exc, values if isinstance(values, dict) else None) from exc
+    except msgspec.DecodeError as exc:
+        raise InvalidRow(f"not JSON: {exc}") from exc
+
+
+def _present(value: object) -> bool:
+    return not (value is None or value == "" or (isinstance(value, float) and math.isnan(value)))
+
+
+def decode_row(row: Mapping[str, object]) -> Transaction:
+    """Validate one row given as a mapping (CSV strings, pandas records, parsed JSON).
+
+    Empty cells, None and NaN are nulls; ``id-01`` is read as ``id_01``; unknown columns
+    are ignored; numbers given as strings are parsed.
+    """
+    clean = {_CANONICAL[name]: value for name, value in row.items() if name in _CANONICAL and _present(value)}
+    try:
+        return msgspec.convert(clean, Transaction, strict=False)
+    except msgspec.ValidationError as exc:
+        raise _invalid(exc, clean) from exc
+
+
+def encode_transaction(tx: Transaction) -> bytes:
+    """JSON with the original column names; null columns are omitted."""
+    return _encoder.encode(tx)
+
+
+def transaction_to_dict(tx: Transaction) -> dict[str, Any]:
+    """The non-null columns of a Transaction, by name."""
+    return {name: value for name, value in msgspec.structs.asdict(tx).items() if value is not None}
+
+
+def decode_label(raw: bytes) -> Label:
+    """Validate one label event (``{"TransactionID": 1, "isFraud": 0}``)."""
+    try:
+        return _label_decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        values = _any_decoder.decode(raw)
+        raise _invalid(exc, values if isinstance(values, dict) else None) from exc
+    except msgspec.DecodeError as exc:
+        raise InvalidRow(f"not JSON: {exc}") from exc
+
+
+def encode_label(label: Label) -> bytes:
+    return _encoder.encode(label)
