@@ -10,6 +10,7 @@ from contextlib import ExitStack, contextmanager, suppress
 
 import click
 
+from infra.errors import SentinelError
 from infra.services import ensure_topics, local_broker, local_redis
 from infra.settings import Settings, get_settings
 
@@ -46,3 +47,54 @@ def services() -> None:
         with suppress(KeyboardInterrupt):
             stop.wait()
     click.echo("services stopped")
+
+
+@click.command()
+@click.option("--detach", is_flag=True, help="Run in the background; `sentinel down` stops it.")
+def up(detach: bool) -> None:
+    """Run the whole local stack: Redis, broker, mirror, functions, gateway, jobs, simulator.
+
+    The first run generates synthetic data (or uses the IEEE-CIS files in data/raw/) and
+    trains and promotes a model; later runs reuse both. Prints the URLs and API keys.
+    """
+    from infra import stack
+
+    settings = get_settings()
+    try:
+        if detach:
+            gateway = stack.start_detached(settings)
+            click.echo(f"Sentinel is running in the background: {gateway}  (log: {stack.log_path(settings)})")
+            click.echo(f"API keys: {stack.state_file(settings, 'api-keys')}; `sentinel down` stops it.")
+            return
+        raise SystemExit(stack.run_stack(settings))
+    except SentinelError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.command()
+def down() -> None:
+    """Stop a local stack started by `sentinel up` (in this state directory)."""
+    from infra import stack
+
+    if stack.stop_stack(get_settings()):
+        click.echo("Sentinel stopped")
+    else:
+        click.echo("Sentinel is not running")
+
+
+@click.command()
+def prepare() -> None:
+    """Make the stack ready to run: topics, data, and a champion model if none is registered.
+
+    Uses the configured Redis and broker (compose runs it once before the services).
+    """
+    from infra import stack
+
+    settings = get_settings()
+    try:
+        with running_services(settings) as live:
+            transactions, identity = stack.dataset(live)
+            env = stack.child_env(live, stack.api_keys(live), transactions, identity)
+            stack.ensure_model(live, env, transactions, identity)
+    except SentinelError as exc:
+        raise click.ClickException(str(exc)) from exc

@@ -1,0 +1,266 @@
+"""Local stack: `sentinel up` / `sentinel down` / `sentinel prepare` (what `just up` runs).
+
+Order: prerequisites -> Redis and broker (embedded unless configured) and topics ->
+data and a champion model (made once, reused later) -> API keys -> every long-running
+process under honcho (infra/Procfile: logs prefixed per process, one exit or Ctrl-C stops
+all) -> the URLs. Embedded Redis and broker are stopped last, after honcho.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from infra.commands import running_services
+from infra.errors import ConfigError
+from infra.services import ServiceError, broker_argv, find_binary, wait_until
+from infra.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PROCFILE = Path(__file__).with_name("Procfile")
+ROLES = ("admin", "analyst", "scorer")
+REAL_DATA = Path("data/raw")
+
+
+def state_file(settings: Settings, name: str) -> Path:
+    """A file of the local stack's state directory (pid, keys, data, logs)."""
+    return settings.local.state_dir / name
+
+
+def running_pid(settings: Settings) -> int | None:
+    """The pid of a running `sentinel up` of this state directory, if any."""
+    pidfile = state_file(settings, "stack.pid")
+    try:
+        pid = int(pidfile.read_text())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return None
+    return pid
+
+
+def missing_prerequisites(settings: Settings) -> list[str]:
+    """What is missing to run the stack, each with how to get it."""
+    problems = []
+    if not settings.redis.url and find_binary(settings.redis.server_bin, ["redis-server"]) is None:
+        problems.append("redis-server not found: `apt-get install redis-server`, or set SENTINEL_REDIS_URL")
+    if not settings.kafka.bootstrap:
+        try:
+            broker_argv(settings.kafka, 0, settings.local.state_dir / "broker")
+        except ServiceError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def api_keys(settings: Settings) -> str:
+    """The configured API keys, or this installation's generated ones (made once, kept 0600)."""
+    configured = settings.gateway.api_keys.get_secret_value()
+    if configured:
+        return configured
+    path = state_file(settings, "api-keys")
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(",".join(f"{role}:{secrets.token_urlsafe(24)}" for role in ROLES))
+        log.info("generated API keys in %s", path)
+    return path.read_text().strip()
+
+
+def dataset(settings: Settings) -> tuple[Path, Path | None]:
+    """The real IEEE-CIS files when present in data/raw/, else the synthetic ones (made once)."""
+    real = REAL_DATA / "train_transaction.csv"
+    if real.exists():
+        identity = REAL_DATA / "train_identity.csv"
+        return real, identity if identity.exists() else None
+    out = state_file(settings, "data")
+    synthetic = out / "train_transaction.csv"
+    if not synthetic.exists():
+        log.info("generating %d synthetic transactions in %s", settings.local.synth_rows, out)
+        _sentinel(
+            ["data", "synth", "--rows", str(settings.local.synth_rows), "--seed", "1", "--out", str(out)]
+        )
+    return synthetic, out / "train_identity.csv"
+
+
+def ensure_model(
+    settings: Settings, env: Mapping[str, str], transactions: Path, identity: Path | None
+) -> None:
+    """Train and promote a first model when the registry has no champion; else reuse it."""
+    champion = settings.models.registry_dir / "champion.json"
+    if champion.exists():
+        log.info("reusing the registered champion (%s)", champion)
+        return
+    log.info("no champion model in %s: training one", settings.models.registry_dir)
+    args = [
+        "train",
+        "--transactions",
+        str(transactions),
+        "--algorithm",
+        settings.local.algorithm,
+        "--promote",
+    ]
+    if identity is not None and identity.exists():
+        args += ["--identity", str(identity)]
+    _sentinel(args, env)
+
+
+def _sentinel(args: list[str], env: Mapping[str, str] | None = None) -> None:
+    command = [sys.executable, "-m", "infra.cli", *args]
+    completed = subprocess.run(command, env=dict(env) if env else None, check=False)
+    if completed.returncode != 0:
+        raise ConfigError(f"`sentinel {' '.join(args)}` failed with exit status {completed.returncode}")
+
+
+def child_env(live: Settings, keys: str, transactions: Path, identity: Path | None) -> dict[str, str]:
+    """Environment of every stack process: the live services, keys and ports."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update(
+        {
+            "SENTINEL_REDIS_URL": live.redis.url or "",
+            "SENTINEL_KAFKA_BOOTSTRAP": live.kafka.bootstrap or "",
+            "SENTINEL_GATEWAY_API_KEYS": keys,
+            "SENTINEL_STACK_TRANSACTIONS": str(transactions),
+            "SENTINEL_STACK_IDENTITY": str(identity) if identity and identity.exists() else "",
+            "SENTINEL_STACK_RATE": str(live.local.rate),
+            "SENTINEL_STACK_LIMIT": str(live.local.limit),
+            "SENTINEL_STACK_RQ_PORT": str(live.local.rq_dashboard_port),
+        }
+    )
+    return env
+
+
+@contextmanager
+def pidfile(settings: Settings) -> Iterator[None]:
+    path = state_file(settings, "stack.pid")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(str(os.getpid()))
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def run_stack(settings: Settings) -> int:
+    """Run the whole stack in the foreground until Ctrl-C / SIGTERM; return honcho's exit status."""
+    if (pid := running_pid(settings)) is not None:
+        raise ConfigError(f"Sentinel is already running here (pid {pid}); `just down` stops it")
+    if problems := missing_prerequisites(settings):
+        raise ConfigError("missing prerequisites:\n  - " + "\n  - ".join(problems))
+    # SIGTERM (from `sentinel down`) unwinds like Ctrl-C so every `finally` runs.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    state_file(settings, "stack.ready").unlink(missing_ok=True)
+    with pidfile(settings), running_services(settings) as live:
+        keys = api_keys(settings)
+        transactions, identity = dataset(live)
+        env = child_env(live, keys, transactions, identity)
+        ensure_model(live, env, transactions, identity)
+        honcho = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("honcho")),
+                "start",
+                "-f",
+                str(PROCFILE),
+                "-d",
+                str(Path.cwd()),
+                "-c",
+                live.local.concurrency,
+            ],
+            env=env,
+            start_new_session=True,
+        )
+        try:
+            _announce(live, keys, honcho)
+            return honcho.wait()
+        except KeyboardInterrupt:
+            log.info("stopping the stack")
+            return 0
+        finally:
+            state_file(live, "stack.ready").unlink(missing_ok=True)
+            if honcho.poll() is None:
+                os.killpg(honcho.pid, signal.SIGTERM)
+                try:
+                    honcho.wait(30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(honcho.pid, signal.SIGKILL)
+                    honcho.wait()
+
+
+def _announce(live: Settings, keys: str, honcho: subprocess.Popen[bytes]) -> None:
+    gateway = f"http://{live.gateway.host}:{live.gateway.port}"
+
+    def gateway_up() -> bool:
+        if honcho.poll() is not None:
+            raise ServiceError("the stack exited during start-up (see the log above)")
+        try:
+            return httpx.get(f"{gateway}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(gateway_up, 120, "gateway", interval=0.5)
+    lines = [
+        "",
+        "Sentinel is running. Ctrl-C (or `just down`) stops it.",
+        f"  API            {gateway}/v1   docs: {gateway}/schema/swagger",
+        f"  RQ dashboard   http://127.0.0.1:{live.local.rq_dashboard_port}",
+        f"  Redis          {live.redis.url}",
+        f"  Kafka          {live.kafka.bootstrap}",
+        "  API keys (header X-API-Key):",
+        *[f"    {pair.split(':', 1)[0]:<8} {pair.split(':', 1)[1]}" for pair in keys.split(",")],
+        "",
+    ]
+    sys.stderr.write("\n".join(lines) + "\n")
+    state_file(live, "stack.ready").write_text(gateway)
+
+
+def stop_stack(settings: Settings, timeout: float = 60) -> bool:
+    """Stop a running stack of this state directory; False when none was running."""
+    pid = running_pid(settings)
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and running_pid(settings) == pid:
+        time.sleep(0.2)
+    if running_pid(settings) == pid:
+        raise ServiceError(f"the stack (pid {pid}) did not stop within {timeout:.0f}s")
+    return True
+
+
+def log_path(settings: Settings) -> Path:
+    return state_file(settings, "stack.log")
+
+
+def start_detached(settings: Settings, timeout: float = 600) -> str:
+    """Start `sentinel up` in the background; return the gateway URL once it answers."""
+    if (pid := running_pid(settings)) is not None:
+        raise ConfigError(f"Sentinel is already running here (pid {pid}); `just down` stops it")
+    ready = state_file(settings, "stack.ready")
+    ready.unlink(missing_ok=True)
+    log_path(settings).parent.mkdir(parents=True, exist_ok=True)
+    with log_path(settings).open("ab") as out:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "infra.cli", "up"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def started() -> bool:
+        if child.poll() is not None:
+            raise ServiceError(f"the stack exited with status {child.returncode}; see {log_path(settings)}")
+        return ready.exists()
+
+    wait_until(started, timeout, "the local stack", interval=0.5)
+    return ready.read_text()
