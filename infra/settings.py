@@ -60,6 +60,16 @@ class StreamsSettings(Section):
     max_deliveries: int = Field(5, ge=1, description="Deliveries before an entry is dead-lettered.")
     max_event_bytes: int = Field(64_000, ge=1_000, description="Larger entries are dead-lettered unread.")
     backlog_limit: int = Field(100_000, ge=100, description="Mirror pauses when a stream backlog passes it.")
+    pipeline: str = Field(
+        "infra.pipeline:PIPELINE", description="module:attribute of the pipeline table `sentinel fn` runs."
+    )
+    trim_interval_ms: int = Field(1_000, ge=0, description="How often a worker trims its input (0: never).")
+    latency_samples: int = Field(1_000, ge=10, le=100_000, description="Batch latencies kept per function.")
+    metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus port of `sentinel fn run` (0: off).")
+    mirror_group: str = Field("sentinel-mirror", description="Broker consumer group of the mirror.")
+    mirror_batch: int = Field(500, ge=1, le=10_000, description="Broker messages copied per Redis step.")
+    fetch_wait_max_ms: int = Field(10, ge=1, le=1_000, description="Mirror fetch.wait.max.ms (broker hop latency).")
+    session_timeout_ms: int = Field(6_000, ge=1_000, description="Mirror session.timeout.ms (rebalance speed).")
 
 
 class GatewaySettings(Section):

@@ -1,0 +1,149 @@
+"""Runtime declarations: a function, its dependencies (Context), and the pipeline table.
+
+A function is a plain callable over a batch of decoded events that returns effects::
+
+    Handler = Callable[[Sequence[Event[Any]]], Sequence[Effect]]
+
+It is declared once, in the pipeline table (``infra/pipeline.py``)::
+
+    FunctionSpec(
+        name="score", input="tx.enriched", group="score", outputs=("tx.scored", "alerts"),
+        build=build_score,                # build(ctx) -> handler; ctx has redis, settings, keys
+        codec=JsonCodec(TxEnriched),      # bytes -> typed event; failures -> dead letter
+        batch_size=500, block_ms=100, max_deliveries=5,
+    )
+
+``build(ctx)`` runs once per consumer: it loads models, keeps the Redis client for feature
+state, and returns the handler. Most stages are one event in, one event out: wrap such a
+function with :func:`per_event` and it carries each input's metadata onto its output.
+
+The table itself is a :class:`Pipeline`; ``sentinel fn list/run`` load it from the dotted
+path in ``settings.streams.pipeline`` (default ``infra.pipeline:PIPELINE``), so the runtime
+never imports the project's wiring.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from infra.errors import ConfigError
+from infra.settings import Settings
+from streams.events import BytesCodec, Codec, Effect, Emit, Event
+from streams.keys import Keys
+
+Handler = Callable[[Sequence[Event[Any]]], Sequence[Effect]]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a function's factory may use: a Redis client, the settings, the key builder."""
+
+    redis: redis.Redis
+    settings: Settings
+    keys: Keys
+
+
+Factory = Callable[[Context], Handler]
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One row of the pipeline table. ``None`` limits fall back to ``settings.streams``."""
+
+    name: str
+    input: str
+    group: str
+    outputs: tuple[str, ...]
+    build: Factory
+    codec: Codec[Any] = field(default_factory=BytesCodec)
+    batch_size: int | None = None
+    block_ms: int | None = None
+    max_deliveries: int | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.input in self.outputs:
+            raise ConfigError(f"function {self.name}: output {self.input} is also its input")
+
+
+def per_event(fn: Callable[[list[Any]], Sequence[bytes | None]], output: str) -> Handler:
+    """A handler from ``fn(values) -> payloads`` (one per input, ``None``: no output for it).
+
+    Each output carries its input's metadata (``published_ns``, ``origin`` ...).
+    """
+
+    def handler(batch: Sequence[Event[Any]]) -> list[Effect]:
+        payloads = fn([event.value for event in batch])
+        if len(payloads) != len(batch):
+            raise ValueError(f"{len(batch)} inputs gave {len(payloads)} outputs")
+        return [event.emit(output, p) for event, p in zip(batch, payloads, strict=True) if p is not None]
+
+    return handler
+
+
+def identity(output: str) -> Factory:
+    """A factory of a handler that copies every input payload to ``output`` (tests, benchmarks)."""
+
+    def build(ctx: Context) -> Handler:
+        def handler(batch: Sequence[Event[Any]]) -> list[Effect]:
+            return [Emit(output, e.payload, dict(e.meta)) for e in batch]
+
+        return handler
+
+    return build
+
+
+class Pipeline:
+    """The ordered table of functions; consecutive ones can be fused (``chain``)."""
+
+    def __init__(self, specs: Sequence[FunctionSpec]) -> None:
+        names = [s.name for s in specs]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise ConfigError(f"duplicate function names in the pipeline: {sorted(dupes)}")
+        groups = [(s.input, s.group) for s in specs]
+        if len(set(groups)) != len(groups):
+            raise ConfigError("two functions share one (input stream, group)")
+        self._specs = list(specs)
+
+    def __iter__(self) -> Iterator[FunctionSpec]:
+        return iter(self._specs)
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def get(self, name: str) -> FunctionSpec:
+        for spec in self._specs:
+            if spec.name == name:
+                return spec
+        raise ConfigError(f"no function {name!r} in the pipeline (known: {[s.name for s in self]})")
+
+    def chain(self, names: Sequence[str]) -> list[FunctionSpec]:
+        """The specs of ``names``, checked to be fusable: each reads a stream the previous writes."""
+        specs = [self.get(n) for n in names]
+        for up, down in itertools.pairwise(specs):
+            if down.input not in up.outputs:
+                raise ConfigError(
+                    f"cannot fuse {up.name} -> {down.name}: {down.name} does not read its output"
+                )
+        return specs
+
+
+def load_pipeline(path: str) -> Pipeline:
+    """Import ``module:attribute`` and check it is a Pipeline."""
+    module_name, _, attr = path.partition(":")
+    if not attr:
+        raise ConfigError(f"pipeline path {path!r}: expected module:attribute")
+    try:
+        pipeline = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot load pipeline {path!r}: {exc}") from exc
+    if not isinstance(pipeline, Pipeline):
+        raise ConfigError(f"{path} is a {type(pipeline).__name__}, not a streams Pipeline")
+    return pipeline

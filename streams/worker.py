@@ -1,0 +1,294 @@
+"""Runtime loop: read a batch -> decode -> call the function -> commit outputs + XACK atomically.
+
+One :class:`Worker` is one consumer (stable, unique name ``host-pid-n``) of one function, or
+of a fused chain of functions. Each turn it
+
+1. reclaims entries idle longer than ``claim_idle_ms`` in the group's pending list
+   (XAUTOCLAIM: their consumer died or is stuck), else reads new ones (XREADGROUP ``>``);
+2. decodes them; oversized, payload-less, undecodable and too-often-delivered entries
+   become dead letters with the reason (bad input never stops the line);
+3. calls the handler; if it raises, the batch is split and retried event by event:
+   ``PoisonMessage`` -> dead letter, any other error -> left pending (retried after reclaim,
+   dead-lettered after ``max_deliveries``);
+4. commits effects, dead letters, counters and the XACK in one script that first checks this
+   consumer still owns the entries (:mod:`streams.commit`); if some were reclaimed meanwhile,
+   it re-runs the handler on the ones it still owns and writes nothing for the others.
+
+``stop`` (set by SIGTERM/SIGINT in ``sentinel fn run``) is checked between batches, so the
+current batch is always finished and committed. ``run(burst=True)`` returns once nothing is
+new and nothing is pending in the group.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from infra.errors import PoisonMessage
+from infra.settings import Settings
+from streams.commit import Committer, DeadLetter
+from streams.events import Effect, Emit, Event, HashIncr, HashSet, Publish, split_fields
+from streams.function import Context, FunctionSpec
+from streams.fusion import fuse, fused_outputs
+from streams.groups import ensure_group, trim_consumed
+from streams.keys import Keys
+from streams.metrics import record_latency
+
+log = logging.getLogger(__name__)
+
+Entry = tuple[str, dict[bytes, bytes] | None, int]  # id, fields (None: deleted), deliveries
+_ERROR_TTL_S = 86_400
+
+
+def consumer_name(index: int = 0) -> str:
+    """A consumer name unique to this process: ``host-pid-index``."""
+    return f"{socket.gethostname()}-{os.getpid()}-{index}"
+
+
+@dataclass
+class WorkerReport:
+    """What one worker did before it returned."""
+
+    processed: int = 0
+    dead_lettered: int = 0
+    failed: int = 0
+    batches: int = 0
+    reclaimed: int = 0
+
+
+class Worker:
+    """A consumer of one function (or a fused chain) on its input stream's group."""
+
+    def __init__(
+        self,
+        specs: Sequence[FunctionSpec],
+        client: redis.Redis,
+        settings: Settings,
+        *,
+        consumer: str | None = None,
+        stop: threading.Event | None = None,
+        claim_idle_ms: int | None = None,
+    ) -> None:
+        cfg = settings.streams
+        self.specs = list(specs)
+        head = self.specs[0]
+        self.name = "+".join(s.name for s in self.specs)
+        self.client = client
+        self.keys = Keys(settings.redis.key_prefix)
+        self.consumer = consumer or consumer_name()
+        self.stop = stop or threading.Event()
+        self.batch_size = head.batch_size or cfg.batch_size
+        self.block_ms = cfg.block_ms if head.block_ms is None else head.block_ms
+        self.max_deliveries = head.max_deliveries or cfg.max_deliveries
+        self.max_bytes = cfg.max_event_bytes
+        self.claim_idle_ms = claim_idle_ms or cfg.claim_idle_ms
+        self.trim_interval_s = cfg.trim_interval_ms / 1000
+        self.latency_samples = cfg.latency_samples
+        self.stream_key = self.keys.stream(head.input)
+        self.group = head.group
+        self.outputs = fused_outputs(self.specs)
+        ctx = Context(client, settings, self.keys)
+        self.handler = fuse(self.specs, [spec.build(ctx) for spec in self.specs])
+        self.committer = Committer(client, self.keys, self.name, head.input, head.group, self.consumer)
+        self.report = WorkerReport()
+        self._claim_cursor = "0-0"
+
+    def run(self, burst: bool = False) -> WorkerReport:
+        """Process batches until ``stop`` is set (or, in burst mode, the input is drained)."""
+        ensure_group(self.client, self.stream_key, self.group)
+        log.info("worker start function=%s consumer=%s stream=%s", self.name, self.consumer, self.stream_key)
+        self._process(self._read("0"))  # our own pending entries, if this name ran before
+        claim_every = min(self.claim_idle_ms / 2, 1000) / 1000
+        next_claim = next_trim = 0.0
+        while not self.stop.is_set():
+            now = time.monotonic()
+            entries: list[Entry] = []
+            if now >= next_claim or burst:
+                entries = self._claim()
+                next_claim = now + claim_every
+            if not entries:
+                entries = self._read(">")
+            if entries:
+                self._process(entries)
+            elif burst and self._drained():
+                break
+            elif burst and not self.block_ms:
+                self.stop.wait(0.01)  # nothing readable yet: others' entries are not idle enough
+            if self.trim_interval_s and now >= next_trim:
+                trim_consumed(self.client, self.stream_key)
+                next_trim = now + self.trim_interval_s
+        log.info("worker stop function=%s consumer=%s report=%s", self.name, self.consumer, self.report)
+        return self.report
+
+    def _read(self, start: str) -> list[Entry]:
+        reply: Any = self.client.xreadgroup(
+            self.group,
+            self.consumer,
+            {self.stream_key: start},
+            count=self.batch_size,
+            block=(self.block_ms or None) if start == ">" else None,
+        )
+        if not reply:
+            return []
+        deliveries = 1 if start == ">" else 2
+        return [(_text(i), fields or None, deliveries) for i, fields in reply[0][1]]
+
+    def _claim(self) -> list[Entry]:
+        reply: Any = self.client.xautoclaim(
+            self.stream_key,
+            self.group,
+            self.consumer,
+            min_idle_time=self.claim_idle_ms,
+            start_id=self._claim_cursor,
+            count=self.batch_size,
+        )
+        cursor, claimed, deleted = reply[:3]
+        self._claim_cursor = _text(cursor)
+        for entry_id in deleted:
+            log.warning(
+                "pending entry deleted before processing entry_id=%s stream=%s",
+                _text(entry_id),
+                self.stream_key,
+            )
+        if not claimed:
+            return []
+        ids = [_text(i) for i, _ in claimed]
+        pending: Any = self.client.xpending_range(
+            self.stream_key,
+            self.group,
+            min=ids[0],
+            max=ids[-1],
+            count=self.batch_size * 4,
+            consumername=self.consumer,
+        )
+        counts = {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
+        self.report.reclaimed += len(ids)
+        for spec in self.specs:
+            self.client.hincrby(self.keys.function_stats(spec.name), "reclaimed", len(ids))
+        log.info("reclaimed %d entries function=%s consumer=%s", len(ids), self.name, self.consumer)
+        return [(i, fields or None, counts.get(i, 2)) for i, (_, fields) in zip(ids, claimed, strict=True)]
+
+    def _drained(self) -> bool:
+        summary: Any = self.client.xpending(self.stream_key, self.group)
+        return int(summary["pending"]) == 0
+
+    def _process(self, entries: list[Entry]) -> None:
+        if not entries:
+            return
+        started = time.perf_counter_ns()
+        events: list[Event[Any]] = []
+        dead: list[DeadLetter] = []
+        for entry_id, fields, deliveries in entries:
+            event_or_letter = self._decode(entry_id, fields, deliveries)
+            (events if isinstance(event_or_letter, Event) else dead).append(event_or_letter)  # type: ignore[arg-type]
+        effects, failed, rejected = self._call(events)
+        dead.extend(rejected)
+        ack = [entry_id for entry_id, _, _ in entries if entry_id not in failed]
+        counters = {
+            "processed": len(events) - len(failed) - len(rejected),
+            "dead_lettered": len(dead),
+            "failed": len(failed),
+            "batches": 1,
+        }
+        result = self.committer.commit(ack, effects, dead, counters, stats_names=[s.name for s in self.specs])
+        if not result.ok:
+            owned = set(result.owned)
+            log.warning(
+                "entries reclaimed by another consumer; redoing the %d still owned function=%s consumer=%s",
+                len(owned),
+                self.name,
+                self.consumer,
+            )
+            self._process([e for e in entries if e[0] in owned or e[0] in failed])
+            return
+        if failed:
+            self._remember_errors(failed)
+        self.report.processed += counters["processed"]
+        self.report.dead_lettered += len(dead)
+        self.report.failed += len(failed)
+        self.report.batches += 1
+        micros = (time.perf_counter_ns() - started) // 1000
+        record_latency(self.client, self.keys, self.name, micros, self.latency_samples)
+
+    def _decode(
+        self, entry_id: str, fields: dict[bytes, bytes] | None, deliveries: int
+    ) -> Event[Any] | DeadLetter:
+        if fields is None:
+            return DeadLetter(
+                entry_id, "entry deleted from the stream before it was processed", b"", {}, deliveries
+            )
+        payload, meta = split_fields(fields)
+        if deliveries > self.max_deliveries:
+            error: Any = self.client.hget(self.keys.function_errors(self.name), entry_id)
+            reason = f"delivered {deliveries} times (max {self.max_deliveries}); last error: {_text(error or b'-')}"
+            return DeadLetter(entry_id, reason, payload or b"", meta, deliveries)
+        if payload is None:
+            return DeadLetter(entry_id, "missing payload field 'd'", b"", meta, deliveries)
+        if len(payload) > self.max_bytes:
+            reason = f"oversized: {len(payload)} bytes > max_event_bytes {self.max_bytes}"
+            return DeadLetter(entry_id, reason, payload[:1024], meta, deliveries)
+        try:
+            value = self.specs[0].codec.decode(payload)
+        except PoisonMessage as exc:
+            return DeadLetter(entry_id, str(exc), payload, meta, deliveries)
+        return Event(entry_id, value, payload, meta, deliveries)
+
+    def _call(self, events: list[Event[Any]]) -> tuple[list[Effect], dict[str, str], list[DeadLetter]]:
+        """(effects, failed id -> error, rejected dead letters); isolates a bad event by retrying one by one."""
+        if not events:
+            return [], {}, []
+        try:
+            return self._checked(self.handler(events)), {}, []
+        except PoisonMessage as exc:
+            if len(events) == 1:
+                event = events[0]
+                reason = f"rejected by {self.name}: {exc}"
+                return (
+                    [],
+                    {},
+                    [DeadLetter(event.id, reason, event.payload, dict(event.meta), event.deliveries)],
+                )
+            error: Exception = exc
+        except Exception as exc:  # noqa: BLE001 - the runtime decides: a failing function must not stop the line
+            if len(events) == 1:
+                log.warning("function failed function=%s entry_id=%s error=%r", self.name, events[0].id, exc)
+                return [], {events[0].id: repr(exc)}, []
+            error = exc
+        log.info("batch failed, retrying event by event function=%s error=%r", self.name, error)
+        effects: list[Effect] = []
+        failed: dict[str, str] = {}
+        rejected: list[DeadLetter] = []
+        for event in events:
+            one_effects, one_failed, one_rejected = self._call([event])
+            effects.extend(one_effects)
+            failed.update(one_failed)
+            rejected.extend(one_rejected)
+        return effects, failed, rejected
+
+    def _checked(self, effects: Sequence[Effect]) -> list[Effect]:
+        for effect in effects:
+            if isinstance(effect, Emit):
+                if effect.stream not in self.outputs:
+                    raise TypeError(f"{self.name} emitted to undeclared stream {effect.stream!r}")
+            elif not isinstance(effect, HashSet | HashIncr | Publish):
+                raise TypeError(f"{self.name} returned {effect!r}, not an effect")
+        return list(effects)
+
+    def _remember_errors(self, failed: dict[str, str]) -> None:
+        key = self.keys.function_errors(self.name)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hset(key, mapping={k: v[:2000] for k, v in failed.items()})
+        pipe.expire(key, _ERROR_TTL_S)
+        pipe.execute()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
