@@ -83,10 +83,38 @@ class GatewaySettings(Section):
     cors_origins: tuple[str, ...] = Field(("http://127.0.0.1:3000",), description="Allowed CORS origins.")
     max_body_bytes: int = Field(1_000_000, ge=1_000, description="Largest accepted request body.")
     max_batch: int = Field(1_000, ge=1, description="Most transactions in one batch request.")
+    ready_max_lag: int = Field(
+        10_000, ge=0, description="/readyz fails when a consumer group lags more entries than this."
+    )
+    events_max_clients: int = Field(100, ge=1, le=10_000, description="Concurrent /v1/events streams.")
+    events_max_seconds: float = Field(
+        3_600, gt=0, le=86_400, description="Longest life of one /v1/events stream (client reconnects)."
+    )
+    page_max: int = Field(500, ge=1, le=10_000, description="Most items one list request returns.")
 
 
 class ModelSettings(Section):
     registry_dir: Path = Field(Path(".sentinel/models"), description="Directory of the model registry.")
+    algorithm: str = Field(
+        "lightgbm", pattern="^(lightgbm|xgboost|catboost|ensemble)$", description="Default algorithm."
+    )
+    test_fraction: float = Field(0.2, gt=0, lt=0.5, description="Latest share of rows held out as test.")
+    calibration_fraction: float = Field(
+        0.15, gt=0, lt=0.5, description="Latest share of the pre-test rows used to calibrate."
+    )
+    rounds: int = Field(600, ge=10, le=10_000, description="Most boosting rounds (early stopping cuts).")
+    seed: int = Field(7, ge=0, description="Random seed of training and tuning.")
+    tune_trials: int = Field(20, ge=1, le=500, description="Trials of the --tune hyperparameter search.")
+    tune_timeout_s: float = Field(600, gt=0, description="Wall-clock bound of the --tune search.")
+    review_fee: float = Field(3.0, ge=0, description="Cost of sending one transaction to manual review.")
+    decline_fee: float = Field(10.0, ge=0, description="Fixed cost of declining a legitimate payment.")
+    decline_amount_share: float = Field(
+        0.1, ge=0, le=1, description="Share of a wrongly declined amount lost (customer friction)."
+    )
+    max_reasons: int = Field(5, ge=1, le=50, description="Reasons attached to a reviewed/declined score.")
+    reload_interval_s: float = Field(
+        5.0, gt=0, le=3600, description="How often a scorer checks the registry for a new champion."
+    )
 
 
 class StrategySettings(Section):
@@ -98,6 +126,14 @@ class StrategySettings(Section):
 
 class LocalSettings(Section):
     state_dir: Path = Field(Path(".sentinel"), description="Data, logs and pids of the local stack.")
+    synth_rows: int = Field(100_000, ge=1_000, description="Synthetic rows generated on the first `up`.")
+    algorithm: str = Field("lightgbm", description="Algorithm of the first model `up` trains.")
+    rate: float = Field(100.0, gt=0, le=100_000, description="Transactions/s the stack's simulator sends.")
+    limit: int = Field(0, ge=0, description="Transactions the simulator sends (0: the whole dataset, once).")
+    concurrency: str = Field(
+        "mirror=1,enrich=1,score=1,label=1", description="Processes per stack service (honcho -c)."
+    )
+    rq_dashboard_port: int = Field(9181, ge=1, le=65535, description="Port of the RQ dashboard.")
 
 
 class Settings(BaseSettings):

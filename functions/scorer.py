@@ -1,0 +1,47 @@
+"""Score stage port: the small loaded-model interface the hot path sees (``Scorer``).
+
+``models`` implements it (a registry version: native boosters + calibrator + thresholds);
+the score function only ever talks to this protocol, so the hot path never imports
+training code and unit tests can pass a fake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+Matrix = npt.NDArray[np.float32]
+
+
+class Reason(msgspec.Struct, frozen=True, kw_only=True):
+    """One reason behind a score: a feature, its value, and its push on the log-odds."""
+
+    feature: str
+    value: float | None
+    contribution: float
+
+
+class Scorer(Protocol):
+    """A loaded model: calibrated fraud probabilities and native-SHAP reasons for a batch."""
+
+    @property
+    def version(self) -> str:
+        """Registry version of the model, e.g. ``20261128-2331-lightgbm``."""
+        ...
+
+    @property
+    def feature_names(self) -> Sequence[str]:
+        """Columns of the matrix the model expects, in order."""
+        ...
+
+    def predict_proba(self, matrix: Matrix) -> npt.NDArray[np.float64]:
+        """Calibrated probability of fraud per row of a float32 [n, len(feature_names)] matrix."""
+        ...
+
+    def reasons(self, matrix: Matrix, top_k: int) -> list[list[Reason]]:
+        """The ``top_k`` largest positive contributions per row (native SHAP values)."""
+        ...

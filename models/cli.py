@@ -1,0 +1,125 @@
+"""``sentinel models``: inspect the registry and move the champion / challenger pointer.
+
+sentinel models list
+sentinel models show [VERSION] [--json]
+sentinel models promote VERSION [--challenger]
+sentinel models rollback
+sentinel models retire-challenger
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from infra.settings import get_settings
+from models.registry import Registry, RegistryError
+
+
+def _registry() -> Registry:
+    return Registry(get_settings().models.registry_dir)
+
+
+def _fail(exc: RegistryError) -> None:
+    raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+def models() -> None:
+    """Model registry: list versions, show one, promote, roll back."""
+
+
+@models.command(name="list")
+def list_versions() -> None:
+    """Every registered version with its role and headline test metrics."""
+    registry = _registry()
+    pointer = registry.pointer()
+    table = Table(
+        "version", "role", "algorithm", "PR-AUC", "ROC-AUC", "recall@1%FPR", "ECE", "review", "decline"
+    )
+    for version in registry.versions():
+        role = {pointer["champion"]: "champion", pointer["challenger"]: "challenger"}.get(version, "")
+        test = registry.read(version, "metrics.json")["test"]
+        table.add_row(
+            version,
+            role,
+            registry.read(version, "manifest.json")["algorithm"],
+            f"{test['pr_auc']:.4f}",
+            f"{test['roc_auc']:.4f}",
+            f"{test['recall_at_1pct_fpr']:.4f}",
+            f"{test['ece']:.4f}",
+            f"{test['review_threshold']:.4f}",
+            f"{test['decline_threshold']:.4f}",
+        )
+    Console().print(table)
+    if not registry.versions():
+        click.echo(f"no models in {registry.root}: run `sentinel train`")
+
+
+@models.command()
+@click.argument("version", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def show(version: str | None, as_json: bool) -> None:
+    """Details of VERSION (default: the champion): metrics, thresholds, features, report."""
+    registry = _registry()
+    version = version or registry.pointer()["champion"]
+    if version is None:
+        raise click.ClickException("no champion yet: name a version (see `sentinel models list`)")
+    try:
+        features = registry.read(version, "features.json")
+        details: dict[str, Any] = {
+            "version": version,
+            "manifest": registry.read(version, "manifest.json"),
+            "thresholds": registry.read(version, "thresholds.json"),
+            "metrics": registry.read(version, "metrics.json"),
+            "fingerprint": registry.read(version, "fingerprint.json"),
+            "features": {"inputs": len(features["input_names"]), "kept": len(features["kept"])},
+            "dropped": features["dropped"],
+            "report": str(registry.root / version / "report" / "index.html"),
+        }
+    except RegistryError as exc:
+        _fail(exc)
+        return
+    for member in details["manifest"]["members"]:
+        member["calibrator"] = {k: v for k, v in member["calibrator"].items() if k not in ("x", "y")}
+    if as_json:
+        click.echo(json.dumps(details, sort_keys=True))
+        return
+    console = Console()
+    console.print_json(json.dumps({k: v for k, v in details.items() if k != "dropped"}))
+    console.print(f"{len(details['dropped'])} input features dropped by hygiene (see features.json)")
+
+
+@models.command()
+@click.argument("version")
+@click.option("--challenger", is_flag=True, help="Make it the challenger (scored in shadow) instead.")
+def promote(version: str, challenger: bool) -> None:
+    """Make VERSION the champion (or the challenger); running scorers pick it up."""
+    try:
+        pointer = _registry().promote(version, "challenger" if challenger else "champion")
+    except RegistryError as exc:
+        _fail(exc)
+        return
+    click.echo(f"champion: {pointer['champion']}  challenger: {pointer['challenger']}")
+
+
+@models.command()
+def rollback() -> None:
+    """Make the previous champion champion again."""
+    try:
+        pointer = _registry().rollback()
+    except RegistryError as exc:
+        _fail(exc)
+        return
+    click.echo(f"champion: {pointer['champion']}")
+
+
+@models.command(name="retire-challenger")
+def retire_challenger() -> None:
+    """Stop shadow-scoring the challenger."""
+    _registry().clear_challenger()
+    click.echo("no challenger")

@@ -1,0 +1,84 @@
+"""Training step: the training set (online features + labels) and its time-based split.
+
+The matrix comes from replaying history through the online feature code, so training and
+serving share one implementation (invariant 2). Rows are ordered by TransactionDT; the
+split never lets a later row inform an earlier decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+Matrix = npt.NDArray[np.float32]
+EARLY_STOP_SHARE = 0.15
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    matrix: Matrix
+    names: tuple[str, ...]
+    ids: npt.NDArray[np.int64]
+    times: npt.NDArray[np.int64]
+    amounts: npt.NDArray[np.float64]
+    labels: npt.NDArray[np.int_]
+
+    @classmethod
+    def build(cls, matrix: Matrix, names: Sequence[str], meta: dict[str, npt.ArrayLike]) -> TrainingSet:
+        """From a feature matrix and its meta arrays (TransactionID/DT/Amt, isFraud), time-ordered."""
+        times = np.asarray(meta["TransactionDT"], dtype=np.int64)
+        labels = np.asarray(meta["isFraud"], dtype=np.float64)
+        if np.isnan(labels).any():
+            raise ValueError("training needs isFraud on every row")
+        order = np.argsort(times, kind="stable")
+        return cls(
+            matrix=np.ascontiguousarray(np.asarray(matrix, dtype=np.float32)[order]),
+            names=tuple(names),
+            ids=np.asarray(meta["TransactionID"], dtype=np.int64)[order],
+            times=times[order],
+            amounts=np.asarray(meta["TransactionAmt"], dtype=np.float64)[order],
+            labels=labels[order].astype(np.int_),
+        )
+
+    def subset(self, names: Sequence[str]) -> TrainingSet:
+        """The same rows with only some feature columns (e.g. a raw-columns baseline)."""
+        position = {name: j for j, name in enumerate(self.names)}
+        columns = [position[name] for name in names]
+        return TrainingSet(
+            np.ascontiguousarray(self.matrix[:, columns]),
+            tuple(names),
+            self.ids,
+            self.times,
+            self.amounts,
+            self.labels,
+        )
+
+
+@dataclass(frozen=True)
+class Split:
+    """Row ranges, in time order: fit | early-stop | calibration | test."""
+
+    fit: slice
+    stop: slice
+    calibration: slice
+    test: slice
+
+    def sizes(self) -> dict[str, int]:
+        return {name: s.stop - s.start for name, s in vars(self).items()}
+
+
+def time_split(rows: int, test_fraction: float, calibration_fraction: float) -> Split:
+    test_start = round(rows * (1 - test_fraction))
+    calibration_start = round(test_start * (1 - calibration_fraction))
+    stop_start = round(calibration_start * (1 - EARLY_STOP_SHARE))
+    if min(stop_start, calibration_start - stop_start, test_start - calibration_start) < 10:
+        raise ValueError(f"{rows} rows are too few to split into fit/stop/calibration/test")
+    return Split(
+        fit=slice(0, stop_start),
+        stop=slice(stop_start, calibration_start),
+        calibration=slice(calibration_start, test_start),
+        test=slice(test_start, rows),
+    )

@@ -1,0 +1,209 @@
+"""Model registry: versions on disk, a champion/challenger pointer with history, hot reload.
+
+Layout under ``settings.models.registry_dir``::
+
+    pointer.json                      champion, challenger, history (written atomically)
+    <version>/manifest.json           algorithm, members (native file + calibrator), params
+    <version>/features.json           input names, kept columns, hygiene decisions
+    <version>/thresholds.json         cost-optimal review / decline thresholds
+    <version>/metrics.json            test metrics;  fingerprint.json: training data
+    <version>/reference_histograms.json, <version>/report/index.html, model.* native files
+
+Everything is JSON or a library's native model format; nothing is unpickled (invariant 5).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from infra.errors import SentinelError
+from models.boosters import BOOSTERS
+from models.calibration import Calibrator
+from models.loaded import LoadedModel, Member
+
+log = logging.getLogger(__name__)
+POINTER = "pointer.json"
+
+
+class RegistryError(SentinelError):
+    """A version or pointer is missing or unusable."""
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically: a reader sees the old file or the new one, never half."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w") as handle:
+        json.dump(data, handle, indent=2, sort_keys=True)
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(path)
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise RegistryError(f"missing {path}") from exc
+
+
+class Registry:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @contextmanager
+    def new_version(self, algorithm: str) -> Iterator[tuple[str, Path]]:
+        """Yield (version, a scratch directory); it becomes the version only if the block succeeds."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        version, n = f"{stamp}-{algorithm}", 1
+        while (self.root / version).exists():
+            n += 1
+            version = f"{stamp}-{algorithm}-{n}"
+        scratch = self.root / f".{version}.partial"
+        scratch.mkdir()
+        try:
+            yield version, scratch
+            scratch.rename(self.root / version)
+        finally:
+            if scratch.exists():
+                shutil.rmtree(scratch)
+        log.info("registered model version=%s", version)
+
+    def versions(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if (p / "manifest.json").is_file())
+
+    def read(self, version: str, name: str) -> Any:
+        if version not in self.versions():
+            raise RegistryError(f"no model version {version!r} in {self.root}")
+        return read_json(self.root / version / name)
+
+    def load(self, version: str) -> LoadedModel:
+        manifest = self.read(version, "manifest.json")
+        features = self.read(version, "features.json")
+        thresholds = self.read(version, "thresholds.json")
+        members = [
+            Member(
+                booster=BOOSTERS[m["algorithm"]].load(self.root / version / m["file"]),
+                calibrator=Calibrator.from_dict(m["calibrator"]),
+            )
+            for m in manifest["members"]
+        ]
+        return LoadedModel(
+            version,
+            features["input_names"],
+            features["kept"],
+            members,
+            (float(thresholds["review"]), float(thresholds["decline"])),
+        )
+
+    # -- pointer ---------------------------------------------------------------------------
+
+    @property
+    def pointer_path(self) -> Path:
+        return self.root / POINTER
+
+    def pointer(self) -> dict[str, Any]:
+        if not self.pointer_path.is_file():
+            return {"champion": None, "challenger": None, "history": []}
+        data: dict[str, Any] = read_json(self.pointer_path)
+        return data
+
+    def _set(self, action: str, **changes: str | None) -> dict[str, Any]:
+        current = self.pointer()
+        updated = {**current, **changes}
+        entry = {"at": datetime.now(UTC).isoformat(), "action": action, **changes}
+        updated["history"] = [*current["history"], entry]
+        self.root.mkdir(parents=True, exist_ok=True)
+        write_json(self.pointer_path, updated)
+        log.info("registry pointer %s %s", action, changes)
+        return updated
+
+    def promote(self, version: str, role: str = "champion") -> dict[str, Any]:
+        if version not in self.versions():
+            raise RegistryError(f"no model version {version!r} in {self.root}")
+        if role == "challenger":
+            return self._set("challenger", challenger=version)
+        if role != "champion":
+            raise RegistryError(f"role must be champion or challenger, not {role!r}")
+        current = self.pointer()
+        challenger = None if current["challenger"] == version else current["challenger"]
+        return self._set("promote", champion=version, challenger=challenger)
+
+    def clear_challenger(self) -> dict[str, Any]:
+        return self._set("clear-challenger", challenger=None)
+
+    def rollback(self) -> dict[str, Any]:
+        """Make the champion before the current one champion again (repeatable, like undo)."""
+        stack: list[str] = []
+        for entry in self.pointer()["history"]:
+            if entry["action"] == "promote":
+                stack.append(entry["champion"])
+            elif entry["action"] == "rollback":
+                stack.pop()
+        if len(stack) < 2:
+            raise RegistryError("no earlier champion to roll back to")
+        return self._set("rollback", champion=stack[-2])
+
+
+class ChampionSource:
+    """The current champion (and challenger) for a running scorer, reloaded when promoted.
+
+    ``current()`` is cheap: it stats the pointer file at most every ``interval_s`` seconds
+    and reloads only when it changed, so a promotion reaches running scorers without restart.
+    """
+
+    def __init__(
+        self, registry: Registry, interval_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.registry = registry
+        self.interval_s = interval_s
+        self.clock = clock
+        self._checked = -float("inf")
+        self._stamp: tuple[int, int] | None = None
+        self._champion: LoadedModel | None = None
+        self._challenger: LoadedModel | None = None
+
+    def _refresh(self) -> None:
+        now = self.clock()
+        if now - self._checked < self.interval_s:
+            return
+        self._checked = now
+        try:
+            stat = self.registry.pointer_path.stat()
+        except FileNotFoundError:
+            return
+        stamp = (stat.st_mtime_ns, stat.st_ino)
+        if stamp == self._stamp:
+            return
+        pointer = self.registry.pointer()
+        self._champion = self._reuse_or_load(pointer["champion"])
+        self._challenger = self._reuse_or_load(pointer["challenger"])
+        self._stamp = stamp
+        log.info("scorer models champion=%s challenger=%s", pointer["champion"], pointer["challenger"])
+
+    def _reuse_or_load(self, version: str | None) -> LoadedModel | None:
+        if version is None:
+            return None
+        for loaded in (self._champion, self._challenger):
+            if loaded is not None and loaded.version == version:
+                return loaded
+        return self.registry.load(version)
+
+    def champion(self) -> LoadedModel | None:
+        self._refresh()
+        return self._champion
+
+    def challenger(self) -> LoadedModel | None:
+        self._refresh()
+        return self._challenger
