@@ -35,4 +35,5 @@ fmt:
 
 # Run the benchmarks; results go to bench-results/*.json.
 bench:
-    @echo "not yet available: benchmarks arrive with the streams, models and gateway issues"
+    mkdir -p bench-results
+    sentinel bench streams --json bench-results/streams.json

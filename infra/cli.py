@@ -18,6 +18,10 @@ from infra.settings import get_settings
 COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("infra.cli:config", "Show the effective configuration (secrets masked)."),
     "services": ("infra.commands:services", "Run Redis and the local broker in the foreground."),
+    "fn": ("streams.cli:fn", "List and run the pipeline's functions (consumer groups on Redis Streams)."),
+    "dlq": ("streams.cli:dlq", "Inspect and replay dead letters."),
+    "mirror": ("streams.cli:mirror", "Copy the broker topics into Redis streams, exactly once."),
+    "bench": ("infra.bench:bench", "Run a benchmark; print a table and write JSON."),
 }
 
 

@@ -1,0 +1,231 @@
+"""Runtime commands: ``sentinel fn``, ``sentinel dlq``, ``sentinel mirror`` (composition roots).
+
+Each command loads settings, builds its Redis client, and runs; the pipeline table comes from
+``settings.streams.pipeline`` (``module:attribute``), so these commands never import the
+project's wiring. SIGTERM and SIGINT let the current batch finish and commit, then exit 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+import click
+import redis
+from rich.console import Console
+from rich.table import Table
+
+from infra.errors import ConfigError
+from infra.settings import Settings, get_settings
+from streams import dlq as dead_letters
+from streams.function import Pipeline, load_pipeline
+from streams.keys import Keys
+from streams.metrics import StreamsCollector, read_function_stats
+from streams.worker import Worker, consumer_name
+
+log = logging.getLogger(__name__)
+
+
+def _client(settings: Settings) -> redis.Redis:
+    if not settings.redis.url:
+        raise click.ClickException("SENTINEL_REDIS_URL is not set (start the stack with `sentinel up`)")
+    return redis.Redis.from_url(settings.redis.url)
+
+
+def _pipeline(settings: Settings) -> Pipeline:
+    try:
+        return load_pipeline(settings.streams.pipeline)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT (the loop finishes its batch, then returns)."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+@click.group()
+def fn() -> None:
+    """List and run the pipeline's functions (consumer groups on Redis Streams)."""
+
+
+@fn.command("list")
+@click.option("--stats", is_flag=True, help="Also show counters, latency and lag from Redis.")
+def list_functions(stats: bool) -> None:
+    """Show the pipeline table: input stream -> group -> function -> outputs."""
+    settings = get_settings()
+    pipeline = _pipeline(settings)
+    columns = ["function", "input", "group", "outputs", "batch", "codec", "description"]
+    if stats:
+        columns += ["processed", "dead", "failed", "lag", "pending", "p50 ms", "p99 ms"]
+    table = Table(*columns)
+    client = _client(settings) if stats else None
+    keys = Keys(settings.redis.key_prefix)
+    for spec in pipeline:
+        row = [
+            spec.name,
+            spec.input,
+            spec.group,
+            ", ".join(spec.outputs),
+            str(spec.batch_size or settings.streams.batch_size),
+            spec.codec.name,
+            spec.description,
+        ]
+        if client is not None:
+            s = read_function_stats(client, keys, spec.name, spec.input, spec.group)
+            row += [
+                str(v if v is not None else "-")
+                for v in (s.processed, s.dead_lettered, s.failed, s.lag, s.pending)
+            ]
+            row += [f"{v:.2f}" if v is not None else "-" for v in (s.latency_p50_ms, s.latency_p99_ms)]
+        table.add_row(*row)
+    Console().print(table)
+
+
+def run_workers(names: Sequence[str], index: int, burst: bool) -> int:
+    """One consumer of ``names`` (fused if several) in this process; returns an exit code."""
+    settings = get_settings()
+    specs = _pipeline(settings).chain(names)
+    stop = stop_on_signals()
+    worker = Worker(specs, _client(settings), settings, consumer=consumer_name(index), stop=stop)
+    report = worker.run(burst=burst)
+    click.echo(
+        f"{worker.name} {worker.consumer}: processed={report.processed} dead_lettered={report.dead_lettered} "
+        f"failed={report.failed} batches={report.batches} reclaimed={report.reclaimed}"
+    )
+    return 0
+
+
+def _child(names: Sequence[str], index: int, burst: bool) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    sys.exit(run_workers(names, index, burst))
+
+
+@fn.command("run")
+@click.argument("names", nargs=-1, required=True)
+@click.option(
+    "-c",
+    "--concurrency",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Consumer processes.",
+)
+@click.option(
+    "--burst", is_flag=True, help="Return when the input is drained (nothing new, nothing pending)."
+)
+@click.option("--metrics-port", type=int, default=None, help="Serve Prometheus metrics (default: settings).")
+def run(names: tuple[str, ...], concurrency: int, burst: bool, metrics_port: int | None) -> None:
+    """Run function NAME; several consecutive NAMES run fused in one consumer (e.g. `enrich score`).
+
+    SIGTERM / Ctrl-C finish the current batch, commit it, and exit 0.
+    """
+    settings = get_settings()
+    pipeline = _pipeline(settings)
+    try:
+        pipeline.chain(names)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    port = settings.streams.metrics_port if metrics_port is None else metrics_port
+    if port:
+        from prometheus_client import CollectorRegistry, start_http_server
+
+        registry = CollectorRegistry()
+        functions = [(s.name, s.input, s.group) for s in pipeline]
+        registry.register(StreamsCollector(_client(settings), Keys(settings.redis.key_prefix), functions))
+        start_http_server(port, addr="127.0.0.1", registry=registry)
+    if concurrency == 1:
+        sys.exit(run_workers(names, 0, burst))
+    context = multiprocessing.get_context("spawn")
+    children = [
+        context.Process(target=_child, args=(names, i, burst), name=f"fn-{i}") for i in range(concurrency)
+    ]
+    for child in children:
+        child.start()
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.pid is not None and child.is_alive():
+                child.terminate()  # SIGTERM: the child finishes its batch
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal sends SIGINT to the children too
+    for child in children:
+        child.join()
+    sys.exit(max(child.exitcode or 0 for child in children))
+
+
+@click.group()
+def dlq() -> None:
+    """Inspect and replay dead letters (entries that could not be processed, with the reason)."""
+
+
+@dlq.command("list")
+@click.option("-n", "--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
+def dlq_list(limit: int) -> None:
+    """The newest dead letters."""
+    settings = get_settings()
+    client, keys = _client(settings), Keys(settings.redis.key_prefix)
+    table = Table("id", "function", "stream", "entry", "deliveries", "reason")
+    for d in dead_letters.list_dead_letters(client, keys, limit):
+        table.add_row(d.id, d.function, d.stream, d.entry_id, str(d.deliveries), d.reason[:120])
+    Console().print(table)
+    click.echo(f"{dead_letters.count_dead_letters(client, keys)} dead letters in total")
+
+
+@dlq.command("show")
+@click.argument("dead_id")
+def dlq_show(dead_id: str) -> None:
+    """One dead letter in full: reason, metadata, payload."""
+    settings = get_settings()
+    letter = dead_letters.get_dead_letter(_client(settings), Keys(settings.redis.key_prefix), dead_id)
+    if letter is None:
+        raise click.ClickException(f"no dead letter {dead_id}")
+    for name in ("id", "function", "stream", "group", "entry_id", "deliveries", "reason", "meta"):
+        click.echo(f"{name}: {getattr(letter, name)}")
+    click.echo("payload: " + letter.payload.decode(errors="replace"))
+
+
+@dlq.command("replay")
+@click.argument("dead_ids", nargs=-1)
+@click.option("--all", "replay_all", is_flag=True, help="Replay every dead letter (of --function, if given).")
+@click.option("--function", "function", default=None, help="Only dead letters of this function.")
+def dlq_replay(dead_ids: tuple[str, ...], replay_all: bool, function: str | None) -> None:
+    """Put dead letters back on their input stream (after a fix) and remove them from the DLQ."""
+    settings = get_settings()
+    client, keys = _client(settings), Keys(settings.redis.key_prefix)
+    ids = list(dead_ids)
+    if replay_all:
+        total = dead_letters.count_dead_letters(client, keys)
+        letters = dead_letters.list_dead_letters(client, keys, max(total, 1), newest_first=False)
+        ids += [d.id for d in letters if function is None or d.function == function]
+    if not ids:
+        raise click.UsageError("name dead letter ids or pass --all")
+    try:
+        new_ids = dead_letters.replay(client, keys, ids)
+    except KeyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"replayed {len(new_ids)} dead letters")
+
+
+@click.command()
+@click.option("--burst", is_flag=True, help="Return once every assigned partition is copied to its end.")
+def mirror(burst: bool) -> None:
+    """Copy the broker topics (transactions, labels) into Redis streams, exactly once.
+
+    Several instances split the partitions. SIGTERM / Ctrl-C finish the current batch and exit 0.
+    """
+    from streams.mirror import run_mirror
+
+    settings = get_settings()
+    if not settings.kafka.bootstrap:
+        raise click.ClickException("SENTINEL_KAFKA_BOOTSTRAP is not set (start the stack with `sentinel up`)")
+    report = run_mirror(settings, stop_on_signals(), burst=burst, client=_client(settings))
+    click.echo(f"mirror: copied={dict(report.copied)} skipped={report.skipped} pauses={report.pauses}")
