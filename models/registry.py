@@ -2,7 +2,7 @@
 
 Layout under ``settings.models.registry_dir``::
 
-    pointer.json                      champion, challenger, history (written atomically)
+    champion.json                     pointer: champion, challenger, history (written atomically)
     <version>/manifest.json           algorithm, members (native file + calibrator), params
     <version>/features.json           input names, kept columns, hygiene decisions
     <version>/thresholds.json         cost-optimal review / decline thresholds
@@ -31,7 +31,7 @@ from models.calibration import Calibrator
 from models.loaded import LoadedModel, Member
 
 log = logging.getLogger(__name__)
-POINTER = "pointer.json"
+POINTER = "champion.json"
 
 
 class RegistryError(SentinelError):

@@ -1,0 +1,124 @@
+"""Registry: save -> load gives identical predictions, no pickle, champion pointer, hot reload."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.dataset import TrainingSet
+from models.registry import ChampionSource, Registry, RegistryError
+from models.training import TrainingResult, register
+
+ALGORITHMS = ["lightgbm", "xgboost", "catboost", "ensemble"]
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_round_trip_gives_identical_predictions_without_pickle(
+    algorithm: str,
+    trained: dict[str, TrainingResult],
+    small_set: TrainingSet,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    result = trained[algorithm]
+    registry = Registry(tmp_path)
+    version = register(registry, result, [])
+    files = {p.suffix for p in (tmp_path / version).rglob("*") if p.is_file()}
+    assert files <= {".json", ".txt", ".ubj", ".cbm", ".png", ".html"}
+
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("pickle used to load a model")
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(pickle, "Unpickler", refuse)
+    loaded = registry.load(version)
+    test_rows = small_set.matrix[result.split.test]
+    assert np.array_equal(loaded.predict_proba(test_rows), result.test_proba)
+    assert loaded.thresholds == result.thresholds
+    assert loaded.version == version
+    reasons = loaded.reasons(test_rows[:3], 2)
+    assert len(reasons) == 3 and all(len(r) == 2 for r in reasons)
+    assert reasons[0][0].contribution >= reasons[0][1].contribution
+
+
+def test_contributions_explain_the_raw_score(
+    trained: dict[str, TrainingResult], small_set: TrainingSet
+) -> None:
+    """Native SHAP values sum (with the bias) to the raw log-odds: they are real explanations."""
+    member = trained["lightgbm"].members[0]
+    rows = small_set.matrix[:50][:, [small_set.names.index(n) for n in trained["lightgbm"].selection.kept]]
+    contributions = member.booster.contributions(rows)
+    raw = member.booster.raw_proba(rows)
+    logit = np.log(raw / (1 - raw))
+    bias = logit - contributions.sum(axis=1)
+    assert np.allclose(bias, bias[0], atol=1e-6)  # the same expected value for every row
+
+
+def test_version_directory_holds_the_documented_files(
+    trained: dict[str, TrainingResult], tmp_path: Path
+) -> None:
+    registry = Registry(tmp_path)
+    version = register(registry, trained["lightgbm"], [])
+    names = {p.name for p in (tmp_path / version).iterdir()}
+    assert {
+        "manifest.json",
+        "features.json",
+        "thresholds.json",
+        "metrics.json",
+        "fingerprint.json",
+        "reference_histograms.json",
+        "model.lightgbm.txt",
+        "report",
+    } <= names
+    report = (tmp_path / version / "report" / "index.html").read_text()
+    assert report.count("data:image/png;base64,") == 4
+    histograms = registry.read(version, "reference_histograms.json")
+    assert set(histograms) == set(trained["lightgbm"].selection.kept)
+    assert sum(histograms["f0"]["shares"]) == pytest.approx(1.0)
+
+
+def test_promote_and_rollback(trained: dict[str, TrainingResult], tmp_path: Path) -> None:
+    registry = Registry(tmp_path)
+    a, b, c = (register(registry, trained[n], []) for n in ("lightgbm", "xgboost", "catboost"))
+    with pytest.raises(RegistryError):
+        registry.rollback()
+    registry.promote(a)
+    registry.promote(b)
+    registry.promote(c, "challenger")
+    assert registry.pointer()["champion"] == b and registry.pointer()["challenger"] == c
+    registry.promote(c)
+    assert registry.pointer()["challenger"] is None  # a promoted challenger stops being one
+    assert registry.rollback()["champion"] == b
+    assert registry.rollback()["champion"] == a
+    with pytest.raises(RegistryError, match="no earlier champion"):
+        registry.rollback()
+    with pytest.raises(RegistryError, match="no model version"):
+        registry.promote("nope")
+    actions = [entry["action"] for entry in registry.pointer()["history"]]
+    assert actions == ["promote", "promote", "challenger", "promote", "rollback", "rollback"]
+
+
+def test_running_scorer_picks_up_a_promotion_without_restart(
+    trained: dict[str, TrainingResult], tmp_path: Path
+) -> None:
+    registry = Registry(tmp_path)
+    a, b = register(registry, trained["lightgbm"], []), register(registry, trained["xgboost"], [])
+    now = [0.0]
+    source = ChampionSource(registry, interval_s=5.0, clock=lambda: now[0])
+    assert source.champion() is None
+    registry.promote(a)
+    now[0] = 5.0
+    first = source.champion()
+    assert first is not None and first.version == a
+    registry.promote(b)
+    now[0] = 6.0
+    assert source.champion() is first  # checked at most every interval_s
+    now[0] = 10.0
+    second = source.champion()
+    assert second is not None and second.version == b
+    now[0] = 20.0
+    assert source.champion() is second  # unchanged pointer: no reload
