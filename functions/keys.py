@@ -1,0 +1,85 @@
+"""Feature state plumbing: every Redis key of the enrich stage's state, built in one place.
+
+All keys live under the runtime's prefix (``ctx.keys.prefix``; a scratch prefix for replays)::
+
+    <prefix>feat:e:<entity>:<value>     string: packed float64 state: all-history n, sum, sum of
+                                         squares, newest TransactionDT, then per window bucket slot:
+                                         bucket id, count, amount sum, sum of squares
+    <prefix>feat:c:<entity>:<value>     zset: companion (card, address ...) -> newest TransactionDT,
+                                         trimmed to the last 24 hours of event time
+    <prefix>feat:seen:<uid>             hash: "d:<device>" / "e:<email>" -> first TransactionDT seen
+    <prefix>feat:freq:<column>          hash: value -> count (online frequency encoding)
+    <prefix>feat:vec:<TransactionID>    string: the packed stateful features computed for the tx,
+                                         returned again on re-processing (idempotency)
+    <prefix>feat:lbl:...                label store and live quality metrics (see ``label_keys``)
+
+State keys expire after a period without activity (``FeatureTtl``), so memory is bounded
+by the entities active in that period.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FeatureKeys:
+    """Builds the feature-state key names under one prefix."""
+
+    prefix: str
+
+    @property
+    def root(self) -> str:
+        """Common start of every feature-state key (for scans that drop a scratch prefix)."""
+        return f"{self.prefix}feat:"
+
+    def entity(self, entity: str, value: str) -> str:
+        return f"{self.prefix}feat:e:{entity}:{value}"
+
+    def companions(self, entity: str, value: str) -> str:
+        return f"{self.prefix}feat:c:{entity}:{value}"
+
+    def seen(self, uid: str) -> str:
+        return f"{self.prefix}feat:seen:{uid}"
+
+    def frequency(self, column: str) -> str:
+        return f"{self.prefix}feat:freq:{column}"
+
+    def vector(self, transaction_id: int) -> str:
+        return f"{self.prefix}feat:vec:{transaction_id}"
+
+    # label stage
+    def label(self, transaction_id: int) -> str:
+        """Hash: the label of one transaction (isFraud, TransactionDT, amount, score, delay)."""
+        return f"{self.prefix}feat:lbl:tx:{transaction_id}"
+
+    @property
+    def label_window(self) -> str:
+        """Zset: recent labelled transactions "txid:label:score", score = arrival sequence."""
+        return f"{self.prefix}feat:lbl:window"
+
+    @property
+    def label_stats(self) -> str:
+        """Hash: label counters (labels, fraud, unscored, delay sums)."""
+        return f"{self.prefix}feat:lbl:stats"
+
+    @property
+    def label_quality(self) -> str:
+        """Hash: the live precision / recall / PR-AUC over the sliding window."""
+        return f"{self.prefix}feat:lbl:quality"
+
+    @property
+    def label_log(self) -> str:
+        """Stream: the label store for retraining (TransactionID, isFraud, TransactionDT)."""
+        return f"{self.prefix}feat:lbl:store"
+
+    # decision strategy (score stage reads it; the gateway's Strategy API writes it)
+    @property
+    def strategy(self) -> str:
+        """Hash: the live thresholds ``review``, ``decline`` and who set them (``updated_by``/``_at``)."""
+        return f"{self.prefix}strategy"
+
+    @property
+    def audit(self) -> str:
+        """Stream: audit trail of operator actions (strategy changes, alert verdicts, model pointer)."""
+        return f"{self.prefix}audit"

@@ -1,0 +1,235 @@
+"""Enrich stage, state: the stateful features of a batch, computed and stored in Redis in ONE call.
+
+``RedisFeatureState`` implements the ``FeatureState`` port with a server-side Lua script that
+runs once per batch (O(1) round trips), so the whole read-modify-write of every entity of every
+transaction is atomic and needs no client-side locking. Its Redis client is injected.
+
+Per transaction the script first looks for the features already computed for that
+TransactionID (``feat:vec:<id>``): if present they are returned and no state changes, so
+re-processing after a crash or a redelivery is idempotent and returns the same vector.
+
+Order: window features (``(dt - W, dt]``, distinct companions, secs since previous) only
+depend on the set of the entity's events already stored, never on the order they arrived in;
+an event more than 7 days older than the entity's newest is dropped by the trim. What stays
+arrival-order dependent: the all-history aggregates, the frequency counts and the fall-back
+``secs_since_prev`` older than 7 days (running counters), and, like any streaming system
+without a watermark, which events of other partitions have arrived yet (cards are partitioned
+by card1, so card and uid entities see their own history in order; email, device and address
+mix partitions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from data.schema import Transaction
+from functions.features import (
+    DAY,
+    DISTINCT_WINDOW_S,
+    ENTITIES,
+    FREQUENCY_COLUMNS,
+    PER_ENTITY,
+    STATE_FEATURES,
+    WINDOWS,
+)
+from functions.keys import FeatureKeys
+
+_SCRIPT = """
+local n, E, F = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local vec_ttl, state_ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
+local PER, DISTINCT = tonumber(ARGV[6]), tonumber(ARGV[7])
+local G = {tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])}
+local K = {tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])}
+local HEAD = 13
+local NAN = 0/0
+local KS, AS = 2 * E + 2, 2 + E + 2 + F
+local sqrt, floor = math.sqrt, math.floor
+
+-- entity state: one string of packed doubles: all-history n s q mx, then per window g and
+-- slot i: bucket id, count, amount sum, sum of squares (one GET and one SET per entity)
+local SLOTS = K[1] + K[2] + K[3]
+local STATE = '<' .. string.rep('d', 4 + 4 * SLOTS)
+local NO_BUCKET = -1e15
+
+local function stats(c, s, q)
+  local mean = s / c
+  local var = q / c - mean * mean
+  if var < 0 then var = 0 end
+  return mean, sqrt(var)
+end
+
+local function entity(hk, ck, dt, amt, comp, v)
+  if hk == '' then
+    for j = 1, PER do v[#v + 1] = NAN end
+    return
+  end
+  local raw = redis.call('GET', hk)
+  local h
+  if raw then
+    h = {struct.unpack(STATE, raw)}
+  else
+    h = {0, 0, 0, 0}
+    for j = 1, SLOTS do h[#h + 1] = NO_BUCKET; h[#h + 1] = 0; h[#h + 1] = 0; h[#h + 1] = 0 end
+  end
+  local a2 = amt * amt
+  local prev = NAN
+  if h[1] > 0 and h[4] <= dt then prev = dt - h[4] end
+  if h[1] == 0 or h[4] < dt then h[4] = dt end
+  h[1], h[2], h[3] = h[1] + 1, h[2] + amt, h[3] + a2
+  local cnt, sum, mean, std = {}, {}, {}, {}
+  local base = 4
+  for g = 1, 3 do
+    local b, k = floor(dt / G[g]), K[g]
+    local c, s, q = 1, amt, a2
+    for i = 0, k - 1 do
+      local j = base + 4 * i
+      local bid = h[j + 1]
+      if bid > b - k and bid <= b then c, s, q = c + h[j + 2], s + h[j + 3], q + h[j + 4] end
+    end
+    local j = base + 4 * (b % k)
+    if h[j + 1] == b then
+      h[j + 2], h[j + 3], h[j + 4] = h[j + 2] + 1, h[j + 3] + amt, h[j + 4] + a2
+    elseif h[j + 1] < b then
+      h[j + 1], h[j + 2], h[j + 3], h[j + 4] = b, 1, amt, a2
+    end -- else the slot already holds a newer bucket: a very late event stays out of stored windows
+    cnt[g], sum[g] = c, s
+    mean[g], std[g] = stats(c, s, q)
+    base = base + 4 * k
+  end
+  redis.call('SET', hk, struct.pack(STATE, unpack(h, 1, 4 + 4 * SLOTS)), 'EX', state_ttl)
+  if comp ~= '' then redis.call('ZADD', ck, 'GT', dt, comp) end
+  local nd = redis.call('ZCOUNT', ck, '(' .. (dt - DISTINCT), '+inf')
+  redis.call('ZREMRANGEBYSCORE', ck, '-inf', '(' .. (h[4] - DISTINCT))
+  redis.call('EXPIRE', ck, state_ttl)
+  local hn, hs = h[1], h[2]
+  local hmean, hstd = stats(hn, hs, h[3])
+  for g = 1, 3 do v[#v + 1] = cnt[g] end
+  for g = 1, 3 do v[#v + 1] = sum[g] end
+  for g = 1, 3 do v[#v + 1] = mean[g] end
+  for g = 1, 3 do v[#v + 1] = std[g] end
+  v[#v + 1] = hn; v[#v + 1] = hs; v[#v + 1] = hmean; v[#v + 1] = hstd
+  v[#v + 1] = prev
+  v[#v + 1] = (hmean > 0) and amt / hmean or NAN
+  v[#v + 1] = (hstd > 0) and (amt - hmean) / hstd or 0
+  v[#v + 1] = nd
+end
+
+local function first_seen(key, field, dt)
+  local old = tonumber(redis.call('HGET', key, field))
+  if old == nil or dt < old then redis.call('HSET', key, field, dt) end
+  if old == nil or old >= dt then return 1 end
+  return 0
+end
+
+local out = {}
+local packer = '<' .. string.rep('d', E * PER + 2 + F)
+for i = 1, n do
+  local k, a = F + (i - 1) * KS, HEAD + (i - 1) * AS
+  local blob = redis.call('GET', KEYS[k + 1])
+  if not blob then
+    local dt, amt = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+    local v = {}
+    for e = 1, E do
+      entity(KEYS[k + 2 * e], KEYS[k + 2 * e + 1], dt, amt, ARGV[a + 2 + e], v)
+    end
+    local seen, device, email = KEYS[k + KS], ARGV[a + 3 + E], ARGV[a + 4 + E]
+    v[#v + 1] = (device == '') and NAN or first_seen(seen, 'd:' .. device, dt)
+    v[#v + 1] = (email == '') and NAN or first_seen(seen, 'e:' .. email, dt)
+    if device ~= '' or email ~= '' then redis.call('EXPIRE', seen, state_ttl) end
+    for f = 1, F do
+      local value = ARGV[a + 4 + E + f]
+      if value == '' then v[#v + 1] = NAN else v[#v + 1] = redis.call('HINCRBY', KEYS[f], value, 1) end
+    end
+    blob = struct.pack(packer, unpack(v))
+    redis.call('SET', KEYS[k + 1], blob, 'EX', vec_ttl)
+  end
+  out[i] = blob
+end
+for f = 1, F do redis.call('EXPIRE', KEYS[f], state_ttl) end
+return out
+"""
+
+
+class FeatureState(Protocol):
+    """Port: the stateful features of a batch, applying the batch to the state (idempotently)."""
+
+    def apply(self, batch: Sequence[Transaction]) -> np.ndarray:
+        """float64 array [len(batch), len(STATE_FEATURES)], rows in batch order."""
+        ...
+
+
+class ScriptClient(Protocol):
+    """The part of a redis-py client the state needs (a real ``redis.Redis`` is injected)."""
+
+    def register_script(self, script: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class FeatureTtl:
+    """How long state lives without activity, and how long a computed vector is kept for replays."""
+
+    state_s: int = 200 * DAY
+    vector_s: int = 3 * DAY
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def entity_values(tx: Transaction) -> tuple[list[str | None], list[str]]:
+    """(entity value or None per ENTITIES, companion value per ENTITIES) of one transaction."""
+    card = str(tx.card1)
+    addr = None if tx.addr1 is None else repr(tx.addr1)
+    start = None if tx.D1 is None else tx.TransactionDT // DAY - tx.D1
+    uid = f"{card}|{addr}|{start}"
+    fingerprint = f"{card}|{tx.card2}|{tx.card3}|{tx.card4}|{tx.card5}|{tx.card6}"
+    values = [card, uid, tx.P_emaildomain, tx.DeviceInfo, addr]
+    companions = [addr or "", fingerprint, card, card, card]
+    return values, companions
+
+
+class RedisFeatureState:
+    """``FeatureState`` in Redis: one script call per batch; the client comes from the runtime."""
+
+    def __init__(self, client: ScriptClient, keys: FeatureKeys, ttl: FeatureTtl = FeatureTtl()) -> None:
+        self._script = client.register_script(_SCRIPT)
+        self._keys = keys
+        self._ttl = ttl
+        self._freq_keys = [keys.frequency(c) for c in FREQUENCY_COLUMNS]
+        self._header = [
+            len(ENTITIES),
+            len(FREQUENCY_COLUMNS),
+            ttl.vector_s,
+            ttl.state_s,
+            PER_ENTITY,
+            DISTINCT_WINDOW_S,
+            *(w.bucket_s for w in WINDOWS),
+            *(w.slots for w in WINDOWS),
+        ]
+
+    def apply(self, batch: Sequence[Transaction]) -> np.ndarray:
+        if not batch:
+            return np.empty((0, len(STATE_FEATURES)))
+        keys = self._keys
+        names = [e.name for e in ENTITIES]
+        kargs: list[str] = list(self._freq_keys)
+        args: list[Any] = [len(batch), *self._header]
+        for tx in batch:
+            values, companions = entity_values(tx)
+            kargs.append(keys.vector(tx.TransactionID))
+            for name, value in zip(names, values, strict=True):
+                if value is None:
+                    kargs += ("", "")
+                else:
+                    kargs += (keys.entity(name, value), keys.companions(name, value))
+            kargs.append(keys.seen(values[1] or ""))
+            args += (tx.TransactionDT, repr(float(tx.TransactionAmt)), *companions)
+            args += (_text(tx.DeviceInfo), _text(tx.P_emaildomain))
+            args += [_text(getattr(tx, c)) for c in FREQUENCY_COLUMNS]
+        blobs = self._script(keys=kargs, args=args)
+        matrix = np.frombuffer(b"".join(blobs), dtype="<f8")
+        return matrix.reshape(len(batch), len(STATE_FEATURES))
