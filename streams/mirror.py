@@ -112,7 +112,7 @@ class Mirror:
                 if messages:
                     self._copy(messages)
                 now = time.monotonic()
-                if now >= next_check:
+                if messages or now >= next_check:  # after every copy: overshoot at most one batch
                     self._apply_backpressure()
                     next_check = now + _BACKPRESSURE_EVERY_S
                 if burst and not messages and self._caught_up():
