@@ -63,6 +63,7 @@ class MirrorReport:
     copied: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     skipped: int = 0
     pauses: int = 0
+    resumes: int = 0
 
 
 class Mirror:
@@ -175,6 +176,7 @@ class Mirror:
             elif topic in self.paused and size <= self.limit // 2:
                 self._consumer.resume(partitions)
                 self.paused.discard(topic)
+                self.report.resumes += 1
                 self.client.hset(self.keys.mirror_stats, mapping={f"paused:{topic}": 0})
                 log.info("mirror resumed topic=%s backlog=%d", topic, size)
 
