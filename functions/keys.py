@@ -11,7 +11,10 @@ All keys live under the runtime's prefix (``ctx.keys.prefix``; a scratch prefix 
     <prefix>feat:freq:<column>          hash: value -> count (online frequency encoding)
     <prefix>feat:vec:<TransactionID>    string: the packed stateful features computed for the tx,
                                          returned again on re-processing (idempotency)
-    <prefix>feat:lbl:...                label store and live quality metrics (see ``label_keys``)
+    <prefix>result:<TransactionID>      hash: the score stage's result for one transaction (expiring)
+    <prefix>strategy                    hash: live decision thresholds (review, decline, updated_by ...)
+    <prefix>audit                       stream: audit log of strategy / model changes
+    <prefix>feat:lbl:...                label store and live quality metrics (the label stage)
 
 State keys expire after a period without activity (``FeatureTtl``), so memory is bounded
 by the entities active in that period.
@@ -48,14 +51,20 @@ class FeatureKeys:
     def vector(self, transaction_id: int) -> str:
         return f"{self.prefix}feat:vec:{transaction_id}"
 
+    # score stage
+    def result(self, transaction_id: int) -> str:
+        """Hash: probability, decision, model_version, TransactionDT, amount, published_ns."""
+        return f"{self.prefix}result:{transaction_id}"
+
     # label stage
     def label(self, transaction_id: int) -> str:
-        """Hash: the label of one transaction (isFraud, TransactionDT, amount, score, delay)."""
+        """Hash: the label of one transaction (isFraud, TransactionDT, amount, probability, delay_s)."""
         return f"{self.prefix}feat:lbl:tx:{transaction_id}"
 
     @property
     def label_window(self) -> str:
-        """Zset: recent labelled transactions "txid:label:score", score = arrival sequence."""
+        """Zset: recent labelled transactions, member "txid:label:probability" (probability empty
+        when the transaction was never scored), score = label arrival time (ns)."""
         return f"{self.prefix}feat:lbl:window"
 
     @property
@@ -67,11 +76,6 @@ class FeatureKeys:
     def label_quality(self) -> str:
         """Hash: the live precision / recall / PR-AUC over the sliding window."""
         return f"{self.prefix}feat:lbl:quality"
-
-    @property
-    def label_log(self) -> str:
-        """Stream: the label store for retraining (TransactionID, isFraud, TransactionDT)."""
-        return f"{self.prefix}feat:lbl:store"
 
     # decision strategy (score stage reads it; the gateway's Strategy API writes it)
     @property

@@ -2,18 +2,44 @@
 
 ``sentinel fn list`` shows this table and ``sentinel fn run NAME`` runs a row of it (the
 runtime loads it from ``settings.streams.pipeline``). Stream names are logical; the runtime
-prefixes them (``streams.keys``). The mirror feeds ``tx.raw`` and ``labels``.
+prefixes them (``streams.keys``). The mirror feeds ``tx.raw`` and ``labels``. The factories
+(``build``) live in ``infra.stages``; the functions themselves in ``functions/``.
 
     input          group   function  outputs
-    bench.in       noop    noop      bench.out     (copies entries; benchmarks and smoke tests)
+    tx.raw         enrich  enrich    tx.enriched            features (functions.enrich)
+    labels         label   label     labels.stored          label store + live quality (functions.label)
+    bench.in       noop    noop      bench.out              copies entries (benchmarks, smoke tests)
+
+``enrich`` and ``score`` can run fused in one consumer (``sentinel fn run enrich+score``):
+the outputs are the same, ``tx.enriched`` is then never written.
 """
 
 from __future__ import annotations
 
+from infra import stages
+from infra.stages import ENRICHED, LABELS, LABELS_STORED, RAW
 from streams.function import FunctionSpec, Pipeline, identity
 
 PIPELINE = Pipeline(
     [
+        FunctionSpec(
+            name="enrich",
+            input=RAW,
+            group="enrich",
+            outputs=(ENRICHED,),
+            build=stages.build_enrich,
+            codec=stages.TransactionCodec(),
+            description="Transaction -> TxEnriched: entity velocity features in event time (Redis state).",
+        ),
+        FunctionSpec(
+            name="label",
+            input=LABELS,
+            group="label",
+            outputs=(LABELS_STORED,),
+            build=stages.build_label,
+            codec=stages.LabelCodec(),
+            description="Label -> label store joined with its score; live precision/recall/PR-AUC, delays.",
+        ),
         FunctionSpec(
             name="noop",
             input="bench.in",

@@ -93,6 +93,17 @@ class GatewaySettings(Section):
     page_max: int = Field(500, ge=1, le=10_000, description="Most items one list request returns.")
 
 
+class FeatureSettings(Section):
+    state_ttl_s: int = Field(
+        200 * 86_400, ge=8 * 86_400, description="Feature state of an entity expires after this long idle."
+    )
+    vector_ttl_s: int = Field(
+        3 * 86_400, ge=60, description="A computed feature vector is kept this long (idempotent replays)."
+    )
+    result_ttl_s: int = Field(7 * 86_400, ge=60, description="A transaction's score result record lives this long.")
+    label_ttl_s: int = Field(90 * 86_400, ge=60, description="A stored label (for retraining) lives this long.")
+
+
 class ModelSettings(Section):
     registry_dir: Path = Field(Path(".sentinel/models"), description="Directory of the model registry.")
     algorithm: str = Field(
@@ -150,6 +161,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     kafka: KafkaSettings = KafkaSettings()
     streams: StreamsSettings = StreamsSettings()
+    features: FeatureSettings = FeatureSettings()
     gateway: GatewaySettings = GatewaySettings()
     models: ModelSettings = ModelSettings()
     strategy: StrategySettings = StrategySettings()

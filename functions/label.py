@@ -1,0 +1,119 @@
+"""Label stage: Label (stream ``labels``) -> label store, live model quality, label delay statistics.
+
+Each label is joined with the score the score stage stored for its transaction
+(``FeatureKeys.result``) and kept for retraining (``LabelStored`` on ``labels.stored``, and a
+hash per transaction). The live quality over the sliding window of the latest labels
+(``QUALITY_WINDOW``): precision and recall at the review threshold, PR-AUC (average
+precision), the fraud share, and the label delay (label arrival - transaction publish, wall
+time) statistics.
+
+State goes through the ``LabelStore`` port (Redis: one script call per batch). It is
+idempotent by TransactionID: a redelivered label changes no counter and is reported again
+with the same join, so the effects the runtime commits are the same too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import msgspec
+import numpy as np
+
+from data.schema import Label
+
+QUALITY_WINDOW = 5_000
+"""Latest labels the live precision / recall / PR-AUC are computed over."""
+
+
+class LabelStored(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A label joined with its score (stream ``labels.stored``: the label store for retraining)."""
+
+    TransactionID: int
+    isFraud: int
+    TransactionDT: int | None = None
+    TransactionAmt: float | None = None
+    probability: float | None = None  # None: the transaction was never scored
+    decision: str | None = None
+    model_version: str | None = None
+    delay_s: float | None = None  # label arrival - transaction publish (wall clock)
+    duplicate: bool = False  # the label was already stored (redelivery): nothing counted again
+
+
+@dataclass(frozen=True)
+class LabelIn:
+    """A label and when it arrived (its ``published_ns``), as the label function receives it."""
+
+    label: Label
+    arrived_ns: int | None
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Live model quality over the sliding window of labelled, scored transactions."""
+
+    window: int
+    fraud: int
+    precision: float
+    recall: float
+    pr_auc: float
+    review_threshold: float
+
+    def as_mapping(self) -> dict[str, str]:
+        return {name: repr(value) for name, value in vars(self).items()}
+
+
+class LabelStore(Protocol):
+    """Port: store a batch of labels (idempotently) and return their joins and the window."""
+
+    def store(self, batch: Sequence[LabelIn]) -> list[LabelStored]:
+        """One ``LabelStored`` per label, in order; counters and window updated once per TransactionID."""
+        ...
+
+    def window(self) -> list[tuple[int, float]]:
+        """(isFraud, probability) of the latest scored labels, at most ``QUALITY_WINDOW``."""
+        ...
+
+
+def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
+    """PR-AUC as average precision (the step-wise sum, as scikit-learn computes it); NaN if no fraud."""
+    positives = int(labels.sum())
+    if positives == 0:
+        return float("nan")
+    order = np.argsort(-scores, kind="mergesort")
+    ranked_scores, ranked = scores[order], labels[order]
+    tp = np.cumsum(ranked)
+    # one precision/recall point per distinct score (ties share one threshold)
+    last = np.r_[np.flatnonzero(np.diff(ranked_scores)), len(ranked) - 1]
+    precision = tp[last] / (last + 1)
+    recall = tp[last] / positives
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def quality(window: Sequence[tuple[int, float]], review_threshold: float) -> Quality:
+    """Precision / recall at the review threshold and PR-AUC of a window of (label, probability)."""
+    if not window:
+        nan = float("nan")
+        return Quality(0, 0, nan, nan, nan, review_threshold)
+    pairs = np.asarray(window, dtype=np.float64)
+    labels, scores = pairs[:, 0], pairs[:, 1]
+    flagged = scores >= review_threshold
+    tp = float(np.sum(flagged & (labels == 1)))
+    positives = float(labels.sum())
+    return Quality(
+        window=len(pairs),
+        fraud=int(positives),
+        precision=tp / float(flagged.sum()) if flagged.any() else float("nan"),
+        recall=tp / positives if positives else float("nan"),
+        pr_auc=average_precision(labels, scores),
+        review_threshold=review_threshold,
+    )
+
+
+def label(
+    batch: Sequence[LabelIn], store: LabelStore, review_threshold: float
+) -> tuple[list[LabelStored], Quality]:
+    """Store the labels, then the live quality over the window including them."""
+    stored = store.store(batch)
+    return stored, quality(store.window(), review_threshold)

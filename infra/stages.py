@@ -1,0 +1,91 @@
+"""Composition of the pipeline's stages: each factory turns the runtime's Context into a handler.
+
+The runtime calls ``build(ctx)`` once per consumer; here the Redis client of the context is
+injected into the functions' ports (feature state, label store), so ``functions/`` never
+opens a connection. Codecs validate at decode: a malformed event becomes a dead letter that
+names the field (``InvalidRow`` is a ``PoisonMessage``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from data.schema import Label, Transaction, decode_label, decode_transaction
+from functions.engine import FeatureEngine
+from functions.enrich import enrich
+from functions.events import encode_enriched
+from functions.keys import FeatureKeys
+from functions.label import LabelIn, label
+from functions.label_store import RedisLabelStore
+from functions.velocity import FeatureTtl, RedisFeatureState
+from streams.events import Effect, Event, HashSet
+from streams.function import Context, Handler, per_event
+
+RAW = "tx.raw"
+ENRICHED = "tx.enriched"
+SCORED = "tx.scored"
+ALERTS = "alerts"
+LABELS = "labels"
+LABELS_STORED = "labels.stored"
+
+_encoder = msgspec.json.Encoder()
+
+
+class TransactionCodec:
+    """``tx.raw`` payloads: one joined IEEE-CIS row as JSON."""
+
+    name = "json:Transaction"
+
+    def decode(self, data: bytes) -> Transaction:
+        return decode_transaction(data)
+
+
+class LabelCodec:
+    """``labels`` payloads: ``{"TransactionID": 1, "isFraud": 0}``."""
+
+    name = "json:Label"
+
+    def decode(self, data: bytes) -> Label:
+        return decode_label(data)
+
+
+def feature_engine(ctx: Context) -> FeatureEngine:
+    """The online feature engine on the context's Redis, under the runtime's key prefix."""
+    features = ctx.settings.features
+    ttl = FeatureTtl(state_s=features.state_ttl_s, vector_s=features.vector_ttl_s)
+    return FeatureEngine(RedisFeatureState(ctx.redis, FeatureKeys(ctx.keys.prefix), ttl))
+
+
+def build_enrich(ctx: Context) -> Handler:
+    engine = feature_engine(ctx)
+
+    def run(batch: list[Transaction]) -> list[bytes | None]:
+        return [encode_enriched(tx) for tx in enrich(batch, engine)]
+
+    return per_event(run, ENRICHED)
+
+
+def review_threshold(ctx: Context) -> float:
+    """The live review threshold (Strategy page, in Redis), else the configured default."""
+    stored: Any = ctx.redis.hget(FeatureKeys(ctx.keys.prefix).strategy, "review")
+    return float(stored) if stored is not None else ctx.settings.strategy.review_threshold
+
+
+def build_label(ctx: Context) -> Handler:
+    keys = FeatureKeys(ctx.keys.prefix)
+    store = RedisLabelStore(ctx.redis, keys, ctx.settings.features.label_ttl_s)
+
+    def handler(batch: Sequence[Event[Any]]) -> list[Effect]:
+        items = [LabelIn(event.value, event.published_ns) for event in batch]
+        stored, quality = label(items, store, review_threshold(ctx))
+        effects: list[Effect] = [
+            event.emit(LABELS_STORED, _encoder.encode(item))
+            for event, item in zip(batch, stored, strict=True)
+        ]
+        effects.append(HashSet(keys.label_quality, quality.as_mapping()))
+        return effects
+
+    return handler

@@ -1,0 +1,124 @@
+"""Enrich and label stages run by the real streams runtime (Worker, burst mode) on a real Redis."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import msgspec
+import numpy as np
+import pytest
+import redis
+
+from data.schema import Label, Transaction, encode_label, encode_transaction
+from functions.events import decode_enriched, feature_matrix
+from functions.keys import FeatureKeys
+from functions.label import LabelStored
+from functions.replay import replay_features
+from infra.pipeline import PIPELINE
+from infra.settings import Settings
+from streams.events import PUBLISHED_NS, entry_fields, split_fields
+from streams.keys import Keys
+from streams.worker import Worker
+
+pytestmark = pytest.mark.integration
+
+
+def transactions(n: int, seed: int = 3) -> list[Transaction]:
+    rng = random.Random(seed)
+    out, dt = [], 86_400
+    for i in range(n):
+        dt += rng.randrange(0, 400)
+        fields: dict[str, Any] = dict(
+            TransactionID=3_000_000 + i,
+            TransactionDT=dt,
+            TransactionAmt=round(rng.uniform(1, 300), 2),
+            ProductCD=rng.choice("WCHSR"),
+            card1=rng.randrange(1000, 1060),
+            addr1=rng.choice([None, 204.0, 299.0, 330.0]),
+            D1=rng.choice([None, 0.0, 14.0]),
+            P_emaildomain=rng.choice([None, "gmail.com", "yahoo.com"]),
+            DeviceInfo=rng.choice([None, None, "Windows", "iOS Device"]),
+            id_31=rng.choice([None, "chrome 62.0"]),
+            V5=rng.choice([None, 1.0]),
+        )
+        out.append(Transaction(**fields))
+    return out
+
+
+def xadd(client: redis.Redis, key: str, payload: bytes, meta: dict[str, str]) -> None:
+    fields: Any = entry_fields(payload, meta)
+    client.xadd(key, fields)
+
+
+def stream(client: redis.Redis, key: str) -> list[tuple[bytes | None, dict[str, str]]]:
+    rows: Any = client.xrange(key)
+    return [split_fields(fields) for _, fields in rows]
+
+
+def run(settings: Settings, client: redis.Redis, *names: str) -> None:
+    Worker(PIPELINE.chain(names), client, settings).run(burst=True)
+
+
+def test_enrich_stage_matches_the_replay_and_carries_metadata(
+    settings: Settings, redis_client: redis.Redis, key_prefix: str
+) -> None:
+    keys = Keys(key_prefix)
+    txs = transactions(1200)
+    for i, tx in enumerate(txs):
+        xadd(redis_client, keys.raw_transactions, encode_transaction(tx), {PUBLISHED_NS: str(10**18 + i)})
+    xadd(redis_client, keys.raw_transactions, b'{"TransactionID": 1, "card1": 5}', {})
+    run(settings, redis_client, "enrich")
+
+    out = stream(redis_client, keys.stream("tx.enriched"))
+    events = [decode_enriched(payload or b"") for payload, _ in out]
+    assert [e.TransactionID for e in events] == [tx.TransactionID for tx in txs]
+    assert [meta[PUBLISHED_NS] for _, meta in out] == [str(10**18 + i) for i in range(len(txs))]
+    expected, _ = replay_features(redis_client, f"{key_prefix}replay:", txs, batch_size=97)
+    np.testing.assert_allclose(feature_matrix(events), expected, rtol=0, atol=1e-9, equal_nan=True)
+    dead: Any = redis_client.xrange(keys.dead_letters)
+    assert len(dead) == 1 and b"column card1=5" in b"".join(dead[0][1].values())
+
+
+def test_label_stage_joins_scores_counts_once_and_publishes_quality(
+    settings: Settings, redis_client: redis.Redis, key_prefix: str
+) -> None:
+    keys, fkeys = Keys(key_prefix), FeatureKeys(key_prefix)
+    scores = {1: 0.9, 2: 0.8, 3: 0.2, 4: 0.1, 5: 0.6}
+    truth = {1: 1, 2: 0, 3: 1, 4: 0, 5: 1, 6: 0}  # 6 was never scored
+    for tx_id, p in scores.items():
+        redis_client.hset(
+            fkeys.result(tx_id),
+            mapping={
+                "probability": p,
+                "decision": "review",
+                "model_version": "v1",
+                "TransactionDT": 86_400 + tx_id,
+                "TransactionAmt": 10.0 * tx_id,
+                "published_ns": 1_000_000_000,
+            },
+        )
+    for tx_id, y in truth.items():
+        payload = encode_label(Label(TransactionID=tx_id, isFraud=y))  # type: ignore[arg-type]
+        xadd(redis_client, keys.labels, payload, {PUBLISHED_NS: str(4_000_000_000 + tx_id)})
+    xadd(redis_client, keys.labels, encode_label(Label(TransactionID=1, isFraud=1)), {})  # again
+    run(settings, redis_client, "label")
+
+    stored = [
+        msgspec.json.decode(p or b"", type=LabelStored)
+        for p, _ in stream(redis_client, keys.stream("labels.stored"))
+    ]
+    assert [s.TransactionID for s in stored] == [1, 2, 3, 4, 5, 6, 1]
+    assert stored[0].probability == 0.9 and stored[0].delay_s == pytest.approx(3.000000001)
+    assert stored[5].probability is None and not stored[5].duplicate
+    assert stored[6].duplicate and stored[6].probability == 0.9
+    stats: Any = redis_client.hgetall(fkeys.label_stats)
+    assert int(stats[b"labels"]) == 6 and int(stats[b"fraud"]) == 3 and int(stats[b"unscored"]) == 1
+    assert int(stats[b"delay_n"]) == 5
+    quality: Any = redis_client.hgetall(fkeys.label_quality)
+    # window (label, p): (1,.9) (0,.8) (1,.2) (0,.1) (1,.6); review threshold 0.3 flags .9 .8 .6
+    assert float(quality[b"window"]) == 5
+    assert float(quality[b"precision"]) == pytest.approx(2 / 3)
+    assert float(quality[b"recall"]) == pytest.approx(2 / 3)
+    assert float(quality[b"pr_auc"]) == pytest.approx((1 + 2 / 3 + 3 / 4) / 3)  # ranks 1, 3, 4
+    assert float(redis_client.hget(fkeys.label(3), "amount") or 0) == 30.0  # type: ignore[arg-type]
