@@ -100,8 +100,12 @@ class FeatureSettings(Section):
     vector_ttl_s: int = Field(
         3 * 86_400, ge=60, description="A computed feature vector is kept this long (idempotent replays)."
     )
-    result_ttl_s: int = Field(7 * 86_400, ge=60, description="A transaction's score result record lives this long.")
-    label_ttl_s: int = Field(90 * 86_400, ge=60, description="A stored label (for retraining) lives this long.")
+    result_ttl_s: int = Field(
+        7 * 86_400, ge=60, description="A transaction's score result record lives this long."
+    )
+    label_ttl_s: int = Field(
+        90 * 86_400, ge=60, description="A stored label (for retraining) lives this long."
+    )
 
 
 class ModelSettings(Section):
