@@ -1,0 +1,171 @@
+"""Command line for the data side: ``sentinel data synth|check`` and ``sentinel simulate``.
+
+Each command is a composition root: it reads the settings, builds what it needs, runs, and
+prints a summary. Generated data goes to ``<state_dir>/data`` unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from data.check import check_files
+from data.loader import DataFileError, DataFiles, iter_json
+from data.simulator import simulate as run_simulation
+from data.synthetic import TRANSACTION_FILE, generate
+from infra.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+console = Console()
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+def synthetic_dir(settings: Settings) -> Path:
+    return settings.local.state_dir / "data"
+
+
+@click.group()
+def data() -> None:
+    """IEEE-CIS data: generate synthetic files, validate files."""
+
+
+@data.command()
+@click.option(
+    "--rows", type=click.IntRange(1, 20_000_000), default=200_000, show_default=True, help="Transactions."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same files.")
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Output directory [default: <state_dir>/data].",
+)  # fmt: skip
+def synth(rows: int, seed: int, out_dir: Path | None) -> None:
+    """Write synthetic train_transaction.csv and train_identity.csv (Kaggle layout, planted fraud)."""
+    out_dir = out_dir or synthetic_dir(get_settings())
+    with _progress() as progress:
+        task = progress.add_task("generating", total=rows)
+        summary = generate(rows, seed, out_dir, lambda n: progress.advance(task, n))
+    console.print(
+        f"wrote {summary.rows:,} transactions ({summary.fraud_rows:,} fraud, {summary.fraud_rate:.2%}) "
+        f"and {summary.identity_rows:,} identity rows to {out_dir}"
+    )
+    table = Table("mechanism", "rows")
+    for name, count in summary.by_mechanism.items():
+        table.add_row(name, f"{count:,}")
+    console.print(table)
+
+
+@data.command()
+@click.option("--transactions", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--identity", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
+def check(transactions: Path, identity: Path | None) -> None:
+    """Validate every row; print counts of valid rows and of each problem. Exit 1 if any is invalid."""
+    try:
+        with _progress() as progress:
+            task = progress.add_task("checking", total=None)
+            report = check_files(DataFiles(transactions, identity), lambda n: progress.advance(task, n))
+    except DataFileError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise SystemExit(1) from error
+    console.print(f"rows: {report.rows:,}  valid: {report.valid:,}  invalid: {report.invalid:,}")
+    if report.ignored_columns:
+        console.print(f"ignored unknown columns: {', '.join(report.ignored_columns)}")
+    if report.orphan_identity_rows:
+        console.print(f"identity rows without a transaction: {report.orphan_identity_rows:,}")
+    if report.problems:
+        table = Table("problem", "rows", "examples")
+        for kind, count in report.problems.most_common():
+            table.add_row(kind, f"{count:,}", "\n".join(report.examples[kind]))
+        console.print(table)
+    if not report.ok:
+        raise SystemExit(1)
+
+
+def _rows(files: DataFiles, limit: int | None) -> Iterator[bytes]:
+    chunks = iter_json(files, chunk_rows=min(limit or 20_000, 20_000))
+    rows = itertools.chain.from_iterable(chunks)
+    return itertools.islice(rows, limit) if limit is not None else rows
+
+
+@click.command()
+@click.option("--transactions", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Transaction CSV [default: synthetic data, generated first if absent].")  # fmt: skip
+@click.option("--identity", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=500.0, show_default=True,
+              help="Transactions per second.")  # fmt: skip
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after this many transactions.")
+@click.option("--speedup", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
+              help="Event time runs this much faster than wall time (scales the label delay).")  # fmt: skip
+@click.option("--label-delay", "label_delay", type=click.FloatRange(min=0), default=3_600.0, show_default=True,
+              help="Seconds of event time before a transaction's label is published.")  # fmt: skip
+@click.option("--synthetic-rows", type=click.IntRange(1, 20_000_000), default=200_000, show_default=True,
+              help="Rows to generate when there is no data.")  # fmt: skip
+def simulate(
+    transactions: Path | None,
+    identity: Path | None,
+    rate: float,
+    limit: int | None,
+    speedup: float,
+    label_delay: float,
+    synthetic_rows: int,
+) -> None:
+    """Replay transactions into the broker at a steady rate, and their labels after a delay."""
+    settings = get_settings()
+    if transactions is None:
+        directory = synthetic_dir(settings)
+        if not (directory / TRANSACTION_FILE).is_file():
+            with _progress() as progress:
+                task = progress.add_task("generating synthetic data", total=synthetic_rows)
+                generate(synthetic_rows, 0, directory, lambda n: progress.advance(task, n))
+        files = DataFiles.in_dir(directory)
+    else:
+        files = DataFiles(transactions, identity)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with _progress() as progress:
+        task = progress.add_task(f"publishing at {rate:g}/s", total=limit)
+        summary = run_simulation(
+            settings, _rows(files, limit), rate, limit=limit, speedup=speedup, label_delay_s=label_delay,
+            progress=lambda n: progress.advance(task, n), stop=stop,
+        )  # fmt: skip
+    table = Table("", "value")
+    table.add_row("transactions sent", f"{summary.sent:,}")
+    table.add_row("labels sent", f"{summary.labels_sent:,}")
+    table.add_row("labels not yet due (stopped)", f"{summary.labels_pending:,}")
+    table.add_row("requested rate", f"{summary.requested_rate:,.1f}/s")
+    table.add_row("achieved rate", f"{summary.achieved_rate:,.1f}/s")
+    table.add_row("max lag behind schedule", f"{summary.max_lag_s * 1000:,.1f} ms")
+    table.add_row("invalid rows (not sent)", f"{summary.invalid:,}")
+    table.add_row("delivery errors", f"{summary.delivery_errors:,}")
+    console.print(table)
+    for example in summary.examples:
+        console.print(f"  {example}")
+    if summary.interrupted:
+        console.print("stopped early; everything produced was flushed")
+    if summary.errors:
+        raise SystemExit(1)

@@ -1,0 +1,184 @@
+"""Traffic source: joined rows -> broker topics ``transactions`` (now) and ``labels`` (later).
+
+``simulate`` replays rows in the order given (the loader yields TransactionDT order) at a fixed
+rate against a monotonic schedule: message *i* is due at ``start + i / rate``, so a late wake-up
+never shifts the messages after it (open loop, no drift). Each message is the row's JSON with its
+original column names, keyed by ``card1`` and stamped with the header ``published_ns``
+(``time.time_ns()`` as ASCII digits) just before it is handed to the producer, so downstream
+stages can measure end-to-end latency.
+
+Each row's label (``{"TransactionID", "isFraud"}``, same key) follows on the labels topic once
+``label_delay_s`` seconds of event time have passed, i.e. ``label_delay_s / speedup`` wall seconds
+after the transaction, as chargebacks arrive after the purchase. Rows without ``isFraud`` (the
+Kaggle test files) get no label. Rows that fail validation are not published; they are counted
+and logged with the reason. Stopping (Ctrl-C or the ``stop`` event) flushes what was produced.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from data.schema import InvalidRow, Label, decode_transaction, encode_label
+from infra.errors import ConfigError
+from infra.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PUBLISHED_HEADER = "published_ns"  # contract with the broker -> Redis mirror
+MAX_EXAMPLES = 5
+
+
+@dataclass
+class SimulationSummary:
+    sent: int = 0  # transactions handed to the producer and acknowledged by the broker
+    labels_sent: int = 0
+    labels_pending: int = 0  # labels not yet due when the run stopped
+    invalid: int = 0  # rows that failed validation (not published)
+    delivery_errors: int = 0
+    elapsed_s: float = 0.0  # first to last transaction handed to the producer
+    requested_rate: float = 0.0
+    max_lag_s: float = 0.0  # most the sender fell behind its schedule
+    interrupted: bool = False
+    examples: list[str] = field(default_factory=list)
+
+    @property
+    def achieved_rate(self) -> float:
+        return (self.sent - 1) / self.elapsed_s if self.elapsed_s > 0 and self.sent > 1 else 0.0
+
+    @property
+    def errors(self) -> int:
+        return self.invalid + self.delivery_errors
+
+
+def producer_config(settings: Settings) -> dict[str, Any]:
+    if not settings.kafka.bootstrap:
+        raise ConfigError(
+            "no broker configured: set SENTINEL_KAFKA_BOOTSTRAP (or run `sentinel services` and use its address)"
+        )
+    return {
+        "bootstrap.servers": settings.kafka.bootstrap,
+        "linger.ms": 2,
+        "compression.type": "lz4",
+        "enable.idempotence": True,
+        "queue.buffering.max.messages": 500_000,
+    }
+
+
+class _Sender:
+    """Wraps the producer: delivery accounting and back-pressure on a full local queue."""
+
+    def __init__(self, producer: Producer, summary: SimulationSummary) -> None:
+        self.producer = producer
+        self.summary = summary
+        self.acked = {"tx": 0, "label": 0}
+        self.callbacks = {kind: self._delivered(kind) for kind in self.acked}
+
+    def _delivered(self, kind: str) -> Callable[[KafkaError | None, Message], None]:
+        def callback(err: KafkaError | None, _msg: Message) -> None:
+            if err is None:
+                self.acked[kind] += 1
+                return
+            self.summary.delivery_errors += 1
+            if len(self.summary.examples) < MAX_EXAMPLES:
+                self.summary.examples.append(f"delivery failed: {err}")
+            log.warning("delivery failed kind=%s error=%s", kind, err)
+
+        return callback
+
+    def send(self, topic: str, key: bytes, value: bytes, kind: str) -> None:
+        headers: list[tuple[str, str | bytes | None]] = [(PUBLISHED_HEADER, str(time.time_ns()).encode())]
+        while True:
+            try:
+                self.producer.produce(
+                    topic, value=value, key=key, headers=headers, on_delivery=self.callbacks[kind]
+                )
+                break
+            except BufferError:  # local queue full: let the broker catch up
+                self.producer.poll(0.05)
+        self.producer.poll(0)
+
+
+def simulate(
+    settings: Settings,
+    rows: Iterable[bytes],
+    rate: float,
+    *,
+    limit: int | None = None,
+    speedup: float = 1.0,
+    label_delay_s: float = 0.0,
+    progress: Callable[[int], None] | None = None,
+    stop: threading.Event | None = None,
+) -> SimulationSummary:
+    """Publish ``rows`` (joined rows as JSON) at ``rate`` per second, then their labels; see module doc."""
+    if rate <= 0 or speedup <= 0 or label_delay_s < 0:
+        raise ValueError("rate and speedup must be > 0 and label_delay_s >= 0")
+    summary = SimulationSummary(requested_rate=rate)
+    sender = _Sender(Producer(producer_config(settings)), summary)
+    tx_topic, label_topic = settings.kafka.topic_transactions, settings.kafka.topic_labels
+    label_wall_delay = label_delay_s / speedup
+    labels: deque[tuple[float, bytes, bytes]] = deque()  # (due, key, value): due times only grow
+    stop = stop or threading.Event()
+    start = time.monotonic()
+    first = last = 0.0
+    index = 0
+
+    def send_due_labels(now: float) -> None:
+        while labels and labels[0][0] <= now:
+            _, key, value = labels.popleft()
+            sender.send(label_topic, key, value, "label")
+
+    try:
+        for raw in rows:
+            if stop.is_set() or (limit is not None and index >= limit):
+                break
+            try:
+                tx = decode_transaction(raw)
+            except InvalidRow as error:
+                summary.invalid += 1
+                if len(summary.examples) < MAX_EXAMPLES:
+                    summary.examples.append(str(error))
+                log.warning("invalid row skipped reason=%s", error)
+                continue
+            due = start + index / rate
+            now = time.monotonic()
+            if due > now:
+                send_due_labels(now)
+                time.sleep(due - now)
+            else:
+                summary.max_lag_s = max(summary.max_lag_s, now - due)
+            key = str(tx.card1).encode()
+            sender.send(tx_topic, key, raw, "tx")
+            last = time.monotonic()
+            first = first or last
+            index += 1
+            if tx.isFraud is not None:
+                label = encode_label(Label(TransactionID=tx.TransactionID, isFraud=tx.isFraud))
+                labels.append((last + label_wall_delay, key, label))
+            send_due_labels(last)
+            if progress is not None:
+                progress(1)
+        while labels and not stop.is_set():  # the last labels come due after the last transaction
+            time.sleep(max(0.0, min(labels[0][0] - time.monotonic(), 0.2)))
+            send_due_labels(time.monotonic())
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    summary.interrupted = summary.interrupted or stop.is_set()
+    summary.labels_pending = len(labels)
+    remaining = sender.producer.flush(30)
+    if remaining:
+        log.warning("messages still unflushed after 30 s count=%d", remaining)
+    summary.sent, summary.labels_sent = sender.acked["tx"], sender.acked["label"]
+    summary.elapsed_s = last - first
+    log.info(
+        "simulation done sent=%d labels=%d invalid=%d delivery_errors=%d rate=%.1f",
+        summary.sent, summary.labels_sent, summary.invalid, summary.delivery_errors, summary.achieved_rate,
+    )  # fmt: skip
+    return summary
