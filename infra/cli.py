@@ -18,6 +18,8 @@ from infra.settings import get_settings
 COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("infra.cli:config", "Show the effective configuration (secrets masked)."),
     "services": ("infra.commands:services", "Run Redis and the local broker in the foreground."),
+    "data": ("data.cli:data", "IEEE-CIS data: generate synthetic files (synth), validate files (check)."),
+    "simulate": ("data.cli:simulate", "Replay transactions into the broker at a set rate, labels after a delay."),
     "fn": ("streams.cli:fn", "List and run the pipeline's functions (consumer groups on Redis Streams)."),
     "dlq": ("streams.cli:dlq", "Inspect and replay dead letters."),
     "mirror": ("streams.cli:mirror", "Copy the broker topics into Redis streams, exactly once."),
