@@ -14,6 +14,7 @@ All keys live under the runtime's prefix (``ctx.keys.prefix``; a scratch prefix 
     <prefix>result:<TransactionID>      hash: the score stage's result for one transaction (expiring)
     <prefix>strategy                    hash: live decision thresholds (review, decline, updated_by ...)
     <prefix>audit                       stream: audit log of strategy / model changes
+    <prefix>alert:verdict:<TransactionID>  hash: analyst's verdict on an alert (becomes a label)
     <prefix>feat:lbl:...                label store and live quality metrics (the label stage)
 
 State keys expire after a period without activity (``FeatureTtl``), so memory is bounded
@@ -87,3 +88,8 @@ class FeatureKeys:
     def audit(self) -> str:
         """Stream: audit trail of operator actions (strategy changes, alert verdicts, model pointer)."""
         return f"{self.prefix}audit"
+
+    # alert queue (the score stage raises alerts; analysts resolve them through the gateway)
+    def alert_verdict(self, transaction_id: int) -> str:
+        """Hash: an analyst's verdict on the alert of one transaction (verdict, by, at, note); expiring."""
+        return f"{self.prefix}alert:verdict:{transaction_id}"
