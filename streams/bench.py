@@ -140,6 +140,7 @@ def _row(hop: str, batch: int | str, events: int, seconds: float | None, lat: li
         "hop": hop,
         "batch": batch,
         "events": events,
+        "received": len(lat) if seconds is None else events,
         "events_per_s": round(events / seconds) if seconds else None,
         "p50_ms": None if not lat else round(percentile(lat, 50) or 0, 3),
         "p99_ms": None if not lat else round(percentile(lat, 99) or 0, 3),
@@ -207,6 +208,7 @@ class _Bench:
         return _row("function noop (paced)", batch_size, sent, None, lat)
 
     def cleanup(self) -> None:
+        self.producer.flush(10)
         keys: Any = list(self.client.scan_iter(match=f"{self.settings.redis.key_prefix}*", count=1000))
         if keys:
             self.client.delete(*keys)

@@ -1,7 +1,8 @@
 """Runtime commit: a batch's outputs, side effects, dead letters, counters and XACK in ONE step.
 
 One Lua script call per batch. Inside it, before writing anything, it checks that this
-consumer still owns every input entry in the group's pending list (XPENDING id id 1). If
+consumer still owns every input entry in the group's pending list (XPENDING over the batch's
+id range, filtered by consumer). If
 another consumer reclaimed any of them, the script writes nothing and returns the ids this
 consumer still owns, so the worker re-runs the function on those only. Because Redis runs
 a script atomically, a crash before the call leaves the inputs pending (retried later) and
@@ -26,11 +27,23 @@ from streams.keys import Keys
 _SCRIPT = """
 local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
 local n = tonumber(ARGV[3])
-local owned, all = {}, true
+local owned, all, mine = {}, true, {}
+if n > 0 then
+  -- this consumer's pending entries between the first and last id (ids come sorted)
+  local limit = 2 * n + 100
+  local rows = redis.call('XPENDING', stream, group, ARGV[4], ARGV[3 + n], limit, consumer)
+  for _, row in ipairs(rows) do mine[row[1]] = true end
+  if #rows == limit then  -- too many of ours in the range to list: ask per entry
+    mine = {}
+    for i = 1, n do
+      local p = redis.call('XPENDING', stream, group, ARGV[3 + i], ARGV[3 + i], 1, consumer)
+      if p[1] then mine[ARGV[3 + i]] = true end
+    end
+  end
+end
 for i = 1, n do
   local id = ARGV[3 + i]
-  local p = redis.call('XPENDING', stream, group, id, id, 1)
-  if p[1] and p[1][2] == consumer then owned[#owned + 1] = id else all = false end
+  if mine[id] then owned[#owned + 1] = id else all = false end
 end
 if not all then
   table.insert(owned, 1, 'partial')
@@ -39,24 +52,24 @@ end
 local i = 4 + n
 while i <= #ARGV do
   local op, key, argc = ARGV[i], KEYS[tonumber(ARGV[i + 1])], tonumber(ARGV[i + 2])
-  local a = {}
-  for j = 1, argc do a[j] = ARGV[i + 2 + j] end
+  local first, last = i + 3, i + 2 + argc
   if op == 'X' then
-    redis.call('XADD', key, '*', unpack(a))
+    redis.call('XADD', key, '*', unpack(ARGV, first, last))
   elseif op == 'H' then
-    redis.call('HSET', key, unpack(a, 2))
-    if tonumber(a[1]) > 0 then redis.call('EXPIRE', key, a[1]) end
+    redis.call('HSET', key, unpack(ARGV, first + 1, last))
+    if tonumber(ARGV[first]) > 0 then redis.call('EXPIRE', key, ARGV[first]) end
   elseif op == 'I' then
-    if string.find(a[2], '[.eE]') then
-      redis.call('HINCRBYFLOAT', key, a[1], a[2])
+    local field, amount, ttl = ARGV[first], ARGV[first + 1], tonumber(ARGV[first + 2])
+    if string.find(amount, '[.eE]') then
+      redis.call('HINCRBYFLOAT', key, field, amount)
     else
-      redis.call('HINCRBY', key, a[1], a[2])
+      redis.call('HINCRBY', key, field, amount)
     end
-    if tonumber(a[3]) > 0 then redis.call('EXPIRE', key, a[3]) end
+    if ttl > 0 then redis.call('EXPIRE', key, ttl) end
   elseif op == 'P' then
-    redis.call('PUBLISH', a[1], a[2])
+    redis.call('PUBLISH', ARGV[first], ARGV[first + 1])
   end
-  i = i + 3 + argc
+  i = last + 1
 end
 if n > 0 then redis.call('XACK', stream, group, unpack(ARGV, 4, 3 + n)) end
 return {'ok'}
@@ -113,7 +126,8 @@ class Committer:
                 index[key] = len(keys)
             return index[key]
 
-        args: list[Any] = [self.group, self.consumer, len(entry_ids), *entry_ids]
+        ordered = sorted(entry_ids, key=_id_order)
+        args: list[Any] = [self.group, self.consumer, len(ordered), *ordered]
 
         def op(code: str, key: str, *op_args: Any) -> None:
             args.extend((code, key_index(key), len(op_args), *op_args))
@@ -139,7 +153,7 @@ class Committer:
         reply = self._script(keys=keys, args=args)
         status = _text(reply[0])
         if status == "ok":
-            return CommitResult(True, list(entry_ids))
+            return CommitResult(True, ordered)
         return CommitResult(False, [_text(x) for x in reply[1:]])
 
     def dead_letter_fields(self, letter: DeadLetter) -> dict[str, Any]:
@@ -168,6 +182,11 @@ def _flatten(mapping: Any) -> list[Any]:
 
 def _number(amount: int | float) -> str:
     return repr(float(amount)) if isinstance(amount, float) else str(int(amount))
+
+
+def _id_order(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
 
 
 def _text(value: bytes | str) -> str:

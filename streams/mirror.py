@@ -109,7 +109,7 @@ class Mirror:
         next_check = 0.0
         try:
             while not self.stop.is_set():
-                messages = self._consumer.consume(num_messages=self.batch, timeout=0.1)
+                messages = self._fetch()
                 if messages:
                     self._copy(messages)
                 now = time.monotonic()
@@ -122,6 +122,16 @@ class Mirror:
             self._consumer.close()
         log.info("mirror stop copied=%s skipped=%d", dict(self.report.copied), self.report.skipped)
         return self.report
+
+    def _fetch(self) -> list[Message]:
+        # consume(n, timeout) waits for n messages or the timeout: take what is queued, else wait
+        # for the first message only, so a quiet topic adds no batching delay.
+        messages = self._consumer.consume(num_messages=self.batch, timeout=0)
+        if not messages:
+            messages = self._consumer.consume(num_messages=1, timeout=0.1)
+            if messages and self.batch > 1:
+                messages += self._consumer.consume(num_messages=self.batch - 1, timeout=0)
+        return messages
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
