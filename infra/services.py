@@ -109,7 +109,7 @@ def _redis_answers(url: str) -> bool:
         client.close()
 
 
-def _find_binary(configured: str | None, candidates: Sequence[str]) -> str | None:
+def find_binary(configured: str | None, candidates: Sequence[str]) -> str | None:
     for name in ([configured] if configured else []) + list(candidates):
         found = shutil.which(name) if os.sep not in name else (name if Path(name).is_file() else None)
         if found:
@@ -120,7 +120,7 @@ def _find_binary(configured: str | None, candidates: Sequence[str]) -> str | Non
 @contextmanager
 def local_redis(cfg: RedisSettings, data_dir: Path) -> Iterator[str]:
     """Run a redis-server for the duration of the block; yields its URL."""
-    binary = _find_binary(cfg.server_bin, ["redis-server", "valkey-server"])
+    binary = find_binary(cfg.server_bin, ["redis-server", "valkey-server"])
     if binary is None:
         raise ServiceError(
             f"no '{cfg.server_bin}' on PATH: install Redis 7 (apt-get install redis-server) "
@@ -169,7 +169,7 @@ def _tansu_binary() -> str | None:
 def broker_argv(cfg: KafkaSettings, port: int, data_dir: Path) -> tuple[str, list[str]]:
     """(kind, argv) of the local broker: Redpanda when available (or asked for), else Tansu."""
     listener = f"127.0.0.1:{port}"
-    redpanda = _find_binary(cfg.broker_bin if cfg.broker == "redpanda" else None, ["redpanda"])
+    redpanda = find_binary(cfg.broker_bin if cfg.broker == "redpanda" else None, ["redpanda"])
     if cfg.broker in ("auto", "redpanda") and redpanda:
         # Single-node dev mode; the flags follow `rpk redpanda start --mode dev-container`.
         return "redpanda", [

@@ -133,7 +133,7 @@ def child_env(live: Settings, keys: str, transactions: Path, identity: Path | No
             "SENTINEL_STACK_TRANSACTIONS": str(transactions),
             "SENTINEL_STACK_IDENTITY": str(identity) if identity and identity.exists() else "",
             "SENTINEL_STACK_RATE": str(live.local.rate),
-            "SENTINEL_STACK_LIMIT": str(live.local.limit),
+            "SENTINEL_STACK_LIMIT": str(live.local.limit) if live.local.limit else "",
             "SENTINEL_STACK_RQ_PORT": str(live.local.rq_dashboard_port),
         }
     )
