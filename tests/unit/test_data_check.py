@@ -20,7 +20,10 @@ def _check(*args: str) -> tuple[int, str]:
 
 def test_good_files_exit_zero_with_counts() -> None:
     code, out = _check(
-        "--transactions", str(FIXTURES / "train_transaction.csv"), "--identity", str(FIXTURES / "train_identity.csv")
+        "--transactions",
+        str(FIXTURES / "train_transaction.csv"),
+        "--identity",
+        str(FIXTURES / "train_identity.csv"),
     )
     assert code == 0, out
     assert "rows: 5  valid: 5  invalid: 0" in out
@@ -28,7 +31,10 @@ def test_good_files_exit_zero_with_counts() -> None:
 
 def test_test_files_report_the_ignored_column() -> None:
     code, out = _check(
-        "--transactions", str(FIXTURES / "test_transaction.csv"), "--identity", str(FIXTURES / "test_identity.csv")
+        "--transactions",
+        str(FIXTURES / "test_transaction.csv"),
+        "--identity",
+        str(FIXTURES / "test_identity.csv"),
     )
     assert code == 0, out
     assert "valid: 2" in out and "ignored unknown columns: Unexpected" in out
@@ -47,7 +53,9 @@ def test_bad_file_counts_each_problem_and_exits_one() -> None:
         "card4: Invalid enum value 'diners'": 1,
     }
     # Messages name the row, the column and the value.
-    assert report.examples["TransactionDT: Expected `int` >= 0"][0].startswith("TransactionID 2: column TransactionDT='-5'")
+    assert report.examples["TransactionDT: Expected `int` >= 0"][0].startswith(
+        "TransactionID 2: column TransactionDT='-5'"
+    )
     assert "TransactionAmt='abc'" in report.examples["TransactionAmt: Expected `float`"][0]
     assert "TransactionDT" in out and "diners" in out
 

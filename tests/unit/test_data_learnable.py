@@ -36,8 +36,12 @@ def _count_in_window(key: pd.Series, dt: pd.Series, window_s: int) -> np.ndarray
 def _history_features(frame: pd.DataFrame) -> pd.DataFrame:
     dt = frame["TransactionDT"]
     day = dt // 86_400
-    uid = frame["card1"].astype(str) + "_" + frame["addr1"].astype(str) + "_" + (day - frame["D1"]).astype(str)
-    device = frame["DeviceInfo"].astype(str) + "_" + frame["id_19"].astype(str) + "_" + frame["id_20"].astype(str)
+    uid = (
+        frame["card1"].astype(str) + "_" + frame["addr1"].astype(str) + "_" + (day - frame["D1"]).astype(str)
+    )
+    device = (
+        frame["DeviceInfo"].astype(str) + "_" + frame["id_19"].astype(str) + "_" + frame["id_20"].astype(str)
+    )
     device = device.where(frame["id_19"].notna())
     by_uid = frame.groupby(uid)
     past_mean = by_uid["TransactionAmt"].transform(lambda s: s.shift().expanding().mean())

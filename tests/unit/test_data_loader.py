@@ -60,7 +60,7 @@ def test_identity_file_is_optional() -> None:
 def test_in_dir_finds_the_pair_and_tolerates_a_missing_identity_file(tmp_path: Path) -> None:
     shutil.copy(TRAIN.transactions, tmp_path / "train_transaction.csv")
     assert DataFiles.in_dir(tmp_path) == DataFiles(tmp_path / "train_transaction.csv", None)
-    with pytest.raises(DataFileError, match="test_transaction.csv"):
+    with pytest.raises(DataFileError, match=r"test_transaction\.csv"):
         DataFiles.in_dir(tmp_path, "test")
 
 

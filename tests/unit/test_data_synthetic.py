@@ -65,7 +65,13 @@ def test_fraud_rate_and_identity_share(synth: SynthSummary, frame: pd.DataFrame)
     assert abs(frame["isFraud"].mean() - 0.035) < 0.002
     assert synth.fraud_rows == int(frame["isFraud"].sum())
     assert 0.18 < synth.identity_rows / ROWS < 0.35
-    assert set(synth.by_mechanism) == {"legit", "fraud_client", "velocity_burst", "card_testing", "account_takeover"}
+    assert set(synth.by_mechanism) == {
+        "legit",
+        "fraud_client",
+        "velocity_burst",
+        "card_testing",
+        "account_takeover",
+    }
     assert all(count > 0 for count in synth.by_mechanism.values())
 
 
@@ -83,7 +89,9 @@ def test_missingness_structure(frame: pd.DataFrame) -> None:
 def test_client_identity_is_consistent(frame: pd.DataFrame) -> None:
     """card1 + addr1 + (day - D1) names a client: fraud clusters in clients, not spread at random."""
     day = frame["TransactionDT"] // 86_400
-    uid = frame["card1"].astype(str) + "_" + frame["addr1"].astype(str) + "_" + (day - frame["D1"]).astype(str)
+    uid = (
+        frame["card1"].astype(str) + "_" + frame["addr1"].astype(str) + "_" + (day - frame["D1"]).astype(str)
+    )
     per_client = frame.groupby(uid)["isFraud"].agg(["sum", "count"])
     fraud = frame["isFraud"] == 1
     fraud_uids = per_client.loc[uid[fraud]]
