@@ -7,6 +7,7 @@ production feature code lives in functions/ and is tested there.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -18,7 +19,13 @@ from data.loader import DataFiles, load_frame
 from data.synthetic import generate
 
 ROWS = 30_000
-PARAMS = {"n_estimators": 80, "learning_rate": 0.1, "num_leaves": 15, "colsample_bytree": 0.5, "max_bin": 63}
+PARAMS: dict[str, Any] = {
+    "n_estimators": 80,
+    "learning_rate": 0.1,
+    "num_leaves": 15,
+    "colsample_bytree": 0.5,
+    "max_bin": 63,
+}
 
 
 def _count_in_window(key: pd.Series, dt: pd.Series, window_s: int) -> np.ndarray:
@@ -68,7 +75,9 @@ def _history_features(frame: pd.DataFrame) -> pd.DataFrame:
 def _pr_auc(train: pd.DataFrame, test: pd.DataFrame, columns: list[str]) -> float:
     model = lgb.LGBMClassifier(**PARAMS, n_jobs=1, verbose=-1, random_state=0)
     model.fit(train[columns], train["isFraud"])
-    return float(average_precision_score(test["isFraud"], model.predict_proba(test[columns])[:, 1]))
+    return float(
+        average_precision_score(test["isFraud"], np.asarray(model.predict_proba(test[columns]))[:, 1])
+    )
 
 
 @pytest.mark.slow

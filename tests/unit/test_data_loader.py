@@ -84,7 +84,7 @@ def test_lean_frame_types_and_order() -> None:
     assert frame["V1"].dtype == "float32" and frame["id_01"].dtype == "float32"
     assert frame["TransactionAmt"].dtype == "float64"
     assert isinstance(frame["card4"].dtype, pd.CategoricalDtype)
-    assert frame.loc[3, "DeviceType"] == "mobile" and pd.isna(frame.loc[0, "DeviceType"])
+    assert frame["DeviceType"].iloc[3] == "mobile" and frame["DeviceType"].isna().iloc[0]
 
 
 def test_lean_frame_is_cached_by_file_fingerprint(tmp_path: Path) -> None:

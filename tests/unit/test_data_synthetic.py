@@ -94,7 +94,7 @@ def test_client_identity_is_consistent(frame: pd.DataFrame) -> None:
     )
     per_client = frame.groupby(uid)["isFraud"].agg(["sum", "count"])
     fraud = frame["isFraud"] == 1
-    fraud_uids = per_client.loc[uid[fraud]]
+    fraud_uids = per_client.reindex(uid[fraud].to_numpy())
     # Most fraud rows share their client with other fraud rows (bursts, rings, takeovers).
     assert ((fraud_uids["sum"] > 1).mean()) > 0.7
     assert per_client["count"].mean() > 3
