@@ -53,6 +53,23 @@ def trim_consumed(client: redis.Redis, stream_key: str) -> int:
     return int(removed)
 
 
+def prune_consumers(client: redis.Redis, stream_key: str, group: str, idle_ms: int) -> int:
+    """Forget consumers with nothing pending that were idle ``idle_ms`` (workers that exited).
+
+    Harmless for a live consumer: its next read creates it again.
+    """
+    try:
+        consumers: Any = client.xinfo_consumers(stream_key, group)
+    except redis.ResponseError:
+        return 0
+    removed = 0
+    for info in consumers:
+        if int(info["pending"]) == 0 and int(info["idle"]) > idle_ms:
+            client.xgroup_delconsumer(stream_key, group, info["name"])
+            removed += 1
+    return removed
+
+
 @dataclass(frozen=True)
 class GroupState:
     """Where one group stands on its stream."""

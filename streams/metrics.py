@@ -2,7 +2,7 @@
 
 Counters (processed, failed, dead_lettered, batches, reclaimed) are incremented inside the
 atomic commit, so they are exact across crashes. Batch latencies (read -> committed, in
-microseconds) go to a capped list after each commit. The gateway reads them with
+microseconds) go to a capped list (buffered, written about once a second and at exit). The gateway reads them with
 :func:`read_function_stats`; ``sentinel fn run --metrics-port`` serves the same numbers to
 Prometheus through :class:`StreamsCollector`, which reads Redis at scrape time.
 """
@@ -40,11 +40,11 @@ class FunctionStats:
     pending: int | None
 
 
-def record_latency(client: redis.Redis, keys: Keys, function: str, micros: int, keep: int) -> None:
-    """Remember one batch latency, keeping the newest ``keep``."""
+def record_latency(client: redis.Redis, keys: Keys, function: str, micros: Sequence[int], keep: int) -> None:
+    """Remember batch latencies (oldest first), keeping the newest ``keep``."""
     key = keys.function_latency(function)
     pipe = client.pipeline(transaction=False)
-    pipe.lpush(key, micros)
+    pipe.lpush(key, *micros)
     pipe.ltrim(key, 0, keep - 1)
     pipe.execute()
 

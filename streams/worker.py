@@ -38,7 +38,7 @@ from streams.commit import Committer, DeadLetter
 from streams.events import Effect, Emit, Event, HashIncr, HashSet, Publish, split_fields
 from streams.function import Context, FunctionSpec
 from streams.fusion import fuse, fused_outputs
-from streams.groups import ensure_group, trim_consumed
+from streams.groups import ensure_group, prune_consumers, trim_consumed
 from streams.keys import Keys
 from streams.metrics import record_latency
 
@@ -90,6 +90,7 @@ class Worker:
         self.max_deliveries = head.max_deliveries or cfg.max_deliveries
         self.max_bytes = cfg.max_event_bytes
         self.claim_idle_ms = claim_idle_ms or cfg.claim_idle_ms
+        self.prune_idle_ms = max(10 * self.claim_idle_ms, 60_000)
         self.trim_interval_s = cfg.trim_interval_ms / 1000
         self.latency_samples = cfg.latency_samples
         self.stream_key = self.keys.stream(head.input)
@@ -100,6 +101,7 @@ class Worker:
         self.committer = Committer(client, self.keys, self.name, head.input, head.group, self.consumer)
         self.report = WorkerReport()
         self._claim_cursor = "0-0"
+        self._latencies: list[int] = []  # batch latencies not yet written to Redis (flushed each second)
 
     def run(self, burst: bool = False) -> WorkerReport:
         """Process batches until ``stop`` is set (or, in burst mode, the input is drained)."""
@@ -107,24 +109,31 @@ class Worker:
         log.info("worker start function=%s consumer=%s stream=%s", self.name, self.consumer, self.stream_key)
         self._process(self._read("0"))  # our own pending entries, if this name ran before
         claim_every = min(self.claim_idle_ms / 2, 1000) / 1000
-        next_claim = next_trim = 0.0
+        next_claim = next_trim = next_flush = 0.0
         while not self.stop.is_set():
             now = time.monotonic()
             entries: list[Entry] = []
-            if now >= next_claim or burst:
+            if now >= next_claim:
                 entries = self._claim()
                 next_claim = now + claim_every
             if not entries:
                 entries = self._read(">")
             if entries:
                 self._process(entries)
-            elif burst and self._drained():
-                break
-            elif burst and not self.block_ms:
-                self.stop.wait(0.01)  # nothing readable yet: others' entries are not idle enough
+            elif burst:
+                if self._drained():
+                    break
+                next_claim = 0.0  # nothing new: what is left is pending elsewhere, look for idle entries
+                if not self.block_ms:
+                    self.stop.wait(0.01)
+            if now >= next_flush:
+                self._flush_latencies()
+                next_flush = now + 1.0
             if self.trim_interval_s and now >= next_trim:
                 trim_consumed(self.client, self.stream_key)
+                prune_consumers(self.client, self.stream_key, self.group, self.prune_idle_ms)
                 next_trim = now + self.trim_interval_s
+        self._flush_latencies()
         log.info("worker stop function=%s consumer=%s report=%s", self.name, self.consumer, self.report)
         return self.report
 
@@ -207,7 +216,7 @@ class Worker:
                 self.name,
                 self.consumer,
             )
-            self._process([e for e in entries if e[0] in owned or e[0] in failed])
+            self._process([e for e in entries if e[0] in owned])
             return
         if failed:
             self._remember_errors(failed)
@@ -216,7 +225,7 @@ class Worker:
         self.report.failed += len(failed)
         self.report.batches += 1
         micros = (time.perf_counter_ns() - started) // 1000
-        record_latency(self.client, self.keys, self.name, micros, self.latency_samples)
+        self._latencies.append(micros)
 
     def _decode(
         self, entry_id: str, fields: dict[bytes, bytes] | None, deliveries: int
@@ -281,6 +290,11 @@ class Worker:
             elif not isinstance(effect, HashSet | HashIncr | Publish):
                 raise TypeError(f"{self.name} returned {effect!r}, not an effect")
         return list(effects)
+
+    def _flush_latencies(self) -> None:
+        if self._latencies:
+            record_latency(self.client, self.keys, self.name, self._latencies, self.latency_samples)
+            self._latencies = []
 
     def _remember_errors(self, failed: dict[str, str]) -> None:
         key = self.keys.function_errors(self.name)

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 import redis
 
+from infra.services import wait_until
 from infra.settings import Settings
 from streams import dlq
-from streams.groups import ensure_group, trim_consumed
+from streams.groups import ensure_group, prune_consumers, trim_consumed
 from streams.keys import Keys
 from tests.integration.streams.conftest import make_worker, read
 from tests.integration.streams.fns import item
@@ -108,3 +109,17 @@ def test_dead_letters_can_be_listed_shown_and_replayed(
     assert dlq.count_dead_letters(redis_client, keys) == 1
     replayed = [r for r in read(redis_client, keys.stream("items")) if r[0] == new_ids[0]]
     assert replayed == [(new_ids[0], b'{"n": 1}', {"published_ns": "77"})]
+
+
+def test_exited_consumers_with_nothing_pending_are_pruned(redis_client: redis.Redis, keys: Keys) -> None:
+    stream = keys.stream("pruned")
+    redis_client.xadd(stream, {"d": b"1"})
+    done: Any = redis_client.xadd(stream, {"d": b"2"})
+    ensure_group(redis_client, stream, "g")
+    redis_client.xreadgroup("g", "holds-one", {stream: ">"}, count=1)
+    redis_client.xreadgroup("g", "idle-empty", {stream: ">"}, count=1)
+    redis_client.xack(stream, "g", done)
+    assert prune_consumers(redis_client, stream, "g", idle_ms=10_000) == 0  # nobody idle that long
+    wait_until(lambda: prune_consumers(redis_client, stream, "g", idle_ms=50) == 1, 10, "prune")
+    consumers: Any = redis_client.xinfo_consumers(stream, "g")
+    assert [c["name"] for c in consumers] == [b"holds-one"]  # the one with a pending entry stays
