@@ -62,9 +62,10 @@ def list_functions(stats: bool) -> None:
     """Show the pipeline table: input stream -> group -> function -> outputs."""
     settings = get_settings()
     pipeline = _pipeline(settings)
-    columns = ["function", "input", "group", "outputs", "batch", "codec", "description"]
-    if stats:
-        columns += ["processed", "dead", "failed", "lag", "pending", "p50 ms", "p99 ms"]
+    columns = ["function", "input", "group", "outputs", "batch", "codec"]
+    columns += (
+        ["processed", "dead", "failed", "lag", "pending", "p50 ms", "p99 ms"] if stats else ["description"]
+    )
     table = Table(*columns)
     client = _client(settings) if stats else None
     keys = Keys(settings.redis.key_prefix)
@@ -76,7 +77,6 @@ def list_functions(stats: bool) -> None:
             ", ".join(spec.outputs),
             str(spec.batch_size or settings.streams.batch_size),
             spec.codec.name,
-            spec.description,
         ]
         if client is not None:
             s = read_function_stats(client, keys, spec.name, spec.input, spec.group)
@@ -85,6 +85,8 @@ def list_functions(stats: bool) -> None:
                 for v in (s.processed, s.dead_lettered, s.failed, s.lag, s.pending)
             ]
             row += [f"{v:.2f}" if v is not None else "-" for v in (s.latency_p50_ms, s.latency_p99_ms)]
+        else:
+            row.append(spec.description)
         table.add_row(*row)
     Console().print(table)
 
@@ -123,10 +125,11 @@ def _child(names: Sequence[str], index: int, burst: bool) -> None:
 )
 @click.option("--metrics-port", type=int, default=None, help="Serve Prometheus metrics (default: settings).")
 def run(names: tuple[str, ...], concurrency: int, burst: bool, metrics_port: int | None) -> None:
-    """Run function NAME; several consecutive NAMES run fused in one consumer (e.g. `enrich score`).
+    """Run function NAME; consecutive functions run fused in one consumer: `enrich+score` (or `enrich score`).
 
     SIGTERM / Ctrl-C finish the current batch, commit it, and exit 0.
     """
+    names = tuple(name for arg in names for name in arg.split("+") if name)
     settings = get_settings()
     pipeline = _pipeline(settings)
     try:

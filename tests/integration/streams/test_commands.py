@@ -1,0 +1,65 @@
+"""`sentinel fn`, `sentinel dlq` as a user runs them: real subprocesses on the session Redis."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+
+from infra.settings import Settings
+from streams.keys import Keys
+from tests.integration.streams.conftest import ROOT, read, sentinel_env
+from tests.integration.streams.fns import item
+
+pytestmark = pytest.mark.integration
+SENTINEL = str(Path(sys.executable).parent / "sentinel")
+
+
+def _sentinel(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SENTINEL, *args],
+        env=sentinel_env(settings, COLUMNS="250"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_fn_run_fused_with_concurrency_then_list_stats_and_dlq(
+    rt_settings: Settings, redis_client: redis.Redis, keys: Keys
+) -> None:
+    for n in range(60):
+        redis_client.xadd(keys.stream("items"), {"d": item(n, "x")})
+    redis_client.xadd(keys.stream("items"), {"d": b"not json at all"})
+
+    run = _sentinel(rt_settings, "fn", "run", "double+tag", "--concurrency", "2", "--burst")
+    assert run.returncode == 0, run.stderr
+    tagged = read(redis_client, keys.stream("tagged"))
+    assert len(tagged) == 60 and len({p for _, p, _ in tagged}) == 60
+    assert not redis_client.exists(keys.stream("doubled"))
+
+    listed = _sentinel(rt_settings, "fn", "list", "--stats")
+    assert listed.returncode == 0, listed.stderr
+    row = next(line for line in listed.stdout.splitlines() if "double" in line and "items" in line)
+    assert [cell.strip() for cell in row.split("│")[7:10]] == ["60", "1", "0"]  # processed, dead, failed
+
+    dead = _sentinel(rt_settings, "dlq", "list")
+    assert dead.returncode == 0, dead.stderr
+    assert "not JSON" in dead.stdout and "1 dead letters in total" in dead.stdout
+    (dead_id, _, _), *_ = read(redis_client, keys.dead_letters)
+    shown = _sentinel(rt_settings, "dlq", "show", dead_id)
+    assert "payload: not json at all" in shown.stdout
+    replayed = _sentinel(rt_settings, "dlq", "replay", "--all")
+    assert replayed.returncode == 0 and "replayed 1 dead letters" in replayed.stdout
+    assert redis_client.xlen(keys.dead_letters) == 0
+    assert read(redis_client, keys.stream("items"))[-1][1] == b"not json at all"
+
+
+def test_fn_run_rejects_an_unknown_function(rt_settings: Settings) -> None:
+    run = _sentinel(rt_settings, "fn", "run", "nope")
+    assert run.returncode != 0
+    assert "no function 'nope'" in run.stderr
