@@ -1,0 +1,81 @@
+"""Fixtures of the pipeline-function tests: a small generated IEEE-CIS dataset, the live stream path."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import redis
+
+from data.loader import DataFiles, iter_json
+from data.schema import Transaction, decode_transaction
+from data.simulator import simulate
+from data.synthetic import generate
+from functions.events import decode_enriched, feature_matrix
+from infra.pipeline import PIPELINE
+from infra.services import ensure_topics
+from infra.settings import Settings
+from streams.events import split_fields
+from streams.keys import Keys
+from streams.mirror import run_mirror
+from streams.worker import Worker
+
+ROWS = 3_000
+
+
+@dataclass(frozen=True)
+class Dataset:
+    raw: list[bytes]  # joined rows as JSON, TransactionDT order (what the simulator publishes)
+    transactions: list[Transaction]
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+    """A few thousand generated rows with every planted fraud mechanism (seconds to make)."""
+    out = tmp_path_factory.mktemp("synth")
+    generate(ROWS, seed=11, out_dir=out)
+    raw = list(chain.from_iterable(iter_json(DataFiles.in_dir(Path(out)))))
+    return Dataset(raw, [decode_transaction(r) for r in raw])
+
+
+def with_partitions(settings: Settings, partitions: int) -> Settings:
+    """``settings`` with fresh topics (named after the test's) of ``partitions`` partitions."""
+    kafka = settings.kafka
+    live = settings.replace(
+        kafka={
+            "partitions": partitions,
+            "topic_transactions": f"{kafka.topic_transactions}-p{partitions}",
+            "topic_labels": f"{kafka.topic_labels}-p{partitions}",
+        }
+    )
+    kafka = live.kafka
+    assert kafka.bootstrap
+    ensure_topics(kafka.bootstrap, [kafka.topic_transactions, kafka.topic_labels], partitions)
+    return live
+
+
+@dataclass(frozen=True)
+class LiveRun:
+    ids: list[int]  # TransactionIDs in the order enrich saw them (tx.raw order)
+    features: np.ndarray  # float32 [n, len(FEATURE_NAMES)] as emitted on tx.enriched
+
+
+def stream_entries(client: redis.Redis, key: str) -> list[tuple[bytes | None, dict[str, str]]]:
+    rows: Any = client.xrange(key)
+    return [split_fields(fields) for _, fields in rows]
+
+
+def run_live_enrich(settings: Settings, client: redis.Redis, raw: Sequence[bytes]) -> LiveRun:
+    """Simulator -> broker -> mirror -> tx.raw -> enrich (real runtime) -> tx.enriched."""
+    summary = simulate(settings, raw, rate=1e9)
+    assert summary.sent == len(raw) and summary.errors == 0
+    run_mirror(settings, burst=True, client=client)
+    Worker(PIPELINE.chain(["enrich"]), client, settings).run(burst=True)
+    keys = Keys(settings.redis.key_prefix)
+    events = [decode_enriched(p or b"") for p, _ in stream_entries(client, keys.stream("tx.enriched"))]
+    return LiveRun([e.TransactionID for e in events], feature_matrix(events))
