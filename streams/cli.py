@@ -91,12 +91,13 @@ def list_functions(stats: bool) -> None:
     Console().print(table)
 
 
-def run_workers(names: Sequence[str], index: int, burst: bool) -> int:
+def run_workers(names: Sequence[str], index: int, burst: bool, consumer: str | None = None) -> int:
     """One consumer of ``names`` (fused if several) in this process; returns an exit code."""
     settings = get_settings()
     specs = _pipeline(settings).chain(names)
     stop = stop_on_signals()
-    worker = Worker(specs, _client(settings), settings, consumer=consumer_name(index), stop=stop)
+    name = f"{consumer}-{index}" if consumer else consumer_name(index)
+    worker = Worker(specs, _client(settings), settings, consumer=name, stop=stop)
     report = worker.run(burst=burst)
     click.echo(
         f"{worker.name} {worker.consumer}: processed={report.processed} dead_lettered={report.dead_lettered} "
@@ -105,9 +106,9 @@ def run_workers(names: Sequence[str], index: int, burst: bool) -> int:
     return 0
 
 
-def _child(names: Sequence[str], index: int, burst: bool) -> None:
+def _child(names: Sequence[str], index: int, burst: bool, consumer: str | None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    sys.exit(run_workers(names, index, burst))
+    sys.exit(run_workers(names, index, burst, consumer))
 
 
 @fn.command("run")
@@ -124,7 +125,15 @@ def _child(names: Sequence[str], index: int, burst: bool) -> None:
     "--burst", is_flag=True, help="Return when the input is drained (nothing new, nothing pending)."
 )
 @click.option("--metrics-port", type=int, default=None, help="Serve Prometheus metrics (default: settings).")
-def run(names: tuple[str, ...], concurrency: int, burst: bool, metrics_port: int | None) -> None:
+@click.option(
+    "--consumer",
+    default=None,
+    help="Stable consumer name base (e.g. the pod name): a restart resumes its own pending entries "
+    "at once instead of waiting for claim_idle_ms. Default: host-pid.",
+)
+def run(
+    names: tuple[str, ...], concurrency: int, burst: bool, metrics_port: int | None, consumer: str | None
+) -> None:
     """Run function NAME; consecutive functions run fused in one consumer: `enrich+score` (or `enrich score`).
 
     SIGTERM / Ctrl-C finish the current batch, commit it, and exit 0.
@@ -145,10 +154,11 @@ def run(names: tuple[str, ...], concurrency: int, burst: bool, metrics_port: int
         registry.register(StreamsCollector(_client(settings), Keys(settings.redis.key_prefix), functions))
         start_http_server(port, addr="127.0.0.1", registry=registry)
     if concurrency == 1:
-        sys.exit(run_workers(names, 0, burst))
+        sys.exit(run_workers(names, 0, burst, consumer))
     context = multiprocessing.get_context("spawn")
     children = [
-        context.Process(target=_child, args=(names, i, burst), name=f"fn-{i}") for i in range(concurrency)
+        context.Process(target=_child, args=(names, i, burst, consumer), name=f"fn-{i}")
+        for i in range(concurrency)
     ]
     for child in children:
         child.start()

@@ -1,7 +1,8 @@
 """Runtime loop: read a batch -> decode -> call the function -> commit outputs + XACK atomically.
 
-One :class:`Worker` is one consumer (stable, unique name ``host-pid-n``) of one function, or
-of a fused chain of functions. Each turn it
+One :class:`Worker` is one consumer (unique name: ``host-pid-n``, or a stable ``--consumer``
+base such as a pod name, whose restart resumes its own pending entries at once) of one
+function, or of a fused chain of functions. Each turn it
 
 1. reclaims entries idle longer than ``claim_idle_ms`` in the group's pending list
    (XAUTOCLAIM: their consumer died or is stuck), else reads new ones (XREADGROUP ``>``);
@@ -107,7 +108,7 @@ class Worker:
         """Process batches until ``stop`` is set (or, in burst mode, the input is drained)."""
         ensure_group(self.client, self.stream_key, self.group)
         log.info("worker start function=%s consumer=%s stream=%s", self.name, self.consumer, self.stream_key)
-        self._process(self._read("0"))  # our own pending entries, if this name ran before
+        self._resume_own_pending()
         claim_every = min(self.claim_idle_ms / 2, 1000) / 1000
         next_claim = next_trim = next_flush = 0.0
         while not self.stop.is_set():
@@ -136,6 +137,16 @@ class Worker:
         self._flush_latencies()
         log.info("worker stop function=%s consumer=%s report=%s", self.name, self.consumer, self.report)
         return self.report
+
+    def _resume_own_pending(self) -> None:
+        """Entries still pending under this consumer name (a restart under a stable name)."""
+        after = "0"
+        while not self.stop.is_set():
+            entries = self._read(after)
+            if not entries:
+                return
+            self._process(entries)
+            after = entries[-1][0]
 
     def _read(self, start: str) -> list[Entry]:
         reply: Any = self.client.xreadgroup(

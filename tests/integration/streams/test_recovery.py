@@ -174,3 +174,22 @@ def test_a_partly_reclaimed_batch_writes_only_what_it_still_owns(
     thread.join(30)  # its burst ends once the thief's entries were idle long enough to reclaim
     _assert_exactly_once(redis_client, inputs, keys.stream("out"))
     assert pending_count(redis_client, source, "g") == 0
+
+
+def test_a_restart_under_the_same_name_resumes_its_own_pending_at_once(
+    rt_settings: Settings, redis_client: redis.Redis, keys: Keys, spawn: Any
+) -> None:
+    settings = rt_settings.replace(streams={"claim_idle_ms": 600_000})  # no reclaim could help here
+    source, sink = keys.stream("gated.in"), keys.stream("gated.out")
+    inputs = _fill(redis_client, source, 25)
+    reached, opened = gate_keys(keys)
+    env = sentinel_env(settings)
+    first = spawn(["fn", "run", "gated", "--consumer", "pod-a"], env)
+    wait_until(lambda: redis_client.exists(reached) == 1, 30, "worker mid-batch")
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+    redis_client.set(opened, 1)
+    again = spawn(["fn", "run", "gated", "--consumer", "pod-a", "--burst"], env)
+    assert again.wait(60) == 0
+    _assert_exactly_once(redis_client, inputs, sink)
+    assert pending_count(redis_client, source, "gated") == 0
