@@ -146,13 +146,16 @@ def simulate(
     else:
         files = DataFiles(transactions, identity)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with _progress() as progress:
-        task = progress.add_task(f"publishing at {rate:g}/s", total=limit)
-        summary = run_simulation(
-            settings, _rows(files, limit), rate, limit=limit, speedup=speedup, label_delay_s=label_delay,
-            progress=lambda n: progress.advance(task, n), stop=stop,
-        )  # fmt: skip
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        with _progress() as progress:
+            task = progress.add_task(f"publishing at {rate:g}/s", total=limit)
+            summary = run_simulation(
+                settings, _rows(files, limit), rate, limit=limit, speedup=speedup, label_delay_s=label_delay,
+                progress=lambda n: progress.advance(task, n), stop=stop,
+            )  # fmt: skip
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     table = Table("", "value")
     table.add_row("transactions sent", f"{summary.sent:,}")
     table.add_row("labels sent", f"{summary.labels_sent:,}")

@@ -119,19 +119,29 @@ def _types(lean: bool) -> dict[str, pa.DataType]:
     return {c.name: pa.float64() if c.name in _KEEP_WIDE else _LEAN[c.kind] for c in ALL_COLUMNS}
 
 
-def _complete(table: pa.Table, types: dict[str, pa.DataType]) -> pa.Table:
-    """All of ALL_COLUMNS in order: absent columns become nulls of their type."""
-    arrays = [
-        table.column(c.name) if c.name in table.column_names else pa.nulls(table.num_rows, types[c.name])
-        for c in ALL_COLUMNS
-    ]
-    return pa.table(arrays, names=[c.name for c in ALL_COLUMNS])
+def _joined(
+    transactions: pa.Table, identity: pa.Table | None, types: dict[str, pa.DataType], sort: bool = True
+) -> pa.Table:
+    """Left join on TransactionID, every column of ALL_COLUMNS in order (absent ones all null).
 
-
-def _join(transactions: pa.Table, identity: pa.Table | None) -> pa.Table:
+    A transaction gets the first identity row with its id; rows are sorted by TransactionDT
+    unless the caller already knows they are.
+    """
+    columns = dict(zip(transactions.column_names, transactions.columns, strict=True))
     if identity is not None and identity.num_rows:
-        transactions = transactions.join(identity, keys="TransactionID", join_type="left outer")
-    return transactions.sort_by([("TransactionDT", "ascending"), ("TransactionID", "ascending")])
+        index = pc.index_in(
+            columns["TransactionID"], value_set=identity.column("TransactionID").combine_chunks()
+        )
+        for name, column in zip(identity.column_names, identity.columns, strict=True):
+            if name != "TransactionID":
+                columns[name] = column.take(index)
+    rows = transactions.num_rows
+    table = pa.table(
+        {c.name: columns[c.name] if c.name in columns else pa.nulls(rows, types[c.name]) for c in ALL_COLUMNS}
+    )
+    if sort:
+        table = table.sort_by([("TransactionDT", "ascending"), ("TransactionID", "ascending")])
+    return table.combine_chunks()
 
 
 def read_identity(path: Path | None, lean: bool = False) -> pa.Table | None:
@@ -160,9 +170,7 @@ def iter_batches(files: DataFiles, chunk_rows: int = 50_000, text: bool = False)
     identity = _read(files.identity, types, _required(IDENTITY_COLUMNS)) if files.identity else None
     if not text and not _is_time_ordered(files.transactions):
         log.info("transactions not in time order; loading whole file to sort it path=%s", files.transactions)
-        whole = _complete(
-            _join(_read(files.transactions, types, _required(TRANSACTION_COLUMNS)), identity), types
-        )
+        whole = _joined(_read(files.transactions, types, _required(TRANSACTION_COLUMNS)), identity, types)
         yield from (whole.slice(start, chunk_rows) for start in range(0, whole.num_rows, chunk_rows))
         return
     options = _convert_options(files.transactions, types, _required(TRANSACTION_COLUMNS))
@@ -178,13 +186,13 @@ def iter_batches(files: DataFiles, chunk_rows: int = 50_000, text: bool = False)
             pending_rows += batch.num_rows
             while pending_rows >= chunk_rows:
                 table = pa.Table.from_batches(pending)
-                yield _complete(_join(_canonical(table.slice(0, chunk_rows)), identity), types)
+                yield _joined(_canonical(table.slice(0, chunk_rows)), identity, types, sort=False)
                 rest = table.slice(chunk_rows)
                 pending, pending_rows = rest.to_batches(), rest.num_rows
     except pa.ArrowInvalid as exc:
         raise DataFileError(f"{files.transactions}: {exc}") from exc
     if pending_rows:
-        yield _complete(_join(_canonical(pa.Table.from_batches(pending)), identity), types)
+        yield _joined(_canonical(pa.Table.from_batches(pending)), identity, types, sort=False)
 
 
 def iter_json(files: DataFiles, chunk_rows: int = 50_000, text: bool = False) -> Iterator[list[bytes]]:
@@ -202,7 +210,7 @@ def load_frame(files: DataFiles, cache_dir: Path | None = None) -> pd.DataFrame:
         return cached
     types = _types(lean=True)
     tx = _read(files.transactions, types, _required(TRANSACTION_COLUMNS))
-    table = _complete(_join(tx, read_identity(files.identity, lean=True)), types)
+    table = _joined(tx, read_identity(files.identity, lean=True), types)
     # Strings become dictionaries only now: joins want plain strings.
     table = table.cast(
         pa.schema([pa.field(f.name, _CATEGORY if f.type == pa.string() else f.type) for f in table.schema])

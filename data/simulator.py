@@ -77,21 +77,9 @@ class _Sender:
 
     def __init__(self, producer: Producer, summary: SimulationSummary) -> None:
         self.producer = producer
-        self.summary = summary
         self.acked = {"tx": 0, "label": 0}
-        self.callbacks = {kind: self._delivered(kind) for kind in self.acked}
-
-    def _delivered(self, kind: str) -> Callable[[KafkaError | None, Message], None]:
-        def callback(err: KafkaError | None, _msg: Message) -> None:
-            if err is None:
-                self.acked[kind] += 1
-                return
-            self.summary.delivery_errors += 1
-            if len(self.summary.examples) < MAX_EXAMPLES:
-                self.summary.examples.append(f"delivery failed: {err}")
-            log.warning("delivery failed kind=%s error=%s", kind, err)
-
-        return callback
+        # The callbacks hold the counters, not the sender: no reference cycle keeps the producer alive.
+        self.callbacks = {kind: _on_delivery(kind, self.acked, summary) for kind in self.acked}
 
     def send(self, topic: str, key: bytes, value: bytes, kind: str) -> None:
         headers: list[tuple[str, str | bytes | None]] = [(PUBLISHED_HEADER, str(time.time_ns()).encode())]
@@ -104,6 +92,21 @@ class _Sender:
             except BufferError:  # local queue full: let the broker catch up
                 self.producer.poll(0.05)
         self.producer.poll(0)
+
+
+def _on_delivery(
+    kind: str, acked: dict[str, int], summary: SimulationSummary
+) -> Callable[[KafkaError | None, Message], None]:
+    def callback(err: KafkaError | None, _msg: Message) -> None:
+        if err is None:
+            acked[kind] += 1
+            return
+        summary.delivery_errors += 1
+        if len(summary.examples) < MAX_EXAMPLES:
+            summary.examples.append(f"delivery failed: {err}")
+        log.warning("delivery failed kind=%s error=%s", kind, err)
+
+    return callback
 
 
 def simulate(
