@@ -16,6 +16,7 @@ from infra.settings import Settings, get_settings
 
 # name -> (module:attribute of a click command, one-line help)
 BENCHES: dict[str, tuple[str, str]] = {
+    "data": ("data.bench:data", "Generator rows/s, decode µs, simulator top and paced rates."),
     "streams": ("streams.bench:streams", "Events/s and per-hop latency: mirror and a no-op function."),
 }
 
