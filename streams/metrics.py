@@ -78,6 +78,12 @@ def read_function_stats(
     )
 
 
+def read_mirror_stats(client: redis.Redis, keys: Keys) -> dict[str, int]:
+    """The mirror's counters: ``copied:<topic>``, ``pauses:<topic>``, ``paused:<topic>`` (0/1)."""
+    raw: Any = client.hgetall(keys.mirror_stats)
+    return {k.decode(): int(v) for k, v in raw.items()}
+
+
 class StreamsCollector(Collector):
     """Prometheus collector over the functions ``(name, input stream, group)``; reads Redis per scrape."""
 

@@ -14,6 +14,7 @@ from confluent_kafka import Producer
 from infra.services import wait_until
 from infra.settings import Settings
 from streams.keys import Keys
+from streams.metrics import read_mirror_stats
 from streams.mirror import Mirror, run_mirror
 from tests.integration.streams.conftest import read, sentinel_env
 
@@ -169,4 +170,6 @@ def test_backpressure_pauses_and_resumes(mirror_settings: Settings, redis_client
     assert mirror.report.pauses >= 1 and mirror.report.resumes >= 1
     assert mirror.report.copied[topic] == 400  # it resumed and copied the rest
     assert _paused_flag(redis_client, keys, topic) == b"0"
+    stats = read_mirror_stats(redis_client, keys)
+    assert stats[f"copied:{topic}"] == 400 and stats[f"pauses:{topic}"] == mirror.report.pauses
     assert _by_partition(redis_client, stream) == sent
