@@ -55,4 +55,5 @@ def encode_enriched(tx: TxEnriched) -> bytes:
 
 
 def decode_enriched(raw: bytes) -> TxEnriched:
+    """Decode (and validate the types of) one ``tx.enriched`` payload; raises msgspec errors."""
     return _decoder.decode(raw)

@@ -12,6 +12,8 @@ All keys live under the runtime's prefix (``ctx.keys.prefix``; a scratch prefix 
     <prefix>feat:vec:<TransactionID>    string: the packed stateful features computed for the tx,
                                          returned again on re-processing (idempotency)
     <prefix>result:<TransactionID>      hash: the score stage's result for one transaction (expiring)
+    <prefix>kpi:<minute>                hash: per-minute score counters (expiring)
+    <prefix>alerts                      pub/sub channel of alerts
     <prefix>strategy                    hash: live decision thresholds (review, decline, updated_by ...)
     <prefix>audit                       stream: audit log of strategy / model changes
     <prefix>alert:verdict:<TransactionID>  hash: analyst's verdict on an alert (becomes a label)
@@ -54,8 +56,18 @@ class FeatureKeys:
 
     # score stage
     def result(self, transaction_id: int) -> str:
-        """Hash: probability, decision, model_version, TransactionDT, amount, published_ns."""
+        """Hash: probability, decision, risk, model_version, review/decline_threshold, TransactionDT,
+        amount, card1, uid, published_ns, reasons (JSON), challenger_* (shadow score)."""
         return f"{self.prefix}result:{transaction_id}"
+
+    def kpi(self, minute: int) -> str:
+        """Hash: per-minute counters of the score stage (scored, approve/review/decline, amounts)."""
+        return f"{self.prefix}kpi:{minute}"
+
+    @property
+    def alerts_channel(self) -> str:
+        """Pub/sub channel: every AlertRaised as JSON, for live dashboards."""
+        return f"{self.prefix}alerts"
 
     # label stage
     def label(self, transaction_id: int) -> str:

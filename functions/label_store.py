@@ -25,7 +25,7 @@ for i = 1, n do
   if row[1] then
     out[#out + 1] = '1'
   else
-    local r = redis.call('HMGET', rk, 'TransactionDT', 'TransactionAmt', 'probability', 'decision',
+    local r = redis.call('HMGET', rk, 'TransactionDT', 'amount', 'probability', 'decision',
                          'model_version', 'published_ns')
     local delay = false
     if arrived and tonumber(r[6]) then delay = string.format('%.6f', (arrived - tonumber(r[6])) / 1e9) end

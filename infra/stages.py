@@ -16,11 +16,13 @@ import msgspec
 from data.schema import Label, Transaction, decode_label, decode_transaction
 from functions.engine import FeatureEngine
 from functions.enrich import enrich
-from functions.events import encode_enriched
+from functions.events import FEATURE_SET, TxEnriched, decode_enriched, encode_enriched
+from functions.features import FEATURE_NAMES
 from functions.keys import FeatureKeys
 from functions.label import LabelIn, label
 from functions.label_store import RedisLabelStore
 from functions.velocity import FeatureTtl, RedisFeatureState
+from infra.errors import PoisonMessage
 from streams.events import Effect, Event, HashSet
 from streams.function import Context, Handler, per_event
 
@@ -50,6 +52,24 @@ class LabelCodec:
 
     def decode(self, data: bytes) -> Label:
         return decode_label(data)
+
+
+class EnrichedCodec:
+    """``tx.enriched`` payloads; a vector of another feature set (an old enrich) is a dead letter."""
+
+    name = "json:TxEnriched"
+
+    def decode(self, data: bytes) -> TxEnriched:
+        try:
+            event = decode_enriched(data)
+        except msgspec.MsgspecError as exc:
+            raise PoisonMessage(f"invalid TxEnriched: {exc}") from exc
+        if event.feature_set != FEATURE_SET or len(event.features) != 4 * len(FEATURE_NAMES):
+            raise PoisonMessage(
+                f"feature_set {event.feature_set} with {len(event.features) // 4} features; "
+                f"this scorer reads {FEATURE_SET} with {len(FEATURE_NAMES)}"
+            )
+        return event
 
 
 def feature_engine(ctx: Context) -> FeatureEngine:

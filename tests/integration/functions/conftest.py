@@ -79,3 +79,22 @@ def run_live_enrich(settings: Settings, client: redis.Redis, raw: Sequence[bytes
     keys = Keys(settings.redis.key_prefix)
     events = [decode_enriched(p or b"") for p, _ in stream_entries(client, keys.stream("tx.enriched"))]
     return LiveRun([e.TransactionID for e in events], feature_matrix(events))
+
+
+def train_champion(
+    settings: Settings, client: redis.Redis, tmp: Path, rows: int = 8_000, seed: int = 5
+) -> str:
+    """A small real LightGBM champion, trained on replayed features of generated data (seconds)."""
+    from models.dataset import read_transactions, replay_training_set
+    from models.registry import Registry
+    from models.training import register, train
+
+    generate(rows, seed=seed, out_dir=tmp)
+    files = DataFiles.in_dir(tmp)
+    data = replay_training_set(client, settings.redis.key_prefix, read_transactions(files))
+    cfg = settings.models.model_copy(update={"rounds": 60})
+    result = train(data, "lightgbm", cfg)
+    registry = Registry(settings.models.registry_dir)
+    version = register(registry, result, [files.transactions])
+    registry.promote(version)
+    return version

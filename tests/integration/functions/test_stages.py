@@ -94,7 +94,7 @@ def test_label_stage_joins_scores_counts_once_and_publishes_quality(
                 "decision": "review",
                 "model_version": "v1",
                 "TransactionDT": 86_400 + tx_id,
-                "TransactionAmt": 10.0 * tx_id,
+                "amount": 10.0 * tx_id,
                 "published_ns": 1_000_000_000,
             },
         )
