@@ -8,14 +8,13 @@ export PATH := justfile_directory() + "/.venv/bin:" + env_var("PATH")
 default:
     @just --list
 
-# Run the whole local stack in the foreground (Ctrl-C stops it).
-up:
-    @echo "The full stack (functions, gateway, dashboard) is not yet available; starting Redis and the broker."
-    sentinel services
+# Run the whole local stack in the foreground (Ctrl-C stops it); `just up --detach` runs it in the background.
+up *ARGS:
+    sentinel up {{ARGS}}
 
 # Stop a detached local stack.
 down:
-    @echo "not yet available: the detached stack arrives with the local-stack issue"
+    sentinel down
 
 # Run the tests (pass pytest arguments, e.g. `just test -k mirror`).
 test *ARGS:

@@ -1,0 +1,105 @@
+"""The local stack as `just up` runs it: scores traffic, reuses data and model, leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from infra.services import free_port
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _sentinel(args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "infra.cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _stack_tree(state: Path) -> set[psutil.Process]:
+    root = psutil.Process(int((state / "stack.pid").read_text()))
+    return {root, *root.children(recursive=True)}
+
+
+def _scored(gateway: str, key: str, want: int, deadline_s: float) -> list[dict[str, object]]:
+    """Page through GET /v1/transactions until ``want`` scored transactions are listed."""
+    deadline = time.monotonic() + deadline_s
+    items: list[dict[str, object]] = []
+    while time.monotonic() < deadline:
+        items, cursor = [], None
+        while len(items) < want:
+            params: dict[str, str | int] = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+            page = httpx.get(f"{gateway}/v1/transactions", params=params, headers={"X-API-Key": key}).json()
+            items += page["items"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                break
+        if len(items) >= want:
+            return items
+        time.sleep(0.5)  # polling interval of a deadline loop, not synchronisation
+    raise AssertionError(f"only {len(items)} scored transactions after {deadline_s}s")
+
+
+def test_stack_scores_traffic_reuses_its_model_and_stops_cleanly(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SENTINEL_")}
+    env.update(
+        {
+            "SENTINEL_LOCAL_STATE_DIR": str(state),
+            "SENTINEL_MODELS_REGISTRY_DIR": str(state / "models"),
+            "SENTINEL_LOCAL_SYNTH_ROWS": "6000",
+            "SENTINEL_LOCAL_RATE": "1000",
+            "SENTINEL_GATEWAY_PORT": str(free_port()),
+            "SENTINEL_LOCAL_RQ_DASHBOARD_PORT": str(free_port()),
+        }
+    )
+    gateway = f"http://127.0.0.1:{env['SENTINEL_GATEWAY_PORT']}"
+
+    first = _sentinel(["up", "--detach"], env, timeout=600)
+    assert first.returncode == 0, first.stderr + (state / "stack.log").read_text()
+    try:
+        again = _sentinel(["up", "--detach"], env, timeout=60)
+        assert again.returncode != 0
+        assert "already running" in again.stderr
+        keys = dict(pair.split(":", 1) for pair in (state / "api-keys").read_text().split(","))
+        items = _scored(gateway, keys["analyst"], want=1000, deadline_s=180)
+        assert len({item["transaction_id"] for item in items}) == len(items)
+        detail = httpx.get(
+            f"{gateway}/v1/transactions/{items[0]['transaction_id']}", headers={"X-API-Key": keys["analyst"]}
+        )
+        assert detail.status_code == 200
+        processes = _stack_tree(state)
+    finally:
+        stopped = _sentinel(["down"], env, timeout=120)
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    assert not [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+    versions = sorted(p.name for p in (state / "models").iterdir() if p.is_dir())
+    data_mtime = (state / "data" / "train_transaction.csv").stat().st_mtime
+    second = _sentinel(["up", "--detach"], env, timeout=300)
+    try:
+        assert second.returncode == 0, second.stderr
+        log = (state / "stack.log").read_text()
+        assert "reusing the registered champion" in log
+        assert log.count("no champion model") == 1  # trained on the first start only
+        assert sorted(p.name for p in (state / "models").iterdir() if p.is_dir()) == versions
+        assert (state / "data" / "train_transaction.csv").stat().st_mtime == data_mtime
+        processes = _stack_tree(state)
+    finally:
+        _sentinel(["down"], env, timeout=120)
+    assert not [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]

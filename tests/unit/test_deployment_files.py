@@ -1,0 +1,99 @@
+"""compose.yaml, the Procfile and the k8s manifests agree with the CLI and the settings.
+
+There is no Docker engine or cluster on the development machines, so these files are
+validated statically: a renamed command or setting breaks this test, not a deployment.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from infra.cli import COMMANDS
+from infra.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SETTING_ENVS = {env for env, *_ in Settings().describe()}
+RQ_TOOLS = {"rq", "rqscheduler", "rq-dashboard"}
+
+
+def _compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    return data
+
+
+def _k8s_documents() -> list[dict[str, Any]]:
+    docs = []
+    for path in sorted((ROOT / "infra" / "k8s").glob("*.yaml")):
+        docs += [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+    return docs
+
+
+def _check_sentinel_argv(argv: list[str], where: str) -> None:
+    assert argv, f"{where}: empty command"
+    assert argv[0] in COMMANDS, f"{where}: `sentinel {argv[0]}` is not a command ({sorted(COMMANDS)})"
+
+
+def test_compose_services_run_existing_commands() -> None:
+    services = _compose()["services"]
+    assert {"redpanda", "redis", "mirror", "enrich", "score", "label", "gateway"} <= set(services)
+    for name, service in services.items():
+        if service.get("image", "").startswith("sentinel") or "build" in service:
+            if "entrypoint" in service:
+                assert service["entrypoint"][0] in RQ_TOOLS, f"{name}: unexpected entrypoint"
+            else:
+                _check_sentinel_argv(service["command"], f"compose service {name}")
+
+
+def test_compose_environment_matches_settings() -> None:
+    for name, service in _compose()["services"].items():
+        for env in service.get("environment", {}):
+            if env.startswith("SENTINEL_"):
+                assert env in SETTING_ENVS, f"compose service {name}: {env} is not a setting"
+
+
+def test_compose_gateway_port_matches_its_settings() -> None:
+    gateway = _compose()["services"]["gateway"]
+    port = gateway["environment"]["SENTINEL_GATEWAY_PORT"]
+    assert any(mapping.endswith(f":{port}") for mapping in gateway["ports"])
+    assert f"127.0.0.1:{port}" in " ".join(gateway["healthcheck"]["test"])
+
+
+def test_compose_volumes_persist_redis_redpanda_and_models() -> None:
+    compose = _compose()
+    assert {"redis", "redpanda", "models"} <= set(compose["volumes"])
+    assert "--appendonly" in compose["services"]["redis"]["command"]
+
+
+def test_procfile_lines_run_existing_commands() -> None:
+    for line in (ROOT / "infra" / "Procfile").read_text().splitlines():
+        name, command = line.split(":", 1)
+        argv = shlex.split(command.split(";")[0])
+        if argv[0] == "sentinel":
+            _check_sentinel_argv(argv[1:], f"Procfile {name}")
+        else:
+            assert argv[0] in RQ_TOOLS, f"Procfile {name}: unknown program {argv[0]}"
+
+
+@pytest.mark.parametrize("kind", ["Deployment", "StatefulSet"])
+def test_k8s_workloads_run_existing_commands_with_known_settings(kind: str) -> None:
+    config = next(d for d in _k8s_documents() if d["kind"] == "ConfigMap")
+    assert set(config["data"]) <= SETTING_ENVS
+    for doc in (d for d in _k8s_documents() if d["kind"] == kind):
+        for container in doc["spec"]["template"]["spec"]["containers"]:
+            if "sentinel" in container["image"] and "args" in container:
+                _check_sentinel_argv(container["args"], f"k8s {doc['metadata']['name']}")
+
+
+def test_keda_scalers_watch_the_functions_streams() -> None:
+    scaled = [d for d in _k8s_documents() if d["kind"] == "ScaledObject"]
+    assert {d["metadata"]["name"] for d in scaled} == {"enrich", "score", "label"}
+    for doc in scaled:
+        trigger = doc["spec"]["triggers"][0]["metadata"]
+        assert re.fullmatch(r"sentinel:stream:[\w.]+", trigger["stream"])
+        assert trigger["consumerGroup"] == doc["metadata"]["name"]
