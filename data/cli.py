@@ -136,6 +136,8 @@ def simulate(
 ) -> None:
     """Replay transactions into the broker at a steady rate, and their labels after a delay."""
     settings = get_settings()
+    if identity is not None and transactions is None:
+        raise click.UsageError("--identity needs --transactions")
     if transactions is None:
         directory = synthetic_dir(settings)
         if not (directory / TRANSACTION_FILE).is_file():

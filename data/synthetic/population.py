@@ -65,7 +65,12 @@ class Devices:
             np.where(ios, "iOS Device", vocab.android_device_infos(rng, n)),
             rng.choice(np.array(vocab.DESKTOP_INFO), n, p=[0.6, 0.2, 0.08, 0.05, 0.03, 0.02, 0.02]),
         ).astype(object)
-        info[rng.random(n) < 0.18] = ""
+        # The operating system agrees with the device (a Mac reports Mac OS X, an iPhone iOS).
+        desktop_os = np.where(
+            info == "MacOS",
+            rng.choice(np.array(vocab.MAC_OS), n),
+            np.where(info == "Linux", "Linux", rng.choice(np.array(vocab.WINDOWS_OS), n, p=[0.6, 0.3, 0.1])),
+        )
         os_ = np.where(
             mobile,
             np.where(
@@ -73,8 +78,9 @@ class Devices:
                 rng.choice(np.array(vocab.MOBILE_OS[:3]), n),
                 rng.choice(np.array(vocab.MOBILE_OS[3:]), n),
             ),
-            rng.choice(np.array(vocab.DESKTOP_OS), n),
+            desktop_os,
         )
+        info[rng.random(n) < 0.18] = ""
         browser = np.where(
             mobile,
             np.where(ios, vocab.MOBILE_BROWSERS[0], rng.choice(np.array(vocab.MOBILE_BROWSERS[1:]), n)),

@@ -64,7 +64,8 @@ FRAUD_EMAIL_WEIGHTS = _FRAUD_EMAIL / _FRAUD_EMAIL.sum()
 
 DEVICE_TYPES = ("desktop", "mobile")
 DESKTOP_INFO = ("Windows", "MacOS", "Trident/7.0", "rv:11.0", "Linux", "rv:57.0", "rv:58.0")
-DESKTOP_OS = ("Windows 10", "Windows 7", "Mac OS X 10_12_6", "Mac OS X 10_13_1", "Windows 8.1", "Linux")
+WINDOWS_OS = ("Windows 10", "Windows 7", "Windows 8.1")
+MAC_OS = ("Mac OS X 10_12_6", "Mac OS X 10_13_1")
 DESKTOP_BROWSERS = (
     "chrome 63.0",
     "chrome 64.0",
