@@ -110,6 +110,19 @@ def test_stop_flushes_what_was_sent(broker_settings: Settings, tmp_path: Path) -
     assert len(_consume(broker_settings, broker_settings.kafka.topic_transactions, 50)) == 50
 
 
+def test_ctrl_c_flushes_what_was_sent(broker_settings: Settings, tmp_path: Path) -> None:
+    rows = _synthetic_rows(tmp_path, 100)
+    sent = itertools.count(1)
+
+    def progress(_: int) -> None:
+        if next(sent) == 30:
+            raise KeyboardInterrupt  # what SIGINT raises in the main thread
+
+    summary = simulate(broker_settings, rows, 1_000.0, label_delay_s=0.0, progress=progress)
+    assert summary.interrupted and summary.sent == 30 and summary.errors == 0
+    assert len(_consume(broker_settings, broker_settings.kafka.topic_transactions, 30)) == 30
+
+
 def test_invalid_rows_are_counted_not_published(broker_settings: Settings, tmp_path: Path) -> None:
     rows = _synthetic_rows(tmp_path, 20)
     rows.insert(5, b'{"TransactionID": 1, "TransactionDT": -1}')
