@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from data.schema import Transaction
 from functions.engine import FeatureEngine
 from functions.events import TxEnriched
-from functions.velocity import entity_values
+from functions.velocity import client_uid
 
 
 def enrich(batch: Sequence[Transaction], engine: FeatureEngine) -> list[TxEnriched]:
@@ -19,7 +19,7 @@ def enrich(batch: Sequence[Transaction], engine: FeatureEngine) -> list[TxEnrich
             TransactionDT=tx.TransactionDT,
             TransactionAmt=tx.TransactionAmt,
             card1=tx.card1,
-            uid=entity_values(tx)[0][1] or "",
+            uid=client_uid(tx),
             ProductCD=tx.ProductCD,
             P_emaildomain=tx.P_emaildomain,
             DeviceInfo=tx.DeviceInfo,

@@ -173,19 +173,25 @@ class FeatureTtl:
     """How long state lives without activity, and how long a computed vector is kept for replays."""
 
     state_s: int = 200 * DAY
-    vector_s: int = 3 * DAY
+    vector_s: int = 900  # > the longest an event stays pending (claim_idle_ms x max_deliveries)
 
 
 def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def client_uid(tx: Transaction) -> str:
+    """The client identity: card1 | addr1 | account start day (TransactionDT//86400 - D1)."""
+    addr = None if tx.addr1 is None else repr(tx.addr1)
+    start = None if tx.D1 is None else tx.TransactionDT // DAY - tx.D1
+    return f"{tx.card1}|{addr}|{start}"
+
+
 def entity_values(tx: Transaction) -> tuple[list[str | None], list[str]]:
     """(entity value or None per ENTITIES, companion value per ENTITIES) of one transaction."""
     card = str(tx.card1)
     addr = None if tx.addr1 is None else repr(tx.addr1)
-    start = None if tx.D1 is None else tx.TransactionDT // DAY - tx.D1
-    uid = f"{card}|{addr}|{start}"
+    uid = client_uid(tx)
     fingerprint = f"{card}|{tx.card2}|{tx.card3}|{tx.card4}|{tx.card5}|{tx.card6}"
     values = [card, uid, tx.P_emaildomain, tx.DeviceInfo, addr]
     companions = [addr or "", fingerprint, card, card, card]
