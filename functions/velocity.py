@@ -8,14 +8,22 @@ Per transaction the script first looks for the features already computed for tha
 TransactionID (``feat:vec:<id>``): if present they are returned and no state changes, so
 re-processing after a crash or a redelivery is idempotent and returns the same vector.
 
-Order: window features (``(dt - W, dt]``, distinct companions, secs since previous) only
-depend on the set of the entity's events already stored, never on the order they arrived in;
-an event more than 7 days older than the entity's newest is dropped by the trim. What stays
-arrival-order dependent: the all-history aggregates, the frequency counts and the fall-back
-``secs_since_prev`` older than 7 days (running counters), and, like any streaming system
-without a watermark, which events of other partitions have arrived yet (cards are partitioned
-by card1, so card and uid entities see their own history in order; email, device and address
-mix partitions).
+Per entity the state is one string of packed float64 (all-history n, sum, sum of squares,
+newest TransactionDT, and per window its bucket slots: bucket id, count, sum, sum of squares)
+read and written once per transaction, plus a zset of companions (card, address ...) scored by
+their newest TransactionDT, trimmed to 24 h: O(1) memory per entity, expiring when idle.
+
+Order. Depend only on the SET of the entity's events stored so far, not on their arrival
+order: the window aggregates (sums over the event-time buckets of the window; an event lands in
+its own bucket, however late it arrives, unless its slot already holds a newer bucket: then it
+is more than a window late and stays out; a bucket holds what has arrived, so it may include a
+later transaction of the same bucket that arrived first), the distinct companions over 24 h
+(newest use per companion, later than dt - 24h). Arrival-order
+dependent: the all-history aggregates and frequency counts (running counters, as of arrival),
+``secs_since_prev`` (against the newest TransactionDT seen), ``uid_new_*`` and, as in any
+stream without a watermark, which events of OTHER partitions have arrived yet: the topic is
+keyed by card1, so card and uid state sees its own history in publish order, while e-mail,
+device and address state mixes partitions in the order the mirror interleaves them.
 """
 
 from __future__ import annotations
