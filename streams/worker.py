@@ -158,8 +158,9 @@ class Worker:
         )
         if not reply:
             return []
-        deliveries = 1 if start == ">" else 2
-        return [(_text(i), fields or None, deliveries) for i, fields in reply[0][1]]
+        if start == ">":
+            return [(_text(i), fields or None, 1) for i, fields in reply[0][1]]
+        return self._with_deliveries(reply[0][1])
 
     def _claim(self) -> list[Entry]:
         reply: Any = self.client.xautoclaim(
@@ -172,29 +173,36 @@ class Worker:
         )
         cursor, claimed, deleted = reply[:3]
         self._claim_cursor = _text(cursor)
-        for entry_id in deleted:
-            log.warning(
-                "pending entry deleted before processing entry_id=%s stream=%s",
-                _text(entry_id),
-                self.stream_key,
+        if deleted:  # Redis already dropped them from the pending list: record them, never drop silently
+            reason = "entry deleted from the stream before it was processed"
+            letters = [DeadLetter(_text(i), reason, b"") for i in deleted]
+            self.committer.commit(
+                [], [], letters, {"dead_lettered": len(letters)}, [s.name for s in self.specs]
             )
+            log.warning("dead-lettered %d deleted pending entries stream=%s", len(letters), self.stream_key)
         if not claimed:
             return []
-        ids = [_text(i) for i, _ in claimed]
+        self.report.reclaimed += len(claimed)
+        for spec in self.specs:
+            self.client.hincrby(self.keys.function_stats(spec.name), "reclaimed", len(claimed))
+        log.info("reclaimed %d entries function=%s consumer=%s", len(claimed), self.name, self.consumer)
+        return self._with_deliveries(claimed)
+
+    def _with_deliveries(self, rows: list[Any]) -> list[Entry]:
+        """Entries of our pending list with their delivery counts (for max_deliveries)."""
+        if not rows:
+            return []
+        ids = [_text(i) for i, _ in rows]
         pending: Any = self.client.xpending_range(
             self.stream_key,
             self.group,
             min=ids[0],
             max=ids[-1],
-            count=self.batch_size * 4,
+            count=len(ids) * 4 + 100,
             consumername=self.consumer,
         )
         counts = {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
-        self.report.reclaimed += len(ids)
-        for spec in self.specs:
-            self.client.hincrby(self.keys.function_stats(spec.name), "reclaimed", len(ids))
-        log.info("reclaimed %d entries function=%s consumer=%s", len(ids), self.name, self.consumer)
-        return [(i, fields or None, counts.get(i, 2)) for i, (_, fields) in zip(ids, claimed, strict=True)]
+        return [(i, fields or None, counts.get(i, 2)) for i, (_, fields) in zip(ids, rows, strict=True)]
 
     def _drained(self) -> bool:
         summary: Any = self.client.xpending(self.stream_key, self.group)

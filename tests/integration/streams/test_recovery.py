@@ -193,3 +193,24 @@ def test_a_restart_under_the_same_name_resumes_its_own_pending_at_once(
     assert again.wait(60) == 0
     _assert_exactly_once(redis_client, inputs, sink)
     assert pending_count(redis_client, source, "gated") == 0
+
+
+def test_a_pending_entry_deleted_from_the_stream_is_dead_lettered_not_dropped(
+    rt_settings: Settings, redis_client: redis.Redis, keys: Keys
+) -> None:
+    source = keys.stream("in")
+    inputs = _fill(redis_client, source, 6)
+    redis_client.xgroup_create(source, "g", id="0")
+    redis_client.xreadgroup("g", "dead-consumer", {source: ">"}, count=6)
+    gone = list(inputs)[2]
+    redis_client.xdel(source, gone)
+    spec = FunctionSpec(name="copy", input="in", group="g", outputs=("out",), build=identity("out"))
+    report = Worker([spec], redis_client, rt_settings, consumer="rescuer").run(burst=True)
+    assert report.reclaimed == 5
+    letters = read(redis_client, keys.dead_letters)
+    assert [(m["entry_id"], m["reason"]) for _, _, m in letters] == [
+        (gone, "entry deleted from the stream before it was processed")
+    ]
+    del inputs[gone]
+    _assert_exactly_once(redis_client, inputs, keys.stream("out"))
+    assert pending_count(redis_client, source, "g") == 0
