@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 
+from infra.services import free_port, wait_until
 from infra.settings import Settings
 from streams.keys import Keys
 from tests.integration.streams.conftest import ROOT, read, sentinel_env
@@ -63,3 +67,24 @@ def test_fn_run_rejects_an_unknown_function(rt_settings: Settings) -> None:
     run = _sentinel(rt_settings, "fn", "run", "nope")
     assert run.returncode != 0
     assert "no function 'nope'" in run.stderr
+
+
+def test_fn_run_serves_prometheus_metrics_and_stops_cleanly_on_sigterm(
+    rt_settings: Settings, redis_client: redis.Redis, keys: Keys, spawn: Any
+) -> None:
+    for n in range(7):
+        redis_client.xadd(keys.stream("items"), {"d": item(n)})
+    port = free_port()
+    worker = spawn(["fn", "run", "double", "--metrics-port", str(port)], sentinel_env(rt_settings))
+
+    def scrape() -> str:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
+                return str(response.read().decode())
+        except OSError:
+            return ""
+
+    wait_until(lambda: 'sentinel_function_processed_total{function="double"} 7.0' in scrape(), 30, "metrics")
+    assert 'sentinel_function_lag{function="double"} 0.0' in scrape()
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(30) == 0
