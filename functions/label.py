@@ -14,6 +14,7 @@ with the same join, so the effects the runtime commits are the same too.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -59,6 +60,8 @@ class Quality:
     recall: float
     pr_auc: float
     review_threshold: float
+    delay_p50_s: float = float("nan")  # label delay percentiles of the latest batch
+    delay_p95_s: float = float("nan")
 
     def as_mapping(self) -> dict[str, str]:
         return {name: repr(value) for name, value in vars(self).items()}
@@ -116,4 +119,9 @@ def label(
 ) -> tuple[list[LabelStored], Quality]:
     """Store the labels, then the live quality over the window including them."""
     stored = store.store(batch)
-    return stored, quality(store.window(), review_threshold)
+    live = quality(store.window(), review_threshold)
+    delays = [s.delay_s for s in stored if s.delay_s is not None and not s.duplicate]
+    if delays:
+        p50, p95 = np.percentile(delays, [50, 95])
+        live = dataclasses.replace(live, delay_p50_s=float(p50), delay_p95_s=float(p95))
+    return stored, live

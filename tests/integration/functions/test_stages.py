@@ -118,6 +118,7 @@ def test_label_stage_joins_scores_counts_once_and_publishes_quality(
     quality: Any = redis_client.hgetall(fkeys.label_quality)
     # window (label, p): (1,.9) (0,.8) (1,.2) (0,.1) (1,.6); review threshold 0.3 flags .9 .8 .6
     assert float(quality[b"window"]) == 5
+    assert float(quality[b"delay_p50_s"]) == pytest.approx(3.000000003)
     assert float(quality[b"precision"]) == pytest.approx(2 / 3)
     assert float(quality[b"recall"]) == pytest.approx(2 / 3)
     assert float(quality[b"pr_auc"]) == pytest.approx((1 + 2 / 3 + 3 / 4) / 3)  # ranks 1, 3, 4
