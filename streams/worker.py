@@ -8,9 +8,9 @@ function, or of a fused chain of functions. Each turn it
    (XAUTOCLAIM: their consumer died or is stuck), else reads new ones (XREADGROUP ``>``);
 2. decodes them; oversized, payload-less, undecodable and too-often-delivered entries
    become dead letters with the reason (bad input never stops the line);
-3. calls the handler; if it raises, the batch is split and retried event by event:
-   ``PoisonMessage`` -> dead letter, any other error -> left pending (retried after reclaim,
-   dead-lettered after ``max_deliveries``);
+3. calls the handler (:mod:`streams.isolation`); if it raises, the batch is retried event by
+   event: ``PoisonMessage`` -> dead letter, any other error -> left pending (retried after
+   reclaim, dead-lettered after ``max_deliveries``);
 4. commits effects, dead letters, counters and the XACK in one script that first checks this
    consumer still owns the entries (:mod:`streams.commit`); if some were reclaimed meanwhile,
    it re-runs the handler on the ones it still owns and writes nothing for the others.
@@ -36,10 +36,11 @@ import redis
 from infra.errors import PoisonMessage
 from infra.settings import Settings
 from streams.commit import Committer, DeadLetter
-from streams.events import Effect, Emit, Event, HashIncr, HashSet, Publish, split_fields
+from streams.events import Event, split_fields
 from streams.function import Context, FunctionSpec
 from streams.fusion import fuse, fused_outputs
 from streams.groups import ensure_group, prune_consumers, trim_consumed
+from streams.isolation import call_isolated
 from streams.keys import Keys
 from streams.metrics import record_latency
 
@@ -217,7 +218,8 @@ class Worker:
         for entry_id, fields, deliveries in entries:
             event_or_letter = self._decode(entry_id, fields, deliveries)
             (events if isinstance(event_or_letter, Event) else dead).append(event_or_letter)  # type: ignore[arg-type]
-        effects, failed, rejected = self._call(events)
+        outcome = call_isolated(self.handler, self.name, self.outputs, events)
+        effects, failed, rejected = outcome.effects, outcome.failed, outcome.rejected
         dead.extend(rejected)
         ack = [entry_id for entry_id, _, _ in entries if entry_id not in failed]
         counters = {
@@ -268,47 +270,6 @@ class Worker:
         except PoisonMessage as exc:
             return DeadLetter(entry_id, str(exc), payload, meta, deliveries)
         return Event(entry_id, value, payload, meta, deliveries)
-
-    def _call(self, events: list[Event[Any]]) -> tuple[list[Effect], dict[str, str], list[DeadLetter]]:
-        """(effects, failed id -> error, rejected dead letters); isolates a bad event by retrying one by one."""
-        if not events:
-            return [], {}, []
-        try:
-            return self._checked(self.handler(events)), {}, []
-        except PoisonMessage as exc:
-            if len(events) == 1:
-                event = events[0]
-                reason = f"rejected by {self.name}: {exc}"
-                return (
-                    [],
-                    {},
-                    [DeadLetter(event.id, reason, event.payload, dict(event.meta), event.deliveries)],
-                )
-            error: Exception = exc
-        except Exception as exc:  # noqa: BLE001 - the runtime decides: a failing function must not stop the line
-            if len(events) == 1:
-                log.warning("function failed function=%s entry_id=%s error=%r", self.name, events[0].id, exc)
-                return [], {events[0].id: repr(exc)}, []
-            error = exc
-        log.info("batch failed, retrying event by event function=%s error=%r", self.name, error)
-        effects: list[Effect] = []
-        failed: dict[str, str] = {}
-        rejected: list[DeadLetter] = []
-        for event in events:
-            one_effects, one_failed, one_rejected = self._call([event])
-            effects.extend(one_effects)
-            failed.update(one_failed)
-            rejected.extend(one_rejected)
-        return effects, failed, rejected
-
-    def _checked(self, effects: Sequence[Effect]) -> list[Effect]:
-        for effect in effects:
-            if isinstance(effect, Emit):
-                if effect.stream not in self.outputs:
-                    raise TypeError(f"{self.name} emitted to undeclared stream {effect.stream!r}")
-            elif not isinstance(effect, HashSet | HashIncr | Publish):
-                raise TypeError(f"{self.name} returned {effect!r}, not an effect")
-        return list(effects)
 
     def _flush_latencies(self) -> None:
         if self._latencies:

@@ -1,0 +1,71 @@
+"""Runtime error policy: call a function on a batch; if it raises, isolate the bad event.
+
+The function sees the whole batch first. If it raises, the batch is retried event by event,
+so one bad event cannot hold back the others: ``PoisonMessage`` -> dead letter with the
+reason; any other exception -> that event fails (left pending: reclaimed, retried, and
+dead-lettered after ``max_deliveries``). Returned effects are checked: only effects of the
+vocabulary, and appends only to the streams the function declared.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from infra.errors import PoisonMessage
+from streams.commit import DeadLetter
+from streams.events import Effect, Emit, Event, HashIncr, HashSet, Publish
+from streams.function import Handler
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    """What a batch produced: effects to commit, failed ids (with the error), rejected events."""
+
+    effects: list[Effect] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    rejected: list[DeadLetter] = field(default_factory=list)
+
+
+def call_isolated(handler: Handler, name: str, outputs: Sequence[str], events: list[Event[Any]]) -> Outcome:
+    """Run ``handler`` on ``events``; on an error, event by event (see the module docstring)."""
+    if not events:
+        return Outcome()
+    try:
+        return Outcome(effects=checked(handler(events), name, outputs))
+    except PoisonMessage as exc:
+        if len(events) == 1:
+            event = events[0]
+            reason = f"rejected by {name}: {exc}"
+            return Outcome(
+                rejected=[DeadLetter(event.id, reason, event.payload, dict(event.meta), event.deliveries)]
+            )
+        error: Exception = exc
+    except Exception as exc:  # noqa: BLE001 - the runtime decides: a failing function must not stop the line
+        if len(events) == 1:
+            log.warning("function failed function=%s entry_id=%s error=%r", name, events[0].id, exc)
+            return Outcome(failed={events[0].id: repr(exc)})
+        error = exc
+    log.info("batch failed, retrying event by event function=%s error=%r", name, error)
+    outcome = Outcome()
+    for event in events:
+        one = call_isolated(handler, name, outputs, [event])
+        outcome.effects.extend(one.effects)
+        outcome.failed.update(one.failed)
+        outcome.rejected.extend(one.rejected)
+    return outcome
+
+
+def checked(effects: Sequence[Effect], name: str, outputs: Sequence[str]) -> list[Effect]:
+    """``effects`` as a list, or TypeError if one is not an effect or targets an undeclared stream."""
+    for effect in effects:
+        if isinstance(effect, Emit):
+            if effect.stream not in outputs:
+                raise TypeError(f"{name} emitted to undeclared stream {effect.stream!r}")
+        elif not isinstance(effect, HashSet | HashIncr | Publish):
+            raise TypeError(f"{name} returned {effect!r}, not an effect")
+    return list(effects)
