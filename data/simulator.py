@@ -26,7 +26,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from data.schema import InvalidRow, Label, decode_transaction, encode_label
+from data.schema import InvalidRow, Label, Transaction, decode_transaction, encode_label, encode_transaction
 from infra.errors import ConfigError
 from infra.settings import Settings
 
@@ -111,7 +111,7 @@ def _on_delivery(
 
 def simulate(
     settings: Settings,
-    rows: Iterable[bytes],
+    rows: Iterable[bytes | Transaction],
     rate: float,
     *,
     limit: int | None = None,
@@ -120,7 +120,11 @@ def simulate(
     progress: Callable[[int], None] | None = None,
     stop: threading.Event | None = None,
 ) -> SimulationSummary:
-    """Publish ``rows`` (joined rows as JSON) at ``rate`` per second, then their labels; see module doc."""
+    """Publish ``rows`` at ``rate`` per second, then their labels; see the module docstring.
+
+    A row is either JSON bytes (as ``loader.iter_json`` yields them; validated here) or an
+    already validated ``Transaction`` (encoded here).
+    """
     if rate <= 0 or speedup <= 0 or label_delay_s < 0:
         raise ValueError("rate and speedup must be > 0 and label_delay_s >= 0")
     summary = SimulationSummary(requested_rate=rate)
@@ -143,7 +147,7 @@ def simulate(
             if stop.is_set() or (limit is not None and index >= limit):
                 break
             try:
-                tx = decode_transaction(raw)
+                tx = decode_transaction(raw) if isinstance(raw, bytes) else raw
             except InvalidRow as error:
                 summary.invalid += 1
                 if len(summary.examples) < MAX_EXAMPLES:
@@ -158,7 +162,7 @@ def simulate(
             else:
                 summary.max_lag_s = max(summary.max_lag_s, now - due)
             key = str(tx.card1).encode()
-            sender.send(tx_topic, key, raw, "tx")
+            sender.send(tx_topic, key, raw if isinstance(raw, bytes) else encode_transaction(tx), "tx")
             last = time.monotonic()
             first = first or last
             index += 1

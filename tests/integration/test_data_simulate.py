@@ -132,6 +132,17 @@ def test_invalid_rows_are_counted_not_published(broker_settings: Settings, tmp_p
     assert len(_consume(broker_settings, broker_settings.kafka.topic_transactions, 15)) == 15
 
 
+def test_transactions_given_as_structs_are_published_as_json(
+    broker_settings: Settings, tmp_path: Path
+) -> None:
+    rows = _synthetic_rows(tmp_path, 10)
+    summary = simulate(broker_settings, [decode_transaction(r) for r in rows], 500.0)
+    assert (summary.sent, summary.labels_sent) == (10, 10)
+    txs = _consume(broker_settings, broker_settings.kafka.topic_transactions, 10)
+    published = {tx.TransactionID: tx for tx in (decode_transaction(_value(m)) for m in txs)}
+    assert published == {tx.TransactionID: tx for tx in (decode_transaction(r) for r in rows)}
+
+
 def test_cli_replays_a_kaggle_file_pair(broker_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(data_cli, "get_settings", lambda: broker_settings)
     args = [
