@@ -17,12 +17,13 @@ and logged with the reason. Stopping (Ctrl-C or the ``stop`` event) flushes what
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from confluent_kafka import KafkaError, Message, Producer
 
@@ -32,6 +33,7 @@ from infra.settings import Settings
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 PUBLISHED_HEADER = "published_ns"  # contract with the broker -> Redis mirror
 MAX_EXAMPLES = 5
 
@@ -109,6 +111,41 @@ def _on_delivery(
     return callback
 
 
+_END = object()
+
+
+def _prefetch(rows: Iterable[T], done: threading.Event, size: int = 50_000) -> Iterator[T]:
+    """Read ``rows`` on a background thread, so loading a chunk never stalls the paced sender.
+
+    The thread ends when ``rows`` is exhausted or ``done`` is set.
+    """
+    buffer: queue.Queue[object] = queue.Queue(maxsize=size)
+
+    def fill() -> None:
+        try:
+            for row in rows:
+                while not done.is_set():
+                    try:
+                        buffer.put(row, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if done.is_set():
+                    return
+            buffer.put(_END)
+        except BaseException as error:  # noqa: BLE001 - handed to the consuming thread and re-raised there
+            buffer.put(error)
+
+    threading.Thread(target=fill, name="simulator-prefetch", daemon=True).start()
+    while True:
+        item = buffer.get()
+        if item is _END:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        yield cast(T, item)
+
+
 def simulate(
     settings: Settings,
     rows: Iterable[bytes | Transaction],
@@ -133,8 +170,8 @@ def simulate(
     label_wall_delay = label_delay_s / speedup
     labels: deque[tuple[float, bytes, bytes]] = deque()  # (due, key, value): due times only grow
     stop = stop or threading.Event()
-    start = time.monotonic()
-    first = last = 0.0
+    done = threading.Event()  # tells the prefetch thread to let go
+    start = first = last = 0.0
     index = 0
 
     def send_due_labels(now: float) -> None:
@@ -143,7 +180,7 @@ def simulate(
             sender.send(label_topic, key, value, "label")
 
     try:
-        for raw in rows:
+        for raw in _prefetch(rows, done):
             if stop.is_set() or (limit is not None and index >= limit):
                 break
             try:
@@ -154,6 +191,7 @@ def simulate(
                     summary.examples.append(str(error))
                 log.warning("invalid row skipped reason=%s", error)
                 continue
+            start = start or time.monotonic()  # the schedule starts with the first row, not the file load
             due = start + index / rate
             now = time.monotonic()
             if due > now:
@@ -177,6 +215,8 @@ def simulate(
             send_due_labels(time.monotonic())
     except KeyboardInterrupt:
         summary.interrupted = True
+    finally:
+        done.set()
     summary.interrupted = summary.interrupted or stop.is_set()
     summary.labels_pending = len(labels)
     remaining = sender.producer.flush(30)

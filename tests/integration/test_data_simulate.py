@@ -95,6 +95,22 @@ def test_rows_become_messages_and_labels_at_the_requested_rate(
         assert delay_s >= label_delay_s / speedup - 0.01
 
 
+def test_pacing_holds_when_rows_stream_from_the_files(broker_settings: Settings, tmp_path: Path) -> None:
+    """The sender must not stall (then burst) while the loader reads the next chunk."""
+    summary_files = generate(1_500, 4, tmp_path)
+    files = DataFiles(summary_files.transaction_file, summary_files.identity_file)
+    rows = itertools.chain.from_iterable(iter_json(files, 300))
+    rate = 500.0
+    summary = simulate(broker_settings, rows, rate)
+    assert summary.sent == 1_500 and summary.errors == 0
+    print(f"max lag behind schedule: {summary.max_lag_s * 1000:.1f} ms")
+    assert summary.max_lag_s < 0.5
+    txs = _consume(broker_settings, broker_settings.kafka.topic_transactions, 1_500)
+    stamps = sorted(_published_ns(m) for m in txs)
+    achieved = (len(stamps) - 1) / ((stamps[-1] - stamps[0]) / 1e9)
+    assert abs(achieved - rate) / rate < 0.05, achieved
+
+
 def test_stop_flushes_what_was_sent(broker_settings: Settings, tmp_path: Path) -> None:
     rows = _synthetic_rows(tmp_path, 300)
     stop = threading.Event()
