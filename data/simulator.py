@@ -1,8 +1,9 @@
 """Traffic source: joined rows -> broker topics ``transactions`` (now) and ``labels`` (later).
 
 ``simulate`` replays rows in the order given (the loader yields TransactionDT order) at a fixed
-rate against a monotonic schedule: message *i* is due at ``start + i / rate``, so a late wake-up
-never shifts the messages after it (open loop, no drift). Each message is the row's JSON with its
+rate against a monotonic schedule: message *i* is due at ``start + i / rate`` (``start`` = the first
+row), so a late wake-up never shifts the messages after it (open loop, no drift). Rows are read
+ahead on a background thread so that loading the next chunk of a file does not stall the sender. Each message is the row's JSON with its
 original column names, keyed by ``card1`` and stamped with the header ``published_ns``
 (``time.time_ns()`` as ASCII digits) just before it is handed to the producer, so downstream
 stages can measure end-to-end latency.
