@@ -127,6 +127,12 @@ class ModelSettings(Section):
         0.1, ge=0, le=1, description="Share of a wrongly declined amount lost (customer friction)."
     )
     max_reasons: int = Field(5, ge=1, le=50, description="Reasons attached to a reviewed/declined score.")
+    time_correlation: float = Field(
+        0.5, gt=0, le=1, description="Features rank-correlated with TransactionDT above this are dropped."
+    )
+    v_correlation: float = Field(
+        0.75, gt=0, le=1, description="V columns correlated above this (same NaN pattern) keep one."
+    )
     reload_interval_s: float = Field(
         5.0, gt=0, le=3600, description="How often a scorer checks the registry for a new champion."
     )

@@ -7,11 +7,17 @@ split never lets a later row inform an earlier decision.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 import numpy.typing as npt
+
+from data.loader import DataFiles, iter_json
+from data.schema import Transaction, decode_transaction
+from functions.features import FEATURE_NAMES
+from functions.replay import ReplayClient, ReplayMeta, drop_state, replay_features, scratch_prefix
 
 Matrix = npt.NDArray[np.float32]
 EARLY_STOP_SHARE = 0.15
@@ -27,11 +33,11 @@ class TrainingSet:
     labels: npt.NDArray[np.int_]
 
     @classmethod
-    def build(cls, matrix: Matrix, names: Sequence[str], meta: dict[str, npt.ArrayLike]) -> TrainingSet:
+    def build(cls, matrix: Matrix, names: Sequence[str], meta: Mapping[str, npt.ArrayLike]) -> TrainingSet:
         """From a feature matrix and its meta arrays (TransactionID/DT/Amt, isFraud), time-ordered."""
         times = np.asarray(meta["TransactionDT"], dtype=np.int64)
         labels = np.asarray(meta["isFraud"], dtype=np.float64)
-        if np.isnan(labels).any():
+        if np.isnan(labels).any() or (labels < 0).any():
             raise ValueError("training needs isFraud on every row")
         order = np.argsort(times, kind="stable")
         return cls(
@@ -41,6 +47,20 @@ class TrainingSet:
             times=times[order],
             amounts=np.asarray(meta["TransactionAmt"], dtype=np.float64)[order],
             labels=labels[order].astype(np.int_),
+        )
+
+    @classmethod
+    def from_replay(cls, matrix: Matrix, names: Sequence[str], meta: ReplayMeta) -> TrainingSet:
+        """From ``functions.replay.replay_features`` output (the online feature code)."""
+        return cls.build(
+            matrix,
+            names,
+            {
+                "TransactionID": meta.transaction_id,
+                "TransactionDT": meta.transaction_dt,
+                "TransactionAmt": meta.amount,
+                "isFraud": meta.is_fraud,
+            },
         )
 
     def subset(self, names: Sequence[str]) -> TrainingSet:
@@ -82,3 +102,25 @@ def time_split(rows: int, test_fraction: float, calibration_fraction: float) -> 
         calibration=slice(calibration_start, test_start),
         test=slice(test_start, rows),
     )
+
+
+def read_transactions(files: DataFiles, limit: int | None = None) -> Iterator[Transaction]:
+    """The files' joined rows in TransactionDT order, decoded as the live stream decodes them."""
+    rows = (decode_transaction(raw) for chunk in iter_json(files) for raw in chunk)
+    return islice(rows, limit)
+
+
+def replay_training_set(
+    client: ReplayClient,
+    key_prefix: str,
+    transactions: Iterable[Transaction],
+    batch_size: int = 500,
+    progress: Callable[[int], None] | None = None,
+) -> TrainingSet:
+    """Replay labelled history through the online feature code on a scratch prefix (then dropped)."""
+    scratch = key_prefix + scratch_prefix("train")
+    try:
+        matrix, meta = replay_features(client, scratch, transactions, batch_size, progress)
+    finally:
+        drop_state(client, scratch)
+    return TrainingSet.from_replay(matrix, FEATURE_NAMES, meta)

@@ -4,6 +4,9 @@ Decided on the training rows only, and recorded in the registry with the reasons
 reviewer can see why a column is not in the model:
 
 - near-constant: one value (NaN counts as a value) covers >= 99.9% of rows;
+- time proxy: |Spearman correlation with TransactionDT| >= ``time_corr`` (cumulative counters
+  of shared entities, online frequency counts, "day minus delta" columns of running deltas):
+  the tree would learn the date, which never repeats, and fail on the later test slice;
 - duplicate: identical to an earlier column on every training row;
 - V reduction: the V columns are grouped by their missing-value pattern (the IEEE-CIS V
   blocks share NaN structure); inside a group, columns correlated above ``corr`` with an
@@ -18,6 +21,7 @@ from collections import defaultdict
 import msgspec
 import numpy as np
 import numpy.typing as npt
+from scipy.stats import rankdata
 
 _V_COLUMN = re.compile(r"^V\d+$")
 
@@ -36,21 +40,38 @@ def _near_constant(column: npt.NDArray[np.float32], share: float) -> bool:
     return bool(counts.max() >= share * len(column))
 
 
+def _time_correlation(column: npt.NDArray[np.float32], time_ranks: npt.NDArray[np.float64]) -> float:
+    present = ~np.isnan(column)
+    if present.sum() < 100:
+        return 0.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = np.corrcoef(rankdata(column[present]), time_ranks[present])[0, 1]
+    return 0.0 if np.isnan(rho) else float(abs(rho))
+
+
 def select_features(
     matrix: npt.NDArray[np.float32],
     names: list[str],
+    times: npt.NDArray[np.int64] | None = None,
     constant_share: float = 0.999,
-    corr: float = 0.95,
+    corr: float = 0.75,
+    time_corr: float = 0.5,
     sample: int = 50_000,
 ) -> Selection:
-    """Choose the columns to train on from the training rows of ``matrix``."""
-    rows = matrix[:: max(1, len(matrix) // sample)]
+    """Choose the columns to train on from the training rows of ``matrix`` (and their times)."""
+    step = max(1, len(matrix) // sample)
+    rows = matrix[::step]
+    time_ranks = rankdata(times[::step]) if times is not None else None
     dropped: dict[str, str] = {}
     seen: dict[bytes, str] = {}
     for j, name in enumerate(names):
         column = rows[:, j]
         if _near_constant(column, constant_share):
             dropped[name] = "near-constant"
+            continue
+        rho = _time_correlation(column, time_ranks) if time_ranks is not None else 0.0
+        if rho >= time_corr:
+            dropped[name] = f"time proxy: |rank corr with TransactionDT| = {rho:.2f}"
             continue
         digest = np.nan_to_num(column, nan=-1.2345e30).tobytes()
         if digest in seen:

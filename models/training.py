@@ -72,7 +72,13 @@ def train(
 ) -> TrainingResult:
     split = time_split(len(data.labels), cfg.test_fraction, cfg.calibration_fraction)
     progress("feature hygiene")
-    selection = select_features(data.matrix[split.fit], list(data.names))
+    selection = select_features(
+        data.matrix[split.fit],
+        list(data.names),
+        data.times[split.fit],
+        corr=cfg.v_correlation,
+        time_corr=cfg.time_correlation,
+    )
     kept = np.array([data.names.index(n) for n in selection.kept], dtype=np.intp)
     matrix = np.ascontiguousarray(data.matrix[:, kept])
     y = data.labels
