@@ -36,3 +36,4 @@ fmt:
 bench:
     mkdir -p bench-results
     sentinel bench streams --json bench-results/streams.json
+    sentinel bench e2e --json bench-results/e2e.json

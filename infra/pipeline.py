@@ -7,6 +7,7 @@ prefixes them (``streams.keys``). The mirror feeds ``tx.raw`` and ``labels``. Th
 
     input          group   function  outputs
     tx.raw         enrich  enrich    tx.enriched            features (functions.enrich)
+    tx.enriched    score   score     tx.scored, alerts      champion model, thresholds (functions.score)
     labels         label   label     labels.stored          label store + live quality (functions.label)
     bench.in       noop    noop      bench.out              copies entries (benchmarks, smoke tests)
 
@@ -16,8 +17,8 @@ the outputs are the same, ``tx.enriched`` is then never written.
 
 from __future__ import annotations
 
-from infra import stages
-from infra.stages import ENRICHED, LABELS, LABELS_STORED, RAW
+from infra import score_stage, stages
+from infra.stages import ALERTS, ENRICHED, LABELS, LABELS_STORED, RAW, SCORED
 from streams.function import FunctionSpec, Pipeline, identity
 
 PIPELINE = Pipeline(
@@ -30,6 +31,15 @@ PIPELINE = Pipeline(
             build=stages.build_enrich,
             codec=stages.TransactionCodec(),
             description="Transaction -> TxEnriched: entity velocity features in event time (Redis state).",
+        ),
+        FunctionSpec(
+            name="score",
+            input=ENRICHED,
+            group="score",
+            outputs=(SCORED, ALERTS),
+            build=score_stage.build_score,
+            codec=stages.EnrichedCodec(),
+            description="TxEnriched -> TxScored (+ AlertRaised): calibrated probability, decision, reasons.",
         ),
         FunctionSpec(
             name="label",

@@ -98,7 +98,7 @@ class FeatureSettings(Section):
         200 * 86_400, ge=8 * 86_400, description="Feature state of an entity expires after this long idle."
     )
     vector_ttl_s: int = Field(
-        3 * 86_400, ge=60, description="A computed feature vector is kept this long (idempotent replays)."
+        900, ge=60, description="A computed feature vector is kept this long (redeliveries get it back)."
     )
     result_ttl_s: int = Field(
         7 * 86_400, ge=60, description="A transaction's score result record lives this long."
