@@ -167,6 +167,7 @@ def simulate(
     table.add_row("max lag behind schedule", f"{summary.max_lag_s * 1000:,.1f} ms")
     table.add_row("invalid rows (not sent)", f"{summary.invalid:,}")
     table.add_row("delivery errors", f"{summary.delivery_errors:,}")
+    table.add_row("unacknowledged at exit", f"{summary.unflushed:,}")
     console.print(table)
     for example in summary.examples:
         console.print(f"  {example}")

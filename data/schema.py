@@ -60,6 +60,8 @@ class Column:
 
 # Amounts above this are not card payments; it also rejects infinities (NaN fails ge=0).
 MAX_AMOUNT = 1e7
+MAX_ID = 2**53 - 1  # ids stay exact in JSON numbers everywhere (JavaScript dashboards included)
+MAX_DT = 10**10  # seconds: about 300 years after the reference point
 TF = ("T", "F")
 FOUND = ("Found", "NotFound")
 EMAIL_DOMAIN = r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$"  # "gmail" alone occurs in the real files
@@ -89,9 +91,9 @@ def _transaction_columns() -> tuple[Column, ...]:
         return Column(name, kind, "transaction", **spec)
 
     return (
-        col("TransactionID", "int", nullable=False, ge=0),
+        col("TransactionID", "int", nullable=False, ge=0, le=MAX_ID),
         col("isFraud", "int", allowed=(0, 1)),  # absent in the test files
-        col("TransactionDT", "int", nullable=False, ge=0),
+        col("TransactionDT", "int", nullable=False, ge=0, le=MAX_DT),
         col("TransactionAmt", "float", nullable=False, ge=0, le=MAX_AMOUNT),
         col("ProductCD", "str", nullable=False, allowed=("W", "C", "H", "S", "R")),
         col("card1", "int", nullable=False, ge=1000, le=18396),
@@ -122,7 +124,7 @@ def _identity_columns() -> tuple[Column, ...]:
         for i in range(1, 39)
     )
     return (
-        col("TransactionID", "int", nullable=False, ge=0),
+        col("TransactionID", "int", nullable=False, ge=0, le=MAX_ID),
         *ids,
         col("DeviceType", "str", allowed=("mobile", "desktop")),
         col("DeviceInfo", "str", max_length=200),
@@ -185,7 +187,7 @@ else:
 class Label(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The outcome of a transaction, known later (a chargeback or its absence)."""
 
-    TransactionID: Annotated[int, msgspec.Meta(ge=0)]
+    TransactionID: Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)]
     isFraud: Literal[0, 1]
 
 

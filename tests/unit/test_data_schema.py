@@ -90,6 +90,8 @@ def test_decode_row_reads_csv_strings_and_treats_empty_and_nan_as_null() -> None
         ("TransactionDT", -1),
         ("TransactionDT", 1.5),
         ("TransactionID", "abc"),
+        ("TransactionID", 390833154787484696576),
+        ("TransactionDT", 10**12),
         ("TransactionAmt", -3.0),
         ("ProductCD", "X"),
         ("card4", "diners"),
