@@ -36,4 +36,5 @@ fmt:
 bench:
     mkdir -p bench-results
     sentinel bench streams --json bench-results/streams.json
+    sentinel bench inference --json bench-results/inference.json
     sentinel bench e2e --json bench-results/e2e.json

@@ -4,8 +4,9 @@ Microseconds per transaction for each algorithm (LightGBM, XGBoost, CatBoost and
 ensemble), at batch 1 and 500, with the online features excluded (matrix -> calibrated
 probability) and included (Transaction -> Redis feature state -> matrix -> probability),
 plus the cost of native-SHAP explanations (paid only for review / decline).
-Models: the newest registered version of each algorithm; algorithms not in the registry
-are trained on the benchmark's own rows into a scratch registry (one thread each, as served).
+Models: the newest registered version of each algorithm (or that member of the newest
+ensemble); algorithms still missing are trained on the benchmark's own rows into a scratch
+registry. Inference runs on one thread per model, as served.
 """
 
 from __future__ import annotations
@@ -70,9 +71,19 @@ def models_for(registry: Registry, data: TrainingSet, settings: Settings) -> dic
         newest[algorithm] = version  # versions sort by time
     scratch = Registry(Path(tempfile.mkdtemp(prefix="sentinel-bench-models-")))
     out = {}
+    ensemble = registry.load(newest["ensemble"]) if "ensemble" in newest else None
     for algorithm in ALGORITHMS:
         if algorithm in newest:
             out[algorithm] = registry.load(newest[algorithm])
+        elif ensemble is not None:  # a member of the ensemble is that algorithm's model
+            member = next(m for m in ensemble.members if m.booster.algorithm == algorithm)
+            out[algorithm] = LoadedModel(
+                f"{ensemble.version}#{algorithm}",
+                ensemble.feature_names,
+                ensemble.kept,
+                [member],
+                ensemble.thresholds,
+            )
         else:
             version = register(scratch, train(data, algorithm, settings.models), [])
             out[algorithm] = scratch.load(version)

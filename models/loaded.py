@@ -94,6 +94,7 @@ class LoadedModel:
                         contribution=float(contrib[row, j]),
                     )
                     for j in columns
+                    if contrib[row, j] > 0  # reasons push towards fraud
                 ]
             )
         return out

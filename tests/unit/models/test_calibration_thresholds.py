@@ -100,3 +100,17 @@ def test_hygiene_drops_constant_duplicate_and_correlated_v_columns() -> None:
     assert selection.dropped["flat"] == "near-constant"
     assert "V1" in selection.dropped["V2"]
     assert selection.v_groups == [["V1", "V3", "V2"], ["V4"]]
+
+
+def test_tuning_searches_and_feeds_the_final_model() -> None:
+    from infra.settings import ModelSettings
+    from models.training import train
+    from tests.unit.models.conftest import synthetic_set
+
+    result = train(
+        synthetic_set(3000, 1), "lightgbm", ModelSettings(rounds=30, tune_trials=3), tune_search=True
+    )
+    assert {"learning_rate", "num_leaves", "min_data_in_leaf", "feature_fraction"} <= set(
+        result.params["lightgbm"]
+    )
+    assert 0 < result.metrics["pr_auc"] <= 1
