@@ -36,5 +36,6 @@ fmt:
 bench:
     mkdir -p bench-results
     sentinel bench streams --json bench-results/streams.json
+    sentinel bench api --json bench-results/api.json
     sentinel bench inference --json bench-results/inference.json
     sentinel bench e2e --json bench-results/e2e.json

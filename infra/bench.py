@@ -18,6 +18,7 @@ from infra.settings import Settings, get_settings
 BENCHES: dict[str, tuple[str, str]] = {
     "data": ("data.bench:data", "Generator rows/s, decode µs, simulator top and paced rates."),
     "streams": ("streams.bench:streams", "Events/s and per-hop latency: mirror and a no-op function."),
+    "api": ("gateway.bench.command:api", "POST /v1/score on a real gateway: fixed rates and saturation."),
     "e2e": ("infra.bench_e2e:e2e", "Broker -> mirror -> enrich -> score: events/s, publish->scored latency."),
     "inference": (
         "models.bench:inference",

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fn": ("streams.cli:fn", "List and run the pipeline's functions (consumer groups on Redis Streams)."),
     "dlq": ("streams.cli:dlq", "Inspect and replay dead letters."),
     "mirror": ("streams.cli:mirror", "Copy the broker topics into Redis streams, exactly once."),
+    "gateway": ("gateway.cli:gateway", "Serve the HTTP API (scoring, investigation, operations) on granian."),
     "train": ("infra.commands_models:train_command", "Train, calibrate, evaluate and register a fraud model."),
     "models": ("models.cli:models", "Model registry: list, show, promote, rollback."),
     "bench": ("infra.bench:bench", "Run a benchmark; print a table and write JSON."),

@@ -1,0 +1,97 @@
+"""Gateway app: settings + wiring -> the Litestar app (routes, auth, errors, CORS, limits, docs).
+
+``create_app(settings, wiring)`` builds the whole HTTP API; its lifespan opens the clients
+and services (``gateway.services.open_services``) when the server starts and closes them when
+it stops, so nothing connects at import time. The process's composition root, the factory
+granian calls in every worker, is ``infra.gateway:app_from_environment``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+
+from gateway.auth import API_KEY_HEADER, SECURITY_SCHEME, KeyRing, parse_api_keys
+from gateway.controllers import CONTROLLERS
+from gateway.problems import EXCEPTION_HANDLERS
+from gateway.services import Services, open_services
+from gateway.wiring import Wiring
+from infra.settings import Settings
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "1.0.0"
+
+
+def create_app(settings: Settings, wiring: Wiring) -> Litestar:
+    """The gateway for these settings, scoring with the pipeline described by ``wiring``."""
+    cfg = settings.gateway
+    keyring = KeyRing(parse_api_keys(cfg.api_keys.get_secret_value()))
+    if not len(keyring):
+        log.warning("no gateway API keys configured: every /v1 endpoint will answer 401")
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with open_services(settings, wiring) as opened:
+            app.state.services = opened
+            yield
+
+    prometheus = PrometheusConfig(
+        app_name="sentinel_gateway", prefix="sentinel_gateway", group_path=True, exclude=["^/metrics"]
+    )
+    return Litestar(
+        route_handlers=[*CONTROLLERS, PrometheusMetrics],
+        lifespan=[lifespan],
+        dependencies={"services": Provide(_services, sync_to_thread=False)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        cors_config=CORSConfig(
+            allow_origins=list(cfg.cors_origins),
+            allow_methods=["GET", "POST", "PUT", "OPTIONS"],
+            allow_headers=[API_KEY_HEADER, "Content-Type", "Last-Event-ID"],
+        ),
+        request_max_body_size=cfg.max_body_bytes,
+        middleware=[prometheus.middleware],
+        openapi_config=OpenAPIConfig(
+            title="Sentinel API",
+            version=API_VERSION,
+            description="Real-time fraud scoring, investigation and operations.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(path="/"), SwaggerRenderPlugin(path="/swagger")],
+            components=Components(
+                security_schemes={
+                    SECURITY_SCHEME: SecurityScheme(
+                        type="apiKey", name=API_KEY_HEADER, security_scheme_in="header"
+                    )
+                }
+            ),
+        ),
+        state=_initial_state(settings, keyring),
+        debug=False,
+    )
+
+
+class PrometheusMetrics(PrometheusController):
+    """Prometheus scrape endpoint (open; not part of the documented API)."""
+
+    include_in_schema = False
+
+
+def _initial_state(settings: Settings, keyring: KeyRing) -> State:
+    return State({"settings": settings, "keyring": keyring})
+
+
+def _services(state: State) -> Services:
+    services = getattr(state, "services", None)
+    if not isinstance(services, Services):
+        raise RuntimeError("gateway services are not open (lifespan did not run)")
+    return services

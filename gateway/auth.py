@@ -1,0 +1,125 @@
+"""Gateway edge: API keys with roles, checked by a route guard before any handler runs.
+
+Keys come from settings (``SENTINEL_GATEWAY_API_KEYS='admin:k1,analyst:k2,scorer:k3'``).
+A request presents its key in the ``X-API-Key`` header. Roles are ranked by what they may
+do; ``admin`` implies every other role:
+
+    scorer   POST /v1/score, POST /v1/transactions
+    analyst  every read (transactions, alerts, metrics, models, strategy, simulate), resolve alerts
+    admin    PUT /v1/strategy, promote and roll back models
+
+Missing or unknown key -> 401; known key without the role -> 403. Health, readiness and
+Prometheus metrics are open. Keys are compared in constant time.
+"""
+
+from __future__ import annotations
+
+import enum
+import hmac
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+
+from infra.errors import ConfigError
+
+API_KEY_HEADER = "X-API-Key"
+SECURITY_SCHEME = "apiKey"
+
+
+class Role(enum.Enum):
+    SCORER = "scorer"
+    ANALYST = "analyst"
+    ADMIN = "admin"
+
+
+# role -> the roles it holds (admin implies all; analyst and scorer are disjoint duties)
+_GRANTS: dict[Role, frozenset[Role]] = {
+    Role.SCORER: frozenset({Role.SCORER}),
+    Role.ANALYST: frozenset({Role.ANALYST}),
+    Role.ADMIN: frozenset(Role),
+}
+
+
+class Principal:
+    """Who is calling: the role of the key and a short non-secret name for audit logs."""
+
+    __slots__ = ("name", "role")
+
+    def __init__(self, role: Role, name: str) -> None:
+        self.role = role
+        self.name = name
+
+    def holds(self, role: Role) -> bool:
+        return role in _GRANTS[self.role]
+
+
+def parse_api_keys(spec: str) -> dict[bytes, Role]:
+    """``'admin:k1,analyst:k2'`` -> {b'k1': ADMIN, b'k2': ANALYST}; raises ConfigError when malformed."""
+    keys: dict[bytes, Role] = {}
+    for index, item in enumerate(part.strip() for part in spec.split(",")):
+        if not item:
+            continue
+        role_name, sep, key = item.partition(":")
+        if not sep or not key.strip():
+            raise ConfigError(f"gateway api_keys entry {index + 1}: expected 'role:key'")
+        try:
+            role = Role(role_name.strip())
+        except ValueError:
+            valid = ", ".join(r.value for r in Role)
+            raise ConfigError(
+                f"gateway api_keys entry {index + 1}: unknown role (expected {valid})"
+            ) from None
+        keys[key.strip().encode()] = role
+    return keys
+
+
+class KeyRing:
+    """The configured keys; looks a presented key up without leaking timing."""
+
+    def __init__(self, keys: Mapping[bytes, Role]) -> None:
+        # Name a key by its role and position, never by its text: names go into audit logs.
+        self._entries = [
+            (key, Principal(role, f"{role.value}#{n}")) for n, (key, role) in enumerate(keys.items(), 1)
+        ]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def identify(self, presented: str | None) -> Principal | None:
+        if not presented:
+            return None
+        candidate = presented.encode()
+        found: Principal | None = None
+        for key, principal in self._entries:  # no early exit: every key is compared
+            if hmac.compare_digest(key, candidate):
+                found = principal
+        return found
+
+
+def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    """The caller of a guarded route (set by the guard)."""
+    principal = connection.scope.get("state", {}).get("principal")
+    if not isinstance(principal, Principal):
+        raise NotAuthorizedException(f"missing or unknown API key in the {API_KEY_HEADER} header")
+    return principal
+
+
+def requires(
+    role: Role,
+) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
+    """A route guard: 401 without a valid key, 403 when its role does not grant ``role``."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        ring: KeyRing = connection.app.state.keyring
+        principal = ring.identify(connection.headers.get(API_KEY_HEADER))
+        if principal is None:
+            raise NotAuthorizedException(f"missing or unknown API key in the {API_KEY_HEADER} header")
+        if not principal.holds(role):
+            raise PermissionDeniedException(f"this endpoint needs the {role.value} role")
+        connection.scope.setdefault("state", {})["principal"] = principal
+
+    guard.__name__ = f"requires_{role.value}"
+    return guard

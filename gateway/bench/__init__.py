@@ -1,0 +1,1 @@
+"""Gateway benchmark: an open-loop HTTP load generator and the `sentinel bench api` command."""

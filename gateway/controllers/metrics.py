@@ -1,0 +1,41 @@
+"""Gateway: operational metrics for the dashboard (analyst): overview tiles and per-minute series."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.params import QueryParameter
+
+from gateway.auth import SECURITY_SCHEME, Role, requires
+from gateway.problems import problem_responses
+from gateway.schemas.metrics import Overview, Timeseries
+from gateway.services import Deps
+
+Minutes = Annotated[int, QueryParameter(ge=1, le=1_440, description="How many recent minutes.")]
+
+
+class MetricsController(Controller):
+    path = "/v1/metrics"
+    tags = ("metrics",)
+    security = ({SECURITY_SCHEME: []},)
+
+    @get(
+        "/overview",
+        guards=[requires(Role.ANALYST)],
+        summary="Volumes and amounts by decision, throughput, latency, fraud rate, live precision/recall",
+        responses=problem_responses(401, 403),
+        sync_to_thread=True,
+    )
+    def overview(self, services: Deps, minutes: Minutes = 60) -> Overview:
+        return services.metrics.overview(minutes)
+
+    @get(
+        "/timeseries",
+        guards=[requires(Role.ANALYST)],
+        summary="Per-minute counts and amounts by decision (oldest first; the last minute is filling)",
+        responses=problem_responses(401, 403),
+        sync_to_thread=True,
+    )
+    def timeseries(self, services: Deps, minutes: Minutes = 60) -> Timeseries:
+        return services.metrics.timeseries(minutes)

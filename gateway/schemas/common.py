@@ -1,0 +1,32 @@
+"""Gateway DTOs shared by several domains: reasons, pages, constrained scalars."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+from data.schema import Transaction
+from gateway.problems import Invalid
+
+Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0, description="Calibrated probability of fraud.")]
+MAX_TRANSACTION_ID = 2**63 - 1  # int64: what the broker keys, Redis and other systems can hold
+TransactionId = Annotated[
+    int, msgspec.Meta(ge=0, le=MAX_TRANSACTION_ID, description="IEEE-CIS TransactionID.")
+]
+Decision = Literal["approve", "review", "decline"]
+Verdict = Literal["fraud", "legitimate"]
+
+
+class Reason(msgspec.Struct, frozen=True, kw_only=True):
+    """One reason behind a score: a feature, its value, and its push on the log-odds (SHAP)."""
+
+    feature: str
+    value: float | None
+    contribution: float
+
+
+def check_id(tx: Transaction) -> None:
+    """The schema bounds TransactionID below only; the API also bounds it above (int64)."""
+    if tx.TransactionID > MAX_TRANSACTION_ID:
+        raise Invalid("TransactionID", f"must be at most {MAX_TRANSACTION_ID}")

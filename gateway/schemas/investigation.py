@@ -1,0 +1,83 @@
+"""Gateway DTOs of investigation: scored transactions, the forensics record, alerts and verdicts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+
+from gateway.schemas.common import Decision, Probability, Reason, TransactionId, Verdict
+from gateway.schemas.scoring import ChallengerScore
+
+
+class TransactionSummary(msgspec.Struct, frozen=True, kw_only=True):
+    transaction_id: TransactionId
+    scored_at: float  # unix seconds
+    amount: float
+    probability: Probability
+    risk_level: str
+    decision: Decision
+    model_version: str
+
+
+class TransactionPage(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[TransactionSummary]
+    next_cursor: str | None = None
+
+
+class Forensics(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything recorded about one transaction: its key fields, entity features, scores, label."""
+
+    transaction_id: TransactionId
+    scored_at: float  # unix seconds
+    published_at: float | None = None  # when it entered Sentinel (unix seconds)
+    raw: dict[str, Any]  # the fields the score stage records (TransactionDT, amount, card1)
+    uid: str  # the client identity the entity features aggregate over
+    features: dict[str, float | None]  # the stateful entity features computed for it
+    probability: Probability
+    risk_level: str
+    decision: Decision
+    reasons: list[Reason]
+    model_version: str
+    review_threshold: float
+    decline_threshold: float
+    challenger: ChallengerScore | None = None
+    label: int | None = None  # isFraud once known (chargeback or analyst verdict)
+
+
+class Alert(msgspec.Struct, frozen=True, kw_only=True):
+    alert_id: str
+    transaction_id: TransactionId
+    raised_at: float
+    amount: float
+    probability: Probability
+    risk_level: str
+    decision: Decision
+    reasons: list[Reason]
+    status: str  # open | resolved
+    verdict: Verdict | None = None
+    resolved_by: str | None = None
+    resolved_at: str | None = None
+
+
+class AlertPage(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[Alert]
+    next_cursor: str | None = None
+
+
+Note = Annotated[str, msgspec.Meta(max_length=500, description="Why (kept in the audit log).")]
+
+
+class Resolve(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    verdict: Verdict
+    note: Note | None = None
+
+
+class Resolution(msgspec.Struct, frozen=True, kw_only=True):
+    """An analyst's verdict on an alert; it is also sent to the label stage as ``label``."""
+
+    transaction_id: TransactionId
+    verdict: Verdict
+    label: int
+    resolved_by: str
+    resolved_at: str

@@ -1,0 +1,117 @@
+"""Gateway services: small classes that call into the other packages' public functions.
+
+``open_services(settings)`` is the one place the gateway's clients are created (Redis, the
+broker producer, the model source); controllers only ever see the ``Services`` bundle. The
+services use a synchronous Redis client (the other packages' functions take one) and run
+in Litestar's thread pool or, for the short scoring path, inline; live events use an
+asyncio client so a waiting stream costs no thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TypeAlias
+
+import redis
+import redis.asyncio as aioredis
+from litestar.di import NamedDependency
+
+from functions.keys import FeatureKeys
+from gateway.services.alerts import AlertService
+from gateway.services.audit import AuditLog
+from gateway.services.events import EventService
+from gateway.services.health import HealthService
+from gateway.services.metrics import MetricsService
+from gateway.services.models import ModelService
+from gateway.services.publisher import Publisher
+from gateway.services.scoring import ScoreService
+from gateway.services.strategy import DeclineCost, StrategyService
+from gateway.services.transactions import TransactionService
+from gateway.wiring import Wiring
+from infra.errors import ConfigError
+from infra.settings import Settings
+from models.registry import Registry
+from streams.keys import Keys
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    redis: redis.Redis
+    aredis: aioredis.Redis
+    health: HealthService
+    models: ModelService
+    strategy: StrategyService
+    events: EventService
+    scoring: ScoreService
+    alerts: AlertService
+    transactions: TransactionService
+    publisher: Publisher
+    metrics: MetricsService
+    audit: AuditLog
+
+
+def build_services(
+    settings: Settings, wiring: Wiring, client: redis.Redis, aclient: aioredis.Redis
+) -> Services:
+    """Wire the services around open Redis clients."""
+    fkeys = FeatureKeys(settings.redis.key_prefix)
+    keys = Keys(settings.redis.key_prefix)
+    audit = AuditLog(client, fkeys.audit)
+    scoring = ScoreService(client, settings, wiring)
+    registry = Registry(settings.models.registry_dir)
+    return Services(
+        settings=settings,
+        redis=client,
+        aredis=aclient,
+        health=HealthService(
+            client,
+            keys,
+            [(spec.input, spec.group) for spec in wiring.pipeline],
+            settings.gateway.ready_max_lag,
+            scoring.unavailable,
+        ),
+        models=ModelService(registry, client, audit),
+        strategy=StrategyService(
+            client,
+            fkeys,
+            audit,
+            (settings.strategy.review_threshold, settings.strategy.decline_threshold),
+            DeclineCost(settings.models.decline_fee, settings.models.decline_amount_share),
+        ),
+        events=EventService(
+            aclient,
+            {"scored": keys.stream(wiring.scored_stream), "alert": keys.stream(wiring.alerts_stream)},
+            settings.gateway.events_max_clients,
+            settings.gateway.events_max_seconds,
+        ),
+        scoring=scoring,
+        transactions=TransactionService(client, keys, fkeys, wiring.scored_stream, scoring),
+        publisher=Publisher(settings),
+        metrics=MetricsService(client, keys, fkeys, [(s.name, s.input, s.group) for s in wiring.pipeline]),
+        alerts=AlertService(client, keys, fkeys, wiring.alerts_stream, audit, settings.features.label_ttl_s),
+        audit=audit,
+    )
+
+
+@asynccontextmanager
+async def open_services(settings: Settings, wiring: Wiring) -> AsyncIterator[Services]:
+    if not settings.redis.url:
+        raise ConfigError("the gateway needs SENTINEL_REDIS_URL (it keeps no state of its own)")
+    client = redis.Redis.from_url(settings.redis.url, health_check_interval=30)
+    aclient = aioredis.Redis.from_url(settings.redis.url, health_check_interval=30)
+    try:
+        services = build_services(settings, wiring, client, aclient)
+        try:
+            yield services
+        finally:
+            services.publisher.close()
+    finally:
+        client.close()
+        await aclient.aclose()
+
+
+Deps: TypeAlias = NamedDependency[Services]
+"""How a handler asks for the services: ``def handler(self, services: Deps)``."""

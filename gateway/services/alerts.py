@@ -1,0 +1,135 @@
+"""Alert queue: the score stage's alerts, newest first, with analysts' verdicts; a verdict becomes a label.
+
+Alerts live in the score stage's ``alerts`` stream (one per reviewed or declined
+transaction). Resolving one records the verdict, appends the label to the ``labels`` stream
+(the label stage stores it for live quality metrics and retraining, as a chargeback would)
+and writes the audit entry, all in one MULTI/EXEC.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import msgspec
+import redis
+
+from data.schema import Label, encode_label
+from functions.decision import AlertRaised
+from functions.keys import FeatureKeys
+from gateway.problems import Conflict, NotFound
+from gateway.schemas.common import Reason, Verdict
+from gateway.schemas.investigation import Alert, AlertPage, Resolution, Resolve
+from gateway.services.audit import AuditLog, now_iso
+from gateway.services.pages import page_back
+from streams.events import ORIGIN, PAYLOAD, PUBLISHED_NS, entry_fields
+from streams.keys import Keys
+
+log = logging.getLogger(__name__)
+
+_decode_alert = msgspec.json.Decoder(AlertRaised).decode
+_PAYLOAD = PAYLOAD.encode()
+LABEL_OF: dict[Verdict, int] = {"fraud": 1, "legitimate": 0}
+
+
+class AlertFilter(msgspec.Struct, frozen=True, kw_only=True):
+    status: str = "open"  # open | resolved | all
+    decision: str | None = None
+    min_probability: float | None = None
+
+
+class AlertService:
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        fkeys: FeatureKeys,
+        alerts_stream: str,
+        audit: AuditLog,
+        ttl_s: int,
+    ) -> None:
+        self._redis = client
+        self._keys = keys
+        self._fkeys = fkeys
+        self._stream = keys.stream(alerts_stream)
+        self._audit = audit
+        self._ttl_s = ttl_s
+
+    def list(self, flt: AlertFilter, limit: int, cursor: str | None) -> AlertPage:
+        def convert(entry_id: str, fields: dict[bytes, bytes]) -> Alert | None:
+            payload = fields.get(_PAYLOAD)
+            if payload is None:
+                return None
+            raised = _decode_alert(payload)
+            if flt.decision and raised.decision != flt.decision:
+                return None
+            if flt.min_probability is not None and raised.probability < flt.min_probability:
+                return None
+            verdict = self._verdict(raised.TransactionID)
+            if (flt.status == "open" and verdict) or (flt.status == "resolved" and not verdict):
+                return None
+            return _alert(entry_id, raised, verdict)
+
+        items, next_cursor = page_back(self._redis, self._stream, convert, limit, cursor)
+        return AlertPage(items=items, next_cursor=next_cursor)
+
+    def _verdict(self, tx_id: int) -> dict[str, str]:
+        found: Any = self._redis.hgetall(self._fkeys.alert_verdict(tx_id))
+        return {k.decode(): v.decode() for k, v in found.items()}
+
+    def resolve(self, tx_id: int, resolution: Resolve, actor: str) -> Resolution:
+        result: Any = self._redis.hmget(self._fkeys.result(tx_id), ["decision"])
+        if result[0] is None:
+            raise NotFound(f"no scored transaction {tx_id} (never scored, or its record expired)")
+        if result[0].decode() == "approve":
+            raise NotFound(f"transaction {tx_id} was approved: it raised no alert")
+        verdict_key = self._fkeys.alert_verdict(tx_id)
+        at = now_iso()
+        record = {"verdict": resolution.verdict, "by": actor, "at": at, "note": resolution.note or ""}
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.watch(verdict_key)  # type: ignore[no-untyped-call]
+            if pipe.exists(verdict_key):
+                raise Conflict(f"the alert of transaction {tx_id} is already resolved")
+            pipe.multi()
+            pipe.hset(verdict_key, mapping=record)
+            pipe.expire(verdict_key, self._ttl_s)
+            label = encode_label(Label(TransactionID=tx_id, isFraud=LABEL_OF[resolution.verdict]))  # type: ignore[arg-type]
+            fields: Any = entry_fields(label, {PUBLISHED_NS: str(time.time_ns()), ORIGIN: f"analyst/{actor}"})
+            pipe.xadd(self._keys.labels, fields)
+            detail = {
+                "transaction_id": str(tx_id),
+                "verdict": resolution.verdict,
+                "note": resolution.note or "",
+            }
+            self._audit.record(pipe, actor, "alert.resolve", detail, at)
+            try:
+                pipe.execute()
+            except redis.WatchError as exc:
+                raise Conflict(f"the alert of transaction {tx_id} was resolved meanwhile") from exc
+        return Resolution(
+            transaction_id=tx_id,
+            verdict=resolution.verdict,
+            label=LABEL_OF[resolution.verdict],
+            resolved_by=actor,
+            resolved_at=at,
+        )
+
+
+def _alert(entry_id: str, raised: AlertRaised, verdict: dict[str, str]) -> Alert:
+    return Alert(
+        alert_id=str(raised.TransactionID),
+        transaction_id=raised.TransactionID,
+        raised_at=int(entry_id.split("-")[0]) / 1000,
+        amount=raised.TransactionAmt,
+        probability=raised.probability,
+        risk_level=raised.risk,
+        decision=raised.decision,
+        reasons=[
+            Reason(feature=r.feature, value=r.value, contribution=r.contribution) for r in raised.reasons
+        ],
+        status="resolved" if verdict else "open",
+        verdict=verdict.get("verdict"),  # type: ignore[arg-type]
+        resolved_by=verdict.get("by"),
+        resolved_at=verdict.get("at"),
+    )

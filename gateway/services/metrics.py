@@ -1,0 +1,124 @@
+"""Operations view: the score stage's per-minute KPI counters, label quality and per-function stats.
+
+Everything is read from Redis: KPI hashes (``FeatureKeys.kpi``, one per minute, written in the
+score stage's atomic commit), the label stage's counters and live quality, and the runtime's
+per-function counters, batch latencies and consumer lag (``streams.metrics``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+
+from functions.keys import FeatureKeys
+from gateway.schemas.metrics import FunctionMetrics, MinutePoint, Overview, Quality, Timeseries, Volumes
+from streams.keys import Keys
+from streams.metrics import read_function_stats
+
+DECISIONS = ("approve", "review", "decline")
+
+
+def _floats(raw: dict[bytes, bytes]) -> dict[str, float]:
+    return {k.decode(): float(v) for k, v in raw.items()}
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else value
+
+
+class MetricsService:
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        fkeys: FeatureKeys,
+        functions: Sequence[tuple[str, str, str]],  # (name, input stream, group) of the pipeline
+    ) -> None:
+        self._redis = client
+        self._keys = keys
+        self._fkeys = fkeys
+        self._functions = list(functions)
+
+    def _minutes(self, count: int) -> list[tuple[int, dict[str, float]]]:
+        """(minute index, counters) of the last ``count`` minutes, oldest first, the current one last."""
+        now = int(time.time() // 60)
+        minutes = list(range(now - count + 1, now + 1))
+        pipe = self._redis.pipeline(transaction=False)
+        for minute in minutes:
+            pipe.hgetall(self._fkeys.kpi(minute))
+        return [(m, _floats(raw)) for m, raw in zip(minutes, pipe.execute(), strict=True)]
+
+    def timeseries(self, minutes: int) -> Timeseries:
+        return Timeseries(points=[_point(m, c) for m, c in self._minutes(minutes)])
+
+    def overview(self, minutes: int) -> Overview:
+        series = self._minutes(minutes)
+        totals: dict[str, float] = {}
+        for _, counters in series:
+            for name, value in counters.items():
+                totals[name] = totals.get(name, 0.0) + value
+        # throughput over the last complete minute (the current one is still filling)
+        last_full = series[-2][1].get("scored", 0.0) if len(series) > 1 else 0.0
+        stats: Any = self._redis.hgetall(self._fkeys.label_stats)
+        labels = _floats(stats)
+        quality: Any = self._redis.hgetall(self._fkeys.label_quality)
+        q = _floats(quality)
+        functions = [self._function(*f) for f in self._functions]
+        scored = next((f for f in functions if f.name == "score"), None)
+        return Overview(
+            volumes=Volumes(
+                minutes=minutes,
+                scored=int(totals.get("scored", 0)),
+                approved=int(totals.get("approve", 0)),
+                reviewed=int(totals.get("review", 0)),
+                declined=int(totals.get("decline", 0)),
+                amount_approved=round(totals.get("approve_amount", 0.0), 2),
+                amount_reviewed=round(totals.get("review_amount", 0.0), 2),
+                amount_declined=round(totals.get("decline_amount", 0.0), 2),
+                throughput_per_s=round(last_full / 60, 3),
+                latency_p50_ms=None if scored is None else scored.batch_latency_p50_ms,
+                latency_p99_ms=None if scored is None else scored.batch_latency_p99_ms,
+            ),
+            fraud_rate=labels["fraud"] / labels["labels"] if labels.get("labels") else None,
+            labels=int(labels.get("labels", 0)),
+            quality=None
+            if not q
+            else Quality(
+                window=int(q.get("window", 0)),
+                fraud=int(q.get("fraud", 0)),
+                precision=_finite(q.get("precision")),
+                recall=_finite(q.get("recall")),
+                pr_auc=_finite(q.get("pr_auc")),
+            ),
+            functions=functions,
+        )
+
+    def _function(self, name: str, stream: str, group: str) -> FunctionMetrics:
+        stats = read_function_stats(self._redis, self._keys, name, stream, group)
+        return FunctionMetrics(
+            name=name,
+            processed=stats.processed,
+            failed=stats.failed,
+            dead_lettered=stats.dead_lettered,
+            batch_latency_p50_ms=stats.latency_p50_ms,
+            batch_latency_p99_ms=stats.latency_p99_ms,
+            lag=stats.lag,
+            pending=stats.pending,
+        )
+
+
+def _point(minute: int, counters: dict[str, float]) -> MinutePoint:
+    return MinutePoint(
+        minute=minute * 60,
+        scored=int(counters.get("scored", 0)),
+        approved=int(counters.get("approve", 0)),
+        reviewed=int(counters.get("review", 0)),
+        declined=int(counters.get("decline", 0)),
+        amount_approved=round(counters.get("approve_amount", 0.0), 2),
+        amount_reviewed=round(counters.get("review_amount", 0.0), 2),
+        amount_declined=round(counters.get("decline_amount", 0.0), 2),
+    )

@@ -1,0 +1,103 @@
+"""Investigation: recent scored transactions (the scored stream, newest first) and one transaction's record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import numpy as np
+import redis
+
+from functions.decision import TxScored
+from functions.features import STATE_FEATURES
+from functions.keys import FeatureKeys
+from gateway.problems import NotFound
+from gateway.schemas.investigation import Forensics, TransactionPage, TransactionSummary
+from gateway.services.pages import page_back
+from gateway.services.scoring import ScoreService, from_record, to_result
+from streams.events import PAYLOAD
+from streams.keys import Keys
+
+_decode_scored = msgspec.json.Decoder(TxScored).decode
+_PAYLOAD = PAYLOAD.encode()
+
+
+class TransactionFilter(msgspec.Struct, frozen=True, kw_only=True):
+    risk_level: str | None = None
+    decision: str | None = None
+    since_ms: int | None = None
+    until_ms: int | None = None
+
+
+class TransactionService:
+    def __init__(
+        self, client: redis.Redis, keys: Keys, fkeys: FeatureKeys, scored_stream: str, scoring: ScoreService
+    ) -> None:
+        self._redis = client
+        self._fkeys = fkeys
+        self._stream = keys.stream(scored_stream)
+        self._scoring = scoring
+
+    def list(self, flt: TransactionFilter, limit: int, cursor: str | None) -> TransactionPage:
+        def convert(entry_id: str, fields: dict[bytes, bytes]) -> TransactionSummary | None:
+            payload = fields.get(_PAYLOAD)
+            if payload is None:
+                return None
+            scored = _decode_scored(payload)
+            if (flt.risk_level and scored.risk != flt.risk_level) or (
+                flt.decision and scored.decision != flt.decision
+            ):
+                return None
+            return TransactionSummary(
+                transaction_id=scored.TransactionID,
+                scored_at=int(entry_id.split("-")[0]) / 1000,
+                amount=scored.TransactionAmt,
+                probability=scored.probability,
+                risk_level=scored.risk,
+                decision=scored.decision,
+                model_version=scored.model_version,
+            )
+
+        items, next_cursor = page_back(
+            self._redis, self._stream, convert, limit, cursor, since_ms=flt.since_ms, until_ms=flt.until_ms
+        )
+        return TransactionPage(items=items, next_cursor=next_cursor)
+
+    def forensics(self, tx_id: int) -> Forensics:
+        record = self._scoring.record(tx_id)
+        if record is None:
+            raise NotFound(f"no scored transaction {tx_id} (never scored, or its record expired)")
+        scored = from_record(tx_id, record)
+        result = to_result(scored, 0.0, dry_run=False, replayed=True)
+        label: Any = self._redis.hget(self._fkeys.label(tx_id), "isFraud")
+        return Forensics(
+            transaction_id=tx_id,
+            scored_at=int(record.get("scored_ns", 0)) / 1e9,
+            published_at=int(record["published_ns"]) / 1e9 if "published_ns" in record else None,
+            raw={
+                "TransactionID": tx_id,
+                "TransactionDT": scored.TransactionDT,
+                "TransactionAmt": scored.TransactionAmt,
+                "card1": scored.card1,
+            },
+            uid=scored.uid,
+            features=self._state_features(tx_id),
+            probability=result.probability,
+            risk_level=result.risk_level,
+            decision=result.decision,
+            reasons=result.reasons,
+            model_version=result.model_version,
+            review_threshold=scored.review_threshold,
+            decline_threshold=scored.decline_threshold,
+            challenger=result.challenger,
+            label=None if label is None else int(label),
+        )
+
+    def _state_features(self, tx_id: int) -> dict[str, float | None]:
+        blob: Any = self._redis.get(self._fkeys.vector(tx_id))
+        if not blob:
+            return {}
+        values = np.frombuffer(blob, dtype="<f8")
+        return {
+            name: None if np.isnan(v) else float(v) for name, v in zip(STATE_FEATURES, values, strict=False)
+        }

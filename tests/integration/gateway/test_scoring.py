@@ -1,0 +1,204 @@
+"""POST /v1/score on a real Redis with a trained champion: same score as the stream path, idempotent,
+dry run changes nothing, and what it records shows up in transactions, forensics, alerts and KPIs."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+import redis
+
+from data.schema import decode_transaction
+from functions.keys import FeatureKeys
+from infra.pipeline import PIPELINE
+from infra.settings import Settings
+from streams.events import PUBLISHED_NS, entry_fields, split_fields
+from streams.keys import Keys
+from streams.worker import Worker
+from tests.integration.gateway.conftest import Client, Trained, auth
+
+pytestmark = pytest.mark.integration
+
+N = 40  # transactions of a few cards, so entity state builds up between them
+
+
+def _sample(trained: Trained, n: int = N) -> list[bytes]:
+    """``n`` consecutive rows from the middle of the data (cards with history)."""
+    return trained.raw[2_000 : 2_000 + n]
+
+
+def _stream_scores(settings: Settings, client: redis.Redis, raw: list[bytes]) -> dict[int, dict[str, Any]]:
+    """The stream path: tx.raw -> enrich worker -> tx.enriched -> score worker -> tx.scored."""
+    keys = Keys(settings.redis.key_prefix)
+    for payload in raw:
+        fields: Any = entry_fields(payload, {PUBLISHED_NS: "1"})
+        client.xadd(keys.raw_transactions, fields)
+    Worker(PIPELINE.chain(["enrich"]), client, settings).run(burst=True)
+    Worker(PIPELINE.chain(["score"]), client, settings).run(burst=True)
+    entries: Any = client.xrange(keys.stream("tx.scored"))
+    scored = [json.loads(split_fields(fields)[0] or b"{}") for _, fields in entries]
+    return {s["TransactionID"]: s for s in scored}
+
+
+def test_sync_score_equals_the_stream_path_score(
+    scoring_client: Client, scoring_settings: Settings, redis_client: redis.Redis, trained: Trained
+) -> None:
+    raw = _sample(trained)
+    stream_settings = scoring_settings.replace(redis={"key_prefix": f"test:{uuid.uuid4().hex[:12]}:"})
+    try:
+        expected = _stream_scores(stream_settings, redis_client, raw)
+    finally:
+        _drop(redis_client, stream_settings.redis.key_prefix)
+    assert len(expected) == N
+    decisions = set()
+    for payload in raw:
+        response = scoring_client.post("/v1/score", content=payload, headers=_json(auth("scorer")))
+        assert response.status_code == 200, response.text
+        got = response.json()
+        want = expected[got["transaction_id"]]
+        assert got["probability"] == want["probability"]
+        assert (got["decision"], got["risk_level"], got["model_version"]) == (
+            want["decision"],
+            want["risk"],
+            want["model_version"],
+        )
+        assert got["reasons"] == want["reasons"]
+        assert got["replayed"] is False
+        decisions.add(got["decision"])
+    assert len({expected[t]["probability"] for t in expected}) > 1  # not a constant model
+
+
+def _json(headers: dict[str, str]) -> dict[str, str]:
+    return {**headers, "Content-Type": "application/json"}
+
+
+def _drop(client: redis.Redis, prefix: str) -> None:
+    stale = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if stale:
+        client.delete(*stale)
+
+
+def _snapshot(client: redis.Redis, prefix: str) -> dict[bytes, bytes | None]:
+    return {key: client.dump(key) for key in sorted(client.scan_iter(match=f"{prefix}*", count=1000))}  # type: ignore[misc]
+
+
+def test_idempotent_by_transaction_id(
+    scoring_client: Client, scoring_settings: Settings, redis_client: redis.Redis, trained: Trained
+) -> None:
+    payload = _sample(trained, 1)[0]
+    first = scoring_client.post("/v1/score", content=payload, headers=_json(auth("scorer"))).json()
+    again = scoring_client.post("/v1/score", content=payload, headers=_json(auth("scorer"))).json()
+    assert again["replayed"] is True and first["replayed"] is False
+    assert (again["probability"], again["decision"], again["reasons"]) == (
+        first["probability"],
+        first["decision"],
+        first["reasons"],
+    )
+    keys = Keys(scoring_settings.redis.key_prefix)
+    assert redis_client.xlen(keys.stream("tx.scored")) == 1  # recorded once
+    kpis: list[Any] = [redis_client.hgetall(k) for k in redis_client.scan_iter(match=f"{keys.prefix}kpi:*")]
+    assert sum(int(k[b"scored"]) for k in kpis) == 1
+
+
+def test_dry_run_changes_nothing_and_matches_the_recorded_score(
+    scoring_client: Client, scoring_settings: Settings, redis_client: redis.Redis, trained: Trained
+) -> None:
+    history, target = _sample(trained, 12)[:-1], _sample(trained, 12)[-1]
+    for payload in history:
+        assert (
+            scoring_client.post("/v1/score", content=payload, headers=_json(auth("scorer"))).status_code
+            == 200
+        )
+    prefix = scoring_settings.redis.key_prefix
+    before = _snapshot(redis_client, prefix)
+    dry = scoring_client.post("/v1/score?dry_run=true", content=target, headers=_json(auth("scorer"))).json()
+    assert dry["dry_run"] is True and dry["replayed"] is False
+    assert _snapshot(redis_client, prefix) == before  # no key added, removed or changed
+    real = scoring_client.post("/v1/score", content=target, headers=_json(auth("scorer"))).json()
+    assert (real["probability"], real["decision"], real["reasons"]) == (
+        dry["probability"],
+        dry["decision"],
+        dry["reasons"],
+    )
+
+
+def test_invalid_transaction_names_the_column(scoring_client: Client, trained: Trained) -> None:
+    row = json.loads(_sample(trained, 1)[0])
+    row["card1"] = 5
+    response = scoring_client.post("/v1/score", json=row, headers=auth("scorer"))
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "card1"
+
+
+def test_without_a_champion_scoring_is_unavailable(client: Client, trained: Trained) -> None:
+    response = client.post("/v1/score", content=_sample(trained, 1)[0], headers=_json(auth("scorer")))
+    assert response.status_code == 503
+    assert "champion" in response.json()["detail"]
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+
+
+def test_recorded_scores_feed_transactions_forensics_alerts_and_kpis(
+    scoring_client: Client, scoring_settings: Settings, redis_client: redis.Redis, trained: Trained
+) -> None:
+    # every transaction goes to review: thresholds far apart around everything
+    strategy = {"review_threshold": 0.0, "decline_threshold": 1.0}
+    assert scoring_client.put("/v1/strategy", json=strategy, headers=auth("admin")).status_code == 200
+    raw = _sample(trained, 5)
+    ids = [decode_transaction(p).TransactionID for p in raw]
+    for payload in raw:
+        assert (
+            scoring_client.post("/v1/score", content=payload, headers=_json(auth("scorer"))).json()[
+                "decision"
+            ]
+            == "review"
+        )
+
+    listed = scoring_client.get("/v1/transactions?limit=3", headers=auth("analyst")).json()
+    assert [t["transaction_id"] for t in listed["items"]] == ids[::-1][:3]
+    rest = scoring_client.get(
+        f"/v1/transactions?cursor={listed['next_cursor']}", headers=auth("analyst")
+    ).json()
+    assert [t["transaction_id"] for t in rest["items"]] == ids[::-1][3:]
+    none = scoring_client.get("/v1/transactions?decision=decline", headers=auth("analyst")).json()
+    assert none["items"] == []
+
+    record = scoring_client.get(f"/v1/transactions/{ids[0]}", headers=auth("analyst")).json()
+    assert record["decision"] == "review" and record["reasons"]
+    assert record["features"]["card_cnt_24h"] >= 1
+    assert record["label"] is None
+
+    alerts = scoring_client.get("/v1/alerts", headers=auth("analyst")).json()
+    assert [a["transaction_id"] for a in alerts["items"]] == ids[::-1]
+    resolved = scoring_client.post(
+        f"/v1/alerts/{ids[0]}/resolve",
+        json={"verdict": "fraud", "note": "card reported stolen"},
+        headers=auth("analyst"),
+    )
+    assert resolved.status_code == 200 and resolved.json()["label"] == 1
+    again = scoring_client.post(
+        f"/v1/alerts/{ids[0]}/resolve", json={"verdict": "legitimate"}, headers=auth("analyst")
+    )
+    assert again.status_code == 409
+    still_open = scoring_client.get("/v1/alerts", headers=auth("analyst")).json()
+    assert ids[0] not in [a["transaction_id"] for a in still_open["items"]]
+    done = scoring_client.get("/v1/alerts?status=resolved", headers=auth("analyst")).json()
+    assert [(a["transaction_id"], a["verdict"]) for a in done["items"]] == [(ids[0], "fraud")]
+
+    keys = Keys(scoring_settings.redis.key_prefix)
+    labels: Any = redis_client.xrange(keys.labels)
+    label_payload, meta = split_fields(labels[-1][1])
+    assert json.loads(label_payload or b"{}") == {"TransactionID": ids[0], "isFraud": 1}
+    assert meta["origin"] == "analyst/analyst#2"
+    audit = scoring_client.get("/v1/audit?action=alert.resolve", headers=auth("analyst")).json()
+    assert audit[0]["actor"] == "analyst#2" and audit[0]["detail"]["note"] == "card reported stolen"
+
+    overview = scoring_client.get("/v1/metrics/overview?minutes=5", headers=auth("analyst")).json()
+    amount = sum(decode_transaction(p).TransactionAmt for p in raw)
+    assert overview["volumes"]["scored"] == 5 and overview["volumes"]["reviewed"] == 5
+    assert overview["volumes"]["amount_reviewed"] == pytest.approx(amount, abs=0.01)
+    series = scoring_client.get("/v1/metrics/timeseries?minutes=5", headers=auth("analyst")).json()
+    assert len(series["points"]) == 5 and sum(p["scored"] for p in series["points"]) == 5
+    assert FeatureKeys(keys.prefix).result(ids[0]).startswith(keys.prefix)

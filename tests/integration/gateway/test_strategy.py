@@ -1,0 +1,89 @@
+"""Strategy API on a real Redis: live thresholds, validation, audit trail, simulation over labels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import redis
+
+from functions.keys import FeatureKeys
+from infra.settings import Settings
+from tests.integration.gateway.conftest import Client, auth
+
+pytestmark = pytest.mark.integration
+
+
+def test_defaults_come_from_settings_until_changed(client: Client, gateway_settings: Settings) -> None:
+    body = client.get("/v1/strategy", headers=auth("analyst")).json()
+    assert body["review_threshold"] == gateway_settings.strategy.review_threshold
+    assert body["decline_threshold"] == gateway_settings.strategy.decline_threshold
+    assert body.get("updated_by") is None
+
+
+def test_put_changes_redis_and_is_audited(
+    client: Client,
+    gateway_settings: Settings,
+    redis_client: redis.Redis,
+) -> None:
+    response = client.put(
+        "/v1/strategy", json={"review_threshold": 0.25, "decline_threshold": 0.7}, headers=auth("admin")
+    )
+    assert response.status_code == 200
+    keys = FeatureKeys(gateway_settings.redis.key_prefix)
+    stored: Any = redis_client.hgetall(keys.strategy)
+    assert float(stored[b"review"]) == 0.25 and float(stored[b"decline"]) == 0.7
+    assert stored[b"updated_by"] == b"admin#3"
+
+    now = client.get("/v1/strategy", headers=auth("analyst")).json()
+    assert (now["review_threshold"], now["decline_threshold"], now["updated_by"]) == (0.25, 0.7, "admin#3")
+
+    history = client.get("/v1/strategy/history", headers=auth("analyst")).json()
+    assert len(history) == 1
+    assert history[0]["actor"] == "admin#3" and history[0]["action"] == "strategy.update"
+    assert history[0]["detail"]["decline"].endswith("-> 0.7")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"review_threshold": 0.8, "decline_threshold": 0.3}, "decline_threshold"),
+        ({"review_threshold": 0.5, "decline_threshold": 0.5}, "decline_threshold"),
+        ({"review_threshold": 1.5, "decline_threshold": 0.9}, "review_threshold"),
+        ({"review_threshold": 0.1}, "decline_threshold"),
+    ],
+)
+def test_invalid_thresholds_are_rejected_and_not_stored(
+    client: Client,
+    gateway_settings: Settings,
+    redis_client: redis.Redis,
+    body: dict[str, float],
+    field: str,
+) -> None:
+    response = client.put("/v1/strategy", json=body, headers=auth("admin"))
+    assert response.status_code in (400, 422)
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    assert not redis_client.exists(FeatureKeys(gateway_settings.redis.key_prefix).strategy)
+
+
+def test_simulate_over_labelled_scores(
+    client: Client,
+    gateway_settings: Settings,
+    redis_client: redis.Redis,
+) -> None:
+    keys = FeatureKeys(gateway_settings.redis.key_prefix)
+    labelled = [(1, 0, 0.05, 10.0), (2, 1, 0.5, 20.0), (3, 0, 0.6, 30.0), (4, 1, 0.95, 40.0)]
+    for seq, (tx, label, score, amount) in enumerate(labelled):
+        redis_client.zadd(keys.label_window, {f"{tx}:{label}:{score}": seq})
+        redis_client.hset(keys.label(tx), mapping={"isFraud": label, "amount": amount})
+    response = client.post(
+        "/v1/strategy/simulate",
+        json={"review_threshold": 0.4, "decline_threshold": 0.9},
+        headers=auth("analyst"),
+    )
+    assert response.status_code == 200
+    result = response.json()
+    assert result["transactions"] == 4 and result["frauds"] == 2
+    assert result["precision"] == pytest.approx(2 / 3) and result["recall"] == 1.0
+    assert result["fraud_amount_caught"] == 60.0
+    assert result["decline_rate"] == 0.25 and result["false_decline_cost"] == 0.0
