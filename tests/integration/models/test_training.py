@@ -80,8 +80,9 @@ def test_train_command_registers_and_promotes(
     monkeypatch.setenv("SENTINEL_REDIS_URL", redis_url)
     monkeypatch.setenv("SENTINEL_REDIS_KEY_PREFIX", key_prefix)
     monkeypatch.setenv("SENTINEL_MODELS_REGISTRY_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("SENTINEL_MODELS_ROUNDS", "100")  # the wiring is under test here, not the model
     get_settings.cache_clear()
-    args = ["--transactions", str(synthetic_files.transactions), "--limit", "8000", "--promote", "--json"]
+    args = ["--transactions", str(synthetic_files.transactions), "--limit", "5000", "--promote", "--json"]
     args += ["--identity", str(synthetic_files.identity)]
     try:
         result = CliRunner().invoke(train_command, args, catch_exceptions=False)
@@ -89,7 +90,7 @@ def test_train_command_registers_and_promotes(
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert summary["rows"] == 8000 and summary["promoted"] is True
+    assert summary["rows"] == 5000 and summary["promoted"] is True
     assert set(summary["metrics"]) >= {
         "roc_auc",
         "pr_auc",
