@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from infra.settings import get_settings
 from models.registry import Registry, RegistryError
@@ -39,8 +39,9 @@ def list_versions() -> None:
     registry = _registry()
     pointer = registry.pointer()
     table = Table(
-        "version", "role", "algorithm", "PR-AUC", "ROC-AUC", "recall@1%FPR", "ECE", "review", "decline"
-    )
+        Column("version", no_wrap=True), "role", "algorithm", "PR-AUC", "ROC-AUC", "recall@1%FPR", "ECE",
+        "review", "decline",
+    )  # fmt: skip
     for version in registry.versions():
         role = {pointer["champion"]: "champion", pointer["challenger"]: "challenger"}.get(version, "")
         test = registry.read(version, "metrics.json")["test"]

@@ -1,0 +1,41 @@
+"""``sentinel models``: list, show, promote, rollback against a real registry directory."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from infra.settings import get_settings
+from models.cli import models
+from models.registry import Registry
+from models.training import TrainingResult, register
+
+
+@pytest.fixture
+def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Registry]:
+    monkeypatch.setenv("SENTINEL_MODELS_REGISTRY_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    yield Registry(tmp_path)
+    get_settings.cache_clear()
+
+
+def test_promote_show_list_rollback(registry: Registry, trained: dict[str, TrainingResult]) -> None:
+    first, second = register(registry, trained["lightgbm"], []), register(registry, trained["xgboost"], [])
+    runner = CliRunner()
+    assert "no champion yet" in runner.invoke(models, ["show"]).output
+    assert runner.invoke(models, ["promote", first]).exit_code == 0
+    assert runner.invoke(models, ["promote", second]).exit_code == 0
+    shown = json.loads(runner.invoke(models, ["show", "--json"]).output)
+    assert shown["version"] == second and shown["manifest"]["algorithm"] == "xgboost"
+    assert {"pr_auc", "ece"} <= set(shown["metrics"]["test"])
+    listing = runner.invoke(models, ["list"], env={"COLUMNS": "200"}).output
+    assert first in listing and second in listing and "champion" in listing
+    result = runner.invoke(models, ["rollback"])
+    assert result.exit_code == 0 and first in result.output
+    assert registry.pointer()["champion"] == first
+    missing = runner.invoke(models, ["promote", "no-such-version"])
+    assert missing.exit_code != 0 and "no model version" in missing.output
