@@ -14,7 +14,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,10 +42,9 @@ def running_pid(settings: Settings) -> int | None:
     pidfile = state_file(settings, "stack.pid")
     try:
         pid = int(pidfile.read_text())
-        os.kill(pid, 0)
-    except (FileNotFoundError, ValueError, ProcessLookupError):
+    except (FileNotFoundError, ValueError):
         return None
-    return pid
+    return pid if _alive(pid) else None
 
 
 def missing_prerequisites(settings: Settings) -> list[str]:
@@ -198,6 +196,7 @@ def run_stack(settings: Settings) -> int:
 
 def _announce(live: Settings, keys: str, honcho: subprocess.Popen[bytes]) -> None:
     gateway = f"http://{live.gateway.host}:{live.gateway.port}"
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per readiness poll is noise
 
     def gateway_up() -> bool:
         if honcho.poll() is not None:
@@ -224,17 +223,24 @@ def _announce(live: Settings, keys: str, honcho: subprocess.Popen[bytes]) -> Non
 
 
 def stop_stack(settings: Settings, timeout: float = 60) -> bool:
-    """Stop a running stack of this state directory; False when none was running."""
+    """Stop a running stack of this state directory and wait for its process to end.
+
+    False when none was running.
+    """
     pid = running_pid(settings)
     if pid is None:
         return False
     os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and running_pid(settings) == pid:
-        time.sleep(0.2)
-    if running_pid(settings) == pid:
-        raise ServiceError(f"the stack (pid {pid}) did not stop within {timeout:.0f}s")
+    wait_until(lambda: not _alive(pid), timeout, f"the stack (pid {pid}) to stop", interval=0.2)
     return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with Path(f"/proc/{pid}/stat").open() as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"  # a zombie has finished
+    except FileNotFoundError:
+        return False
 
 
 def log_path(settings: Settings) -> Path:
