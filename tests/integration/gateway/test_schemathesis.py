@@ -79,7 +79,7 @@ schema = schemathesis.openapi.from_dict(_documented_schema()).exclude(path="/v1/
 
 @schema.parametrize()
 @settings(
-    max_examples=25,
+    max_examples=20,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
     derandomize=True,
