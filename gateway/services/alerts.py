@@ -22,7 +22,7 @@ from gateway.problems import Conflict, NotFound
 from gateway.schemas.common import Reason, Verdict
 from gateway.schemas.investigation import Alert, AlertPage, Resolution, Resolve
 from gateway.services.audit import AuditLog, now_iso
-from gateway.services.pages import page_back
+from gateway.services.pages import Entry, page_back
 from streams.events import ORIGIN, PAYLOAD, PUBLISHED_NS, entry_fields
 from streams.keys import Keys
 
@@ -57,26 +57,30 @@ class AlertService:
         self._ttl_s = ttl_s
 
     def list(self, flt: AlertFilter, limit: int, cursor: str | None) -> AlertPage:
-        def convert(entry_id: str, fields: dict[bytes, bytes]) -> Alert | None:
-            payload = fields.get(_PAYLOAD)
-            if payload is None:
-                return None
-            raised = _decode_alert(payload)
-            if flt.decision and raised.decision != flt.decision:
-                return None
-            if flt.min_probability is not None and raised.probability < flt.min_probability:
-                return None
-            verdict = self._verdict(raised.TransactionID)
-            if (flt.status == "open" and verdict) or (flt.status == "resolved" and not verdict):
-                return None
-            return _alert(entry_id, raised, verdict)
+        def convert(entries: list[Entry]) -> list[Alert | None]:
+            raised = [_decode_alert(p) if (p := fields.get(_PAYLOAD)) else None for _, fields in entries]
+            pipe = self._redis.pipeline(transaction=False)
+            for alert in raised:
+                if alert is not None:
+                    pipe.hgetall(self._fkeys.alert_verdict(alert.TransactionID))
+            verdicts = iter(pipe.execute())
+            out: list[Alert | None] = []
+            for (entry_id, _), alert in zip(entries, raised, strict=True):
+                if alert is None:
+                    out.append(None)
+                    continue
+                verdict = {k.decode(): v.decode() for k, v in next(verdicts).items()}
+                keep = (
+                    (not flt.decision or alert.decision == flt.decision)
+                    and (flt.min_probability is None or alert.probability >= flt.min_probability)
+                    and not (flt.status == "open" and verdict)
+                    and not (flt.status == "resolved" and not verdict)
+                )
+                out.append(_alert(entry_id, alert, verdict) if keep else None)
+            return out
 
         items, next_cursor = page_back(self._redis, self._stream, convert, limit, cursor)
         return AlertPage(items=items, next_cursor=next_cursor)
-
-    def _verdict(self, tx_id: int) -> dict[str, str]:
-        found: Any = self._redis.hgetall(self._fkeys.alert_verdict(tx_id))
-        return {k.decode(): v.decode() for k, v in found.items()}
 
     def resolve(self, tx_id: int, resolution: Resolve, actor: str) -> Resolution:
         result: Any = self._redis.hmget(self._fkeys.result(tx_id), ["decision"])

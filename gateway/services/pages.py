@@ -15,6 +15,7 @@ import redis
 T = TypeVar("T")
 
 CURSOR_PATTERN = r"^[0-9]{1,20}-[0-9]{1,20}$"  # a stream entry id
+Entry = tuple[str, dict[bytes, bytes]]  # (entry id, fields)
 
 
 def valid_cursor(cursor: str) -> bool:
@@ -26,7 +27,7 @@ def valid_cursor(cursor: str) -> bool:
 def page_back(
     client: redis.Redis,
     key: str,
-    convert: Callable[[str, dict[bytes, bytes]], T | None],
+    convert: Callable[[list[Entry]], list[T | None]],
     limit: int,
     cursor: str | None = None,
     since_ms: int | None = None,
@@ -35,7 +36,9 @@ def page_back(
 ) -> tuple[list[T], str | None]:
     """Up to ``limit`` converted entries (None from ``convert``: filtered out), newest first.
 
-    Returns (items, next cursor or None when the stream start was reached).
+    ``convert`` gets the entries a read returned, (id, fields) newest first, so it can look
+    things up for all of them in one round trip. Returns (items, next cursor, or None when
+    the start of the stream was reached).
     """
     if cursor is not None and cursor.strip("0-") == "":
         return [], None  # nothing comes before the very first id
@@ -43,19 +46,19 @@ def page_back(
     start = str(since_ms) if since_ms is not None else "-"
     items: list[T] = []
     scanned = 0
-    last: str | None = None
     while len(items) < limit and scanned < scan_limit:
-        batch: Any = client.xrevrange(key, max=end, min=start, count=min(500, scan_limit - scanned))
-        if not batch:
+        count = min(500, scan_limit - scanned, max(100, 2 * (limit - len(items))))
+        found: Any = client.xrevrange(key, max=end, min=start, count=count)
+        if not found:
             return items, None
-        for raw_id, fields in batch:
-            entry_id = raw_id.decode()
-            scanned += 1
-            last = entry_id
-            item = convert(entry_id, fields)
+        entries: list[Entry] = [(raw_id.decode(), fields) for raw_id, fields in found]
+        scanned += len(entries)
+        for (entry_id, _), item in zip(entries, convert(entries), strict=True):
             if item is not None:
                 items.append(item)
                 if len(items) >= limit:
                     return items, entry_id
-        end = f"({last}"
-    return items, last
+        end = f"({entries[-1][0]}"
+        if len(entries) < count:
+            return items, None
+    return items, end[1:]

@@ -13,7 +13,7 @@ from functions.features import STATE_FEATURES
 from functions.keys import FeatureKeys
 from gateway.problems import NotFound
 from gateway.schemas.investigation import Forensics, TransactionPage, TransactionSummary
-from gateway.services.pages import page_back
+from gateway.services.pages import Entry, page_back
 from gateway.services.scoring import ScoreService, from_record, to_result
 from streams.events import PAYLOAD
 from streams.keys import Keys
@@ -39,7 +39,7 @@ class TransactionService:
         self._scoring = scoring
 
     def list(self, flt: TransactionFilter, limit: int, cursor: str | None) -> TransactionPage:
-        def convert(entry_id: str, fields: dict[bytes, bytes]) -> TransactionSummary | None:
+        def summary(entry_id: str, fields: dict[bytes, bytes]) -> TransactionSummary | None:
             payload = fields.get(_PAYLOAD)
             if payload is None:
                 return None
@@ -57,6 +57,9 @@ class TransactionService:
                 decision=scored.decision,
                 model_version=scored.model_version,
             )
+
+        def convert(entries: list[Entry]) -> list[TransactionSummary | None]:
+            return [summary(entry_id, fields) for entry_id, fields in entries]
 
         items, next_cursor = page_back(
             self._redis, self._stream, convert, limit, cursor, since_ms=flt.since_ms, until_ms=flt.until_ms
