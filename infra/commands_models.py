@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from data.loader import DataFiles
+from functions.features import RAW_FEATURES
 from infra.services import local_redis
 from infra.settings import Settings, get_settings
 from models.dataset import read_transactions, replay_training_set
@@ -73,6 +74,7 @@ def redis_for(settings: Settings) -> Iterator[redis.Redis]:
     "--test-fraction", type=click.FloatRange(0.05, 0.45), default=None, help="Latest share held out."
 )
 @click.option("--limit", type=click.IntRange(min=1_000), default=None, help="Use only the first N rows.")
+@click.option("--raw-only", is_flag=True, help="Raw columns only, no history features (a baseline).")
 @click.option("--tune", is_flag=True, help="Bounded Bayesian hyperparameter search first (optuna).")
 @click.option("--promote", is_flag=True, help="Make the new version the champion.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on the last line.")
@@ -82,6 +84,7 @@ def train_command(
     algorithm: str | None,
     test_fraction: float | None,
     limit: int | None,
+    raw_only: bool,
     tune: bool,
     promote: bool,
     as_json: bool,
@@ -103,6 +106,8 @@ def train_command(
             settings.streams.batch_size,
             lambda n: progress.advance(task, n),
         )
+    if raw_only:
+        data = data.subset([name for name in data.names if name in RAW_FEATURES])
     with console.status("training") as status:
         result = train(
             data, algorithm, cfg, tune_search=tune, progress=lambda step: status.update(f"{step}...")
