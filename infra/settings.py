@@ -60,6 +60,9 @@ class StreamsSettings(Section):
     max_deliveries: int = Field(5, ge=1, description="Deliveries before an entry is dead-lettered.")
     max_event_bytes: int = Field(64_000, ge=1_000, description="Larger entries are dead-lettered unread.")
     backlog_limit: int = Field(100_000, ge=100, description="Mirror pauses when a stream backlog passes it.")
+    history_max_entries: int = Field(
+        200_000, ge=100, description="Entries kept (about) in streams no group reads (tx.scored, alerts)."
+    )
     pipeline: str = Field(
         "infra.pipeline:PIPELINE", description="module:attribute of the pipeline table `sentinel fn` runs."
     )

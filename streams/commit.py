@@ -55,6 +55,8 @@ while i <= #ARGV do
   local first, last = i + 3, i + 2 + argc
   if op == 'X' then
     redis.call('XADD', key, '*', unpack(ARGV, first, last))
+  elseif op == 'C' then  -- a capped history stream: the first argument is its length
+    redis.call('XADD', key, 'MAXLEN', '~', ARGV[first], '*', unpack(ARGV, first + 1, last))
   elseif op == 'H' then
     redis.call('HSET', key, unpack(ARGV, first + 1, last))
     if tonumber(ARGV[first]) > 0 then redis.call('EXPIRE', key, ARGV[first]) end
@@ -99,10 +101,18 @@ class Committer:
     """Commits batches of one function (input stream + group + consumer) atomically."""
 
     def __init__(
-        self, client: redis.Redis, keys: Keys, function: str, input_stream: str, group: str, consumer: str
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        function: str,
+        input_stream: str,
+        group: str,
+        consumer: str,
+        capped: dict[str, int] | None = None,
     ) -> None:
         self._script = client.register_script(_SCRIPT)
         self._keys = keys
+        self._capped = capped or {}  # stream key -> approximate maximum length
         self.function = function
         self.input_stream = input_stream
         self.group = group
@@ -134,8 +144,12 @@ class Committer:
 
         for effect in effects:
             if isinstance(effect, Emit):
-                fields = entry_fields(effect.payload, effect.meta)
-                op("X", self._keys.stream(effect.stream), *_flatten(fields))
+                fields = _flatten(entry_fields(effect.payload, effect.meta))
+                key = self._keys.stream(effect.stream)
+                if key in self._capped:
+                    op("C", key, self._capped[key], *fields)
+                else:
+                    op("X", key, *fields)
             elif isinstance(effect, HashSet):
                 op("H", effect.key, effect.ttl_s, *_flatten(effect.mapping))
             elif isinstance(effect, HashIncr):

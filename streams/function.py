@@ -66,10 +66,16 @@ class FunctionSpec:
     block_ms: int | None = None
     max_deliveries: int | None = None
     description: str = ""
+    # Outputs that no consumer group reads (records for people and the gateway): kept as a
+    # bounded history, XADD MAXLEN ~ settings.streams.history_max_entries. Group-read outputs
+    # are never capped; they are trimmed only below what every group has consumed.
+    history: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.input in self.outputs:
             raise ConfigError(f"function {self.name}: output {self.input} is also its input")
+        if not set(self.history) <= set(self.outputs):
+            raise ConfigError(f"function {self.name}: history streams must be outputs")
 
 
 def per_event(fn: Callable[[list[Any]], Sequence[bytes | None]], output: str) -> Handler:

@@ -100,7 +100,10 @@ class Worker:
         self.outputs = fused_outputs(self.specs)
         ctx = Context(client, settings, self.keys)
         self.handler = fuse(self.specs, [spec.build(ctx) for spec in self.specs])
-        self.committer = Committer(client, self.keys, self.name, head.input, head.group, self.consumer)
+        capped = {self.keys.stream(s): cfg.history_max_entries for spec in self.specs for s in spec.history}
+        self.committer = Committer(
+            client, self.keys, self.name, head.input, head.group, self.consumer, capped=capped
+        )
         self.report = WorkerReport()
         self._claim_cursor = "0-0"
         self._latencies: list[int] = []  # batch latencies not yet written to Redis (flushed each second)

@@ -91,7 +91,13 @@ PIPELINE = Pipeline(
             name="double", input="items", group="double", outputs=("doubled",), build=build_double, codec=ITEM
         ),
         FunctionSpec(
-            name="tag", input="doubled", group="tag", outputs=("tagged",), build=build_tag, codec=ITEM
+            name="tag",
+            input="doubled",
+            group="tag",
+            outputs=("tagged",),
+            build=build_tag,
+            codec=ITEM,
+            history=("tagged",),
         ),
         FunctionSpec(
             name="gated",

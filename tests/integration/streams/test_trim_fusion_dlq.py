@@ -123,3 +123,18 @@ def test_exited_consumers_with_nothing_pending_are_pruned(redis_client: redis.Re
     wait_until(lambda: prune_consumers(redis_client, stream, "g", idle_ms=50) == 1, 10, "prune")
     consumers: Any = redis_client.xinfo_consumers(stream, "g")
     assert [c["name"] for c in consumers] == [b"holds-one"]  # the one with a pending entry stays
+
+
+def test_history_outputs_are_capped_and_group_read_streams_are_not(
+    rt_settings: Settings, redis_client: redis.Redis, keys: Keys
+) -> None:
+    settings = rt_settings.replace(streams={"history_max_entries": 100, "batch_size": 50})
+    for n in range(1000):
+        redis_client.xadd(keys.stream("items"), {"d": item(n)})
+    make_worker(settings, redis_client, "double").run(burst=True)
+    assert redis_client.xlen(keys.stream("doubled")) == 1000  # read by the tag group: never capped
+    make_worker(settings, redis_client, "tag").run(burst=True)
+
+    tagged = read(redis_client, keys.stream("tagged"))
+    assert 100 <= len(tagged) < 300  # MAXLEN ~ trims whole nodes, so "about" 100
+    assert tagged[-1][1] is not None and b'"n":1998' in tagged[-1][1]  # the newest entries are kept
