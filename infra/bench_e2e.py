@@ -116,7 +116,7 @@ class _Collector(threading.Thread):
 class _Run:
     """One measured run: fresh prefix and topics, the mirror and the worker as child processes."""
 
-    def __init__(self, base: Settings, names: list[str]) -> None:
+    def __init__(self, base: Settings, names: list[str], workers: int = 1) -> None:
         run_id = uuid.uuid4().hex[:8]
         self.settings = base.replace(
             redis={"key_prefix": f"bench:{run_id}:"},
@@ -124,6 +124,7 @@ class _Run:
             streams={"session_timeout_ms": 2000, "backlog_limit": 10_000_000},
         )
         self.names = names
+        self.workers = workers
         self.client = redis.Redis.from_url(self.settings.redis.url or "")
         self.keys = Keys(self.settings.redis.key_prefix)
         self.final = self.keys.stream(SCORED if "score" in names else ENRICHED)
@@ -137,7 +138,8 @@ class _Run:
 
     def measure(self, rows: Sequence[bytes], rate: float, label: str) -> dict[str, Any]:
         warm, rest = rows[:1], rows[1:]
-        targets = ((_mirror_child, (self.settings,)), (_worker_child, (self.settings, self.names)))
+        targets: list[tuple[Callable[..., None], tuple[Any, ...]]] = [(_mirror_child, (self.settings,))]
+        targets += [(_worker_child, (self.settings, self.names))] * self.workers
         with _children(*targets):
             warmup = _Collector(self.client, self.final, 1, 120)
             warmup.start()
@@ -156,6 +158,7 @@ class _Run:
         return {
             "run": label,
             "final_stage": self.names[-1],
+            "workers": self.workers,
             "requested_rate": None if rate >= 1e8 else rate,
             "published": summary.sent,
             "received": len(lat),
@@ -237,9 +240,16 @@ def _rows(count: int, seed: int) -> list[bytes]:
     "--stage", type=click.Choice(["auto", "enrich"]), default="auto", show_default=True,
     help="Last stage: auto (score when the table has it), or enrich only.",
 )  # fmt: skip
+@click.option("--workers", default=2, show_default=True, help="Worker processes (fused enrich+score).")
 @click.pass_context
 def e2e(
-    ctx: click.Context, json_path: Path | None, rate: int, seconds: float, events: int, stage: str
+    ctx: click.Context,
+    json_path: Path | None,
+    rate: int,
+    seconds: float,
+    events: int,
+    stage: str,
+    workers: int,
 ) -> None:
     """Events/s and publish -> scored latency through the real broker, mirror, enrich and score."""
     base = ctx.obj() if callable(ctx.obj) else get_settings()
@@ -256,17 +266,17 @@ def e2e(
     ]
     for label, step in plan:
         console.print(f"running {label} ...")
-        run = _Run(base, names)
+        run = _Run(base, names, workers)
         try:
             results.append(step(run))
         finally:
             run.close()
-    _report(results, base, rate, seconds, events, json_path)
+    _report(results, base, rate, seconds, events, workers, json_path)
 
 
 def _report(
     results: list[dict[str, Any]], settings: Settings, rate: int, seconds: float, events: int,
-    json_path: Path | None,
+    workers: int, json_path: Path | None,
 ) -> None:  # fmt: skip
     columns = ("run", "final_stage", "received", "events_per_s", "p50_ms", "p95_ms", "p99_ms", "max_ms")
     table = Table(*columns, title="end-to-end benchmark (publish -> last stage)")
@@ -279,7 +289,7 @@ def _report(
             "benchmark": "e2e",
             "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "machine": {"python": platform.python_version(), "cpus": multiprocessing.cpu_count()},
-            "parameters": {"rate": rate, "seconds": seconds, "events": events,
+            "parameters": {"rate": rate, "seconds": seconds, "events": events, "workers": workers,
                            "batch_size": settings.streams.batch_size, "partitions": settings.kafka.partitions},
             "results": results,
         }  # fmt: skip
