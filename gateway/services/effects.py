@@ -9,7 +9,7 @@ appear together or not at all, in one round trip.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import redis
@@ -26,6 +26,8 @@ while i <= #ARGV do
   for j = 1, argc do a[j] = ARGV[i + 2 + j] end
   if op == 'X' then
     redis.call('XADD', key, '*', unpack(a))
+  elseif op == 'C' then  -- a capped history stream: the first argument is its length
+    redis.call('XADD', key, 'MAXLEN', '~', a[1], '*', unpack(a, 2))
   elseif op == 'H' then
     redis.call('HSET', key, unpack(a, 2))
     if tonumber(a[1]) > 0 then redis.call('EXPIRE', key, a[1]) end
@@ -52,9 +54,10 @@ def _number(amount: int | float) -> str:
 class OnceCommitter:
     """Applies effects atomically unless ``guard_key`` exists; one script call."""
 
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, capped: Mapping[str, int] | None = None) -> None:
         self._script = client.register_script(_SCRIPT)
         self._keys = keys
+        self._capped = dict(capped or {})  # logical history stream -> about how many entries to keep
 
     def commit(self, guard_key: str, effects: Iterable[Effect]) -> bool:
         """True when applied, False when the guard key existed (nothing written)."""
@@ -67,8 +70,12 @@ class OnceCommitter:
 
         for effect in effects:
             if isinstance(effect, Emit):
-                fields = entry_fields(effect.payload, effect.meta)
-                op("X", self._keys.stream(effect.stream), *(v for pair in fields.items() for v in pair))
+                fields = [v for pair in entry_fields(effect.payload, effect.meta).items() for v in pair]
+                stream = self._keys.stream(effect.stream)
+                if effect.stream in self._capped:  # as the runtime does for history outputs
+                    op("C", stream, self._capped[effect.stream], *fields)
+                else:
+                    op("X", stream, *fields)
             elif isinstance(effect, HashSet):
                 op("H", effect.key, effect.ttl_s, *(v for pair in effect.mapping.items() for v in pair))
             elif isinstance(effect, HashIncr):

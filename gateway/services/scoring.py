@@ -78,7 +78,6 @@ class ScoreService:
         self._fkeys = FeatureKeys(settings.redis.key_prefix)
         self._wiring = wiring
         self._registry = Registry(settings.models.registry_dir)
-        self._committer = OnceCommitter(client, self._keys)
         self._record: Handler | None = None
         self._dry: Handler | None = None
         try:
@@ -90,6 +89,10 @@ class ScoreService:
             log.warning("sync scoring unavailable: %s", exc)
         else:
             self._unavailable = ""
+        # history outputs (read by no consumer group) are capped as the runtime caps them
+        specs = wiring.pipeline.chain(list(wiring.score_chain)) if self._record is not None else []
+        history = {stream: settings.streams.history_max_entries for spec in specs for stream in spec.history}
+        self._committer = OnceCommitter(client, self._keys, history)
 
     def unavailable(self) -> str | None:
         """Why scoring cannot run (no score stage, no champion model), or None when it can."""
