@@ -24,7 +24,38 @@ import redis
 from streams.events import PAYLOAD, Effect, Emit, HashIncr, HashSet, Publish, entry_fields
 from streams.keys import Keys
 
-_SCRIPT = """
+# Applies the flattened operations of ARGV from index ``i`` on (shared by both scripts below).
+_APPLY = """
+local function apply(i)
+  while i <= #ARGV do
+    local op, key, argc = ARGV[i], KEYS[tonumber(ARGV[i + 1])], tonumber(ARGV[i + 2])
+    local first, last = i + 3, i + 2 + argc
+    if op == 'X' then
+      redis.call('XADD', key, '*', unpack(ARGV, first, last))
+    elseif op == 'C' then  -- a capped history stream: the first argument is its length
+      redis.call('XADD', key, 'MAXLEN', '~', ARGV[first], '*', unpack(ARGV, first + 1, last))
+    elseif op == 'H' then
+      redis.call('HSET', key, unpack(ARGV, first + 1, last))
+      if tonumber(ARGV[first]) > 0 then redis.call('EXPIRE', key, ARGV[first]) end
+    elseif op == 'I' then
+      local field, amount, ttl = ARGV[first], ARGV[first + 1], tonumber(ARGV[first + 2])
+      if string.find(amount, '[.eE]') then
+        redis.call('HINCRBYFLOAT', key, field, amount)
+      else
+        redis.call('HINCRBY', key, field, amount)
+      end
+      if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+    elseif op == 'P' then
+      redis.call('PUBLISH', ARGV[first], ARGV[first + 1])
+    end
+    i = last + 1
+  end
+end
+"""
+
+_COMMIT_SCRIPT = (
+    _APPLY
+    + """
 local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
 local n = tonumber(ARGV[3])
 local owned, all, mine = {}, true, {}
@@ -49,33 +80,62 @@ if not all then
   table.insert(owned, 1, 'partial')
   return owned
 end
-local i = 4 + n
-while i <= #ARGV do
-  local op, key, argc = ARGV[i], KEYS[tonumber(ARGV[i + 1])], tonumber(ARGV[i + 2])
-  local first, last = i + 3, i + 2 + argc
-  if op == 'X' then
-    redis.call('XADD', key, '*', unpack(ARGV, first, last))
-  elseif op == 'C' then  -- a capped history stream: the first argument is its length
-    redis.call('XADD', key, 'MAXLEN', '~', ARGV[first], '*', unpack(ARGV, first + 1, last))
-  elseif op == 'H' then
-    redis.call('HSET', key, unpack(ARGV, first + 1, last))
-    if tonumber(ARGV[first]) > 0 then redis.call('EXPIRE', key, ARGV[first]) end
-  elseif op == 'I' then
-    local field, amount, ttl = ARGV[first], ARGV[first + 1], tonumber(ARGV[first + 2])
-    if string.find(amount, '[.eE]') then
-      redis.call('HINCRBYFLOAT', key, field, amount)
-    else
-      redis.call('HINCRBY', key, field, amount)
-    end
-    if ttl > 0 then redis.call('EXPIRE', key, ttl) end
-  elseif op == 'P' then
-    redis.call('PUBLISH', ARGV[first], ARGV[first + 1])
-  end
-  i = last + 1
-end
+apply(4 + n)
 if n > 0 then redis.call('XACK', stream, group, unpack(ARGV, 4, 3 + n)) end
 return {'ok'}
 """
+)
+
+_GUARDED_SCRIPT = (
+    _APPLY
+    + """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+apply(1)
+return 1
+"""
+)
+
+
+class ScriptArgs:
+    """KEYS and ARGV of one script call: leading arguments, then effects as ``op, key index, argc, args``.
+
+    ``capped`` maps logical history streams to their approximate maximum length.
+    """
+
+    def __init__(self, keys: Keys, first_key: str, args: Sequence[Any], capped: dict[str, int]) -> None:
+        self._names = keys
+        self._capped = capped
+        self.keys: list[str] = [first_key]
+        self.args: list[Any] = list(args)
+        self._index: dict[str, int] = {first_key: 1}
+
+    def _key_index(self, key: str) -> int:
+        if key not in self._index:
+            self.keys.append(key)
+            self._index[key] = len(self.keys)
+        return self._index[key]
+
+    def op(self, code: str, key: str, *op_args: Any) -> None:
+        self.args.extend((code, self._key_index(key), len(op_args), *op_args))
+
+    def emit(self, stream_key: str, fields: dict[str, Any], cap: int | None = None) -> None:
+        if cap is None:
+            self.op("X", stream_key, *_flatten(fields))
+        else:
+            self.op("C", stream_key, cap, *_flatten(fields))
+
+    def effect(self, effect: Effect) -> None:
+        if isinstance(effect, Emit):
+            fields = entry_fields(effect.payload, effect.meta)
+            self.emit(self._names.stream(effect.stream), fields, self._capped.get(effect.stream))
+        elif isinstance(effect, HashSet):
+            self.op("H", effect.key, effect.ttl_s, *_flatten(effect.mapping))
+        elif isinstance(effect, HashIncr):
+            self.op("I", effect.key, effect.field, _number(effect.amount), effect.ttl_s)
+        elif isinstance(effect, Publish):
+            self.op("P", self.keys[0], effect.channel, effect.message)
+        else:  # a new kind of effect must be handled here, never silently skipped
+            raise TypeError(f"not an effect: {effect!r}")
 
 
 @dataclass(frozen=True)
@@ -110,9 +170,9 @@ class Committer:
         consumer: str,
         capped: dict[str, int] | None = None,
     ) -> None:
-        self._script = client.register_script(_SCRIPT)
+        self._script = client.register_script(_COMMIT_SCRIPT)
         self._keys = keys
-        self._capped = capped or {}  # stream key -> approximate maximum length
+        self._capped = capped or {}  # logical history stream -> approximate maximum length
         self.function = function
         self.input_stream = input_stream
         self.group = group
@@ -127,44 +187,22 @@ class Committer:
         stats_names: Sequence[str] = (),
     ) -> CommitResult:
         """Write ``effects``, dead letters and counters, and XACK ``entry_ids`` if all are still ours."""
-        keys: list[str] = [self._keys.stream(self.input_stream)]
-        index: dict[str, int] = {keys[0]: 1}
-
-        def key_index(key: str) -> int:
-            if key not in index:
-                keys.append(key)
-                index[key] = len(keys)
-            return index[key]
-
         ordered = sorted(entry_ids, key=_id_order)
-        args: list[Any] = [self.group, self.consumer, len(ordered), *ordered]
-
-        def op(code: str, key: str, *op_args: Any) -> None:
-            args.extend((code, key_index(key), len(op_args), *op_args))
-
+        call = ScriptArgs(
+            self._keys,
+            self._keys.stream(self.input_stream),
+            [self.group, self.consumer, len(ordered), *ordered],
+            self._capped,
+        )
         for effect in effects:
-            if isinstance(effect, Emit):
-                fields = _flatten(entry_fields(effect.payload, effect.meta))
-                key = self._keys.stream(effect.stream)
-                if key in self._capped:
-                    op("C", key, self._capped[key], *fields)
-                else:
-                    op("X", key, *fields)
-            elif isinstance(effect, HashSet):
-                op("H", effect.key, effect.ttl_s, *_flatten(effect.mapping))
-            elif isinstance(effect, HashIncr):
-                op("I", effect.key, effect.field, _number(effect.amount), effect.ttl_s)
-            elif isinstance(effect, Publish):
-                op("P", keys[0], effect.channel, effect.message)
-            else:
-                raise TypeError(f"not an effect: {effect!r}")
+            call.effect(effect)
         for letter in dead:
-            op("X", self._keys.dead_letters, *_flatten(self.dead_letter_fields(letter)))
+            call.emit(self._keys.dead_letters, self.dead_letter_fields(letter))
         for function in stats_names or (self.function,):
             for name, amount in (counters or {}).items():
                 if amount:
-                    op("I", self._keys.function_stats(function), name, amount, 0)
-        reply = self._script(keys=keys, args=args)
+                    call.op("I", self._keys.function_stats(function), name, amount, 0)
+        reply = self._script(keys=call.keys, args=call.args)
         status = _text(reply[0])
         if status == "ok":
             return CommitResult(True, ordered)
@@ -205,3 +243,23 @@ def _id_order(entry_id: str) -> tuple[int, int]:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+class GuardedCommitter:
+    """Applies effects atomically, once: nothing is written when ``guard_key`` already exists.
+
+    For writers without an input entry to acknowledge (the gateway's synchronous scoring):
+    the guard is the record the effects create, so a repeat writes nothing.
+    """
+
+    def __init__(self, client: redis.Redis, keys: Keys, capped: dict[str, int] | None = None) -> None:
+        self._script = client.register_script(_GUARDED_SCRIPT)
+        self._keys = keys
+        self._capped = capped or {}  # logical history stream -> approximate maximum length
+
+    def commit(self, guard_key: str, effects: Sequence[Effect]) -> bool:
+        """True when applied, False when the guard key existed (nothing written)."""
+        call = ScriptArgs(self._keys, guard_key, [], self._capped)
+        for effect in effects:
+            call.effect(effect)
+        return bool(self._script(keys=call.keys, args=call.args))

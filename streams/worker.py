@@ -100,7 +100,7 @@ class Worker:
         self.outputs = fused_outputs(self.specs)
         ctx = Context(client, settings, self.keys)
         self.handler = fuse(self.specs, [spec.build(ctx) for spec in self.specs])
-        capped = {self.keys.stream(s): cfg.history_max_entries for spec in self.specs for s in spec.history}
+        capped = {s: cfg.history_max_entries for spec in self.specs for s in spec.history}
         self.committer = Committer(
             client, self.keys, self.name, head.input, head.group, self.consumer, capped=capped
         )

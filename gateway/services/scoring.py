@@ -25,12 +25,12 @@ from functions.keys import FeatureKeys
 from gateway.problems import Unavailable
 from gateway.schemas.common import Reason
 from gateway.schemas.scoring import ChallengerScore, ScoreResult
-from gateway.services.effects import OnceCommitter
 from gateway.services.scratch import ScratchClient
 from gateway.wiring import Wiring
 from infra.errors import SentinelError, TransientError
 from infra.settings import Settings
 from models.registry import Registry, RegistryError
+from streams.commit import GuardedCommitter
 from streams.events import PUBLISHED_NS, Effect, Emit, Event
 from streams.function import Context, Handler
 from streams.fusion import fuse
@@ -92,7 +92,7 @@ class ScoreService:
         # history outputs (read by no consumer group) are capped as the runtime caps them
         specs = wiring.pipeline.chain(list(wiring.score_chain)) if self._record is not None else []
         history = {stream: settings.streams.history_max_entries for spec in specs for stream in spec.history}
-        self._committer = OnceCommitter(client, self._keys, history)
+        self._committer = GuardedCommitter(client, self._keys, history)
 
     def unavailable(self) -> str | None:
         """Why scoring cannot run (no score stage, no champion model), or None when it can."""

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import redis
 
-from gateway.services.effects import OnceCommitter
+from streams.commit import GuardedCommitter
 from streams.events import Effect, Emit, HashIncr, HashSet
 from streams.keys import Keys
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 def test_applies_every_effect_once_per_guard(redis_client: redis.Redis, key_prefix: str) -> None:
     keys = Keys(key_prefix)
-    committer = OnceCommitter(redis_client, keys)
+    committer = GuardedCommitter(redis_client, keys)
     guard = keys.key("result", "1")
     effects: list[Effect] = [
         Emit("out", b"payload", {"published_ns": "5"}),
@@ -36,7 +36,7 @@ def test_applies_every_effect_once_per_guard(redis_client: redis.Redis, key_pref
 
 def test_history_streams_are_capped(redis_client: redis.Redis, key_prefix: str) -> None:
     keys = Keys(key_prefix)
-    committer = OnceCommitter(redis_client, keys, {"history": 100})
+    committer = GuardedCommitter(redis_client, keys, {"history": 100})
     for n in range(600):
         committer.commit(keys.key("result", str(n)), [Emit("history", b"x"), Emit("kept", b"y")])
     assert redis_client.xlen(keys.stream("kept")) == 600
