@@ -7,10 +7,9 @@ Add a benchmark by adding a row to ``BENCHES`` (imported only when run).
 
 from __future__ import annotations
 
-import importlib
-
 import click
 
+from infra.cli import LazyGroup
 from infra.commands import running_services
 from infra.settings import Settings, get_settings
 
@@ -27,27 +26,7 @@ BENCHES: dict[str, tuple[str, str]] = {
 }
 
 
-class LazyBenchGroup(click.Group):
-    """Imports each benchmark's module on first use."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(BENCHES)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in BENCHES:
-            return None
-        module_name, attr = BENCHES[cmd_name][0].split(":")
-        command = getattr(importlib.import_module(module_name), attr)
-        if not isinstance(command, click.Command):
-            raise TypeError(f"{module_name}:{attr} is not a click command")
-        return command
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        with formatter.section("Benchmarks"):
-            formatter.write_dl([(name, BENCHES[name][1]) for name in sorted(BENCHES)])
-
-
-@click.group(cls=LazyBenchGroup)
+@click.group(cls=LazyGroup, table=BENCHES, section="Benchmarks")
 @click.pass_context
 def bench(ctx: click.Context) -> None:
     """Measure throughput and latency; print a table and write JSON (--json FILE)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from typing import Any
 
 import click
 
@@ -19,12 +20,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("infra.cli:config", "Show the effective configuration (secrets masked)."),
     "services": ("infra.commands:services", "Run Redis and the local broker in the foreground."),
     "data": ("data.cli:data", "IEEE-CIS data: generate synthetic files (synth), validate files (check)."),
-    "simulate": ("data.cli:simulate", "Replay transactions into the broker at a set rate, labels after a delay."),
+    "simulate": (
+        "data.cli:simulate",
+        "Replay transactions into the broker at a set rate, labels after a delay.",
+    ),
     "fn": ("streams.cli:fn", "List and run the pipeline's functions (consumer groups on Redis Streams)."),
     "dlq": ("streams.cli:dlq", "Inspect and replay dead letters."),
     "mirror": ("streams.cli:mirror", "Copy the broker topics into Redis streams, exactly once."),
     "gateway": ("gateway.cli:gateway", "Serve the HTTP API (scoring, investigation, operations) on granian."),
-    "train": ("infra.commands_models:train_command", "Train, calibrate, evaluate and register a fraud model."),
+    "train": (
+        "infra.commands_models:train_command",
+        "Train, calibrate, evaluate and register a fraud model.",
+    ),
     "models": ("models.cli:models", "Model registry: list, show, promote, rollback."),
     "bench": ("infra.bench:bench", "Run a benchmark; print a table and write JSON."),
     "up": ("infra.commands:up", "Run the whole local stack (what `just up` does)."),
@@ -34,15 +41,25 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 class LazyGroup(click.Group):
-    """A click group that imports each subcommand's module on first use."""
+    """A click group whose subcommands come from a table and are imported on first use.
+
+    ``table``: name -> ("module:attribute" of a click command, one-line help).
+    """
+
+    def __init__(
+        self, *args: Any, table: dict[str, tuple[str, str]], section: str = "Commands", **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.table = table
+        self.section = section
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return sorted(self.table)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in COMMANDS:
+        if cmd_name not in self.table:
             return None
-        module_name, attr = COMMANDS[cmd_name][0].split(":")
+        module_name, attr = self.table[cmd_name][0].split(":")
         command = getattr(importlib.import_module(module_name), attr)
         if not isinstance(command, click.Command):
             raise TypeError(f"{module_name}:{attr} is not a click command")
@@ -50,11 +67,11 @@ class LazyGroup(click.Group):
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Help texts come from the table so listing commands imports none of them.
-        with formatter.section("Commands"):
-            formatter.write_dl([(name, COMMANDS[name][1]) for name in sorted(COMMANDS)])
+        with formatter.section(self.section):
+            formatter.write_dl([(name, self.table[name][1]) for name in sorted(self.table)])
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, table=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.version_option(package_name="sentinel")
 def cli(verbose: int) -> None:
