@@ -11,6 +11,10 @@ prefixes them (``streams.keys``). The mirror feeds ``tx.raw`` and ``labels``. Th
     labels         label   label     labels.stored          label store + live quality (functions.label)
     bench.in       noop    noop      bench.out              copies entries (benchmarks, smoke tests)
 
+Outputs no group reads (``tx.scored``, ``alerts``, ``labels.stored``) are kept as a capped
+history (``settings.streams.history_max_entries``); the others are trimmed only below what
+every group has consumed.
+
 ``enrich`` and ``score`` can run fused in one consumer (``sentinel fn run enrich+score``):
 the outputs are the same, ``tx.enriched`` is then never written.
 """
@@ -37,6 +41,7 @@ PIPELINE = Pipeline(
             input=ENRICHED,
             group="score",
             outputs=(SCORED, ALERTS),
+            history=(SCORED, ALERTS),  # records for the gateway and people: capped, no group reads them
             build=score_stage.build_score,
             codec=stages.EnrichedCodec(),
             description="TxEnriched -> TxScored (+ AlertRaised): calibrated probability, decision, reasons.",
@@ -46,6 +51,7 @@ PIPELINE = Pipeline(
             input=LABELS,
             group="label",
             outputs=(LABELS_STORED,),
+            history=(LABELS_STORED,),  # the latest labels are what retraining uses
             build=stages.build_label,
             codec=stages.LabelCodec(),
             description="Label -> label store joined with its score; live precision/recall/PR-AUC, delays.",
