@@ -26,8 +26,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -46,49 +45,11 @@ from infra.pipeline import PIPELINE
 from infra.settings import Settings, get_settings
 from infra.stages import ENRICHED, SCORED
 from models.registry import Registry
+from streams.children import Target, children, mirror_child, worker_child
 from streams.events import PAYLOAD, PUBLISHED_NS
 from streams.keys import Keys
 from streams.metrics import percentile
-from streams.mirror import Mirror
 from streams.worker import Worker
-
-
-def _relay(stop: Any) -> threading.Event:
-    """A threading.Event set when the multiprocessing event ``stop`` is."""
-    local = threading.Event()
-
-    def wait() -> None:
-        stop.wait()
-        local.set()
-
-    threading.Thread(target=wait, daemon=True).start()
-    return local
-
-
-def _mirror_child(settings: Settings, stop: Any) -> None:
-    Mirror(settings, stop=_relay(stop)).run()
-
-
-def _worker_child(settings: Settings, names: list[str], stop: Any) -> None:
-    client = redis.Redis.from_url(settings.redis.url or "")
-    Worker(PIPELINE.chain(names), client, settings, stop=_relay(stop)).run()
-
-
-@contextmanager
-def _children(*targets: tuple[Callable[..., None], tuple[Any, ...]]) -> Iterator[None]:
-    context = multiprocessing.get_context("spawn")
-    stop = context.Event()
-    processes = [context.Process(target=t, args=(*args, stop)) for t, args in targets]
-    for process in processes:
-        process.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        for process in processes:
-            process.join(30)
-            if process.is_alive():
-                process.kill()
 
 
 class _Collector(threading.Thread):
@@ -138,9 +99,9 @@ class _Run:
 
     def measure(self, rows: Sequence[bytes], rate: float, label: str) -> dict[str, Any]:
         warm, rest = rows[:1], rows[1:]
-        targets: list[tuple[Callable[..., None], tuple[Any, ...]]] = [(_mirror_child, (self.settings,))]
-        targets += [(_worker_child, (self.settings, self.names))] * self.workers
-        with _children(*targets):
+        targets: list[Target] = [(mirror_child, (self.settings,))]
+        targets += [(worker_child, (self.settings, PIPELINE.chain, (self.names,)))] * self.workers
+        with children(*targets):
             warmup = _Collector(self.client, self.final, 1, 120)
             warmup.start()
             simulate(self.settings, warm, rate=1.0)

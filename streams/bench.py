@@ -21,8 +21,7 @@ import platform
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from infra.settings import Settings, get_settings
+from streams.children import children, mirror_child, worker_child
 from streams.events import PAYLOAD, PUBLISHED_NS
 from streams.function import FunctionSpec, identity
 from streams.keys import Keys
@@ -53,45 +53,13 @@ def _noop(batch_size: int) -> FunctionSpec:
     )  # fmt: skip
 
 
+def _noop_chain(batch_size: int) -> list[FunctionSpec]:
+    return [_noop(batch_size)]
+
+
 def _payload(size: int, i: int) -> bytes:
     head = b'{"TransactionID":%d,"pad":"' % i
     return head + b"x" * max(0, size - len(head) - 2) + b'"}'
-
-
-def _relay(stop: Any) -> threading.Event:
-    """A threading.Event set when the multiprocessing event ``stop`` is."""
-    local = threading.Event()
-
-    def wait() -> None:
-        stop.wait()
-        local.set()
-
-    threading.Thread(target=wait, daemon=True).start()
-    return local
-
-
-def _run_mirror_child(settings: Settings, stop: Any) -> None:
-    Mirror(settings, stop=_relay(stop)).run()
-
-
-def _run_worker_child(settings: Settings, batch_size: int, stop: Any) -> None:
-    client = redis.Redis.from_url(settings.redis.url or "")
-    Worker([_noop(batch_size)], client, settings, stop=_relay(stop)).run()
-
-
-@contextmanager
-def _child(target: Callable[..., None], *args: Any) -> Iterator[None]:
-    context = multiprocessing.get_context("spawn")
-    stop = context.Event()
-    process = context.Process(target=target, args=(*args, stop))
-    process.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        process.join(30)
-        if process.is_alive():
-            process.kill()
 
 
 def _warm_up(client: redis.Redis, stream: str, send: Callable[[int], Any], deadline_s: float = 60) -> str:
@@ -192,7 +160,7 @@ class _Bench:
         return _row("mirror", batch_size, events, span_ms / 1000, [])
 
     def mirror_latency(self, rate: int, seconds: float) -> dict[str, Any]:
-        with _child(_run_mirror_child, self.settings):
+        with children((mirror_child, (self.settings,))):
             sent, lat = _paced_latencies(self.client, self.keys.raw_transactions, self.publish, rate, seconds)
         return _row("mirror (paced)", self.settings.streams.mirror_batch, sent, None, lat, rate)
 
@@ -210,7 +178,7 @@ class _Bench:
         return _row("function noop", batch_size, events, elapsed, [])
 
     def function_latency(self, batch_size: int, rate: int, seconds: float) -> dict[str, Any]:
-        with _child(_run_worker_child, self.settings, batch_size):
+        with children((worker_child, (self.settings, _noop_chain, (batch_size,)))):
             sink = self.keys.stream("bench.out")
             sent, lat = _paced_latencies(self.client, sink, self.append, rate, seconds)
         self.client.delete(self.keys.stream("bench.in"), self.keys.stream("bench.out"))
