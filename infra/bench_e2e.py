@@ -47,9 +47,15 @@ from infra.stages import ENRICHED, SCORED
 from models.registry import Registry
 from streams.children import Target, children, mirror_child, worker_child
 from streams.events import PAYLOAD, PUBLISHED_NS
+from streams.function import FunctionSpec
 from streams.keys import Keys
 from streams.metrics import percentile
 from streams.worker import Worker
+
+
+def _chain(names: list[str]) -> list[FunctionSpec]:
+    """The specs of ``names`` (built in the worker process: the table holds closures)."""
+    return PIPELINE.chain(names)
 
 
 class _Collector(threading.Thread):
@@ -100,7 +106,7 @@ class _Run:
     def measure(self, rows: Sequence[bytes], rate: float, label: str) -> dict[str, Any]:
         warm, rest = rows[:1], rows[1:]
         targets: list[Target] = [(mirror_child, (self.settings,))]
-        targets += [(worker_child, (self.settings, PIPELINE.chain, (self.names,)))] * self.workers
+        targets += [(worker_child, (self.settings, _chain, (self.names,)))] * self.workers
         with children(*targets):
             warmup = _Collector(self.client, self.final, 1, 120)
             warmup.start()

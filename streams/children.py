@@ -56,13 +56,13 @@ def children(*targets: Target) -> Iterator[None]:
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
     processes = [context.Process(target=target, args=(*args, stop)) for target, args in targets]
-    for process in processes:
-        process.start()
     try:
+        for process in processes:
+            process.start()
         yield
     finally:
         stop.set()
-        for process in processes:
+        for process in (p for p in processes if p.pid is not None):
             process.join(30)
             if process.is_alive():
                 process.kill()
