@@ -71,8 +71,12 @@ class StreamsSettings(Section):
     metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus port of `sentinel fn run` (0: off).")
     mirror_group: str = Field("sentinel-mirror", description="Broker consumer group of the mirror.")
     mirror_batch: int = Field(500, ge=1, le=10_000, description="Broker messages copied per Redis step.")
-    fetch_wait_max_ms: int = Field(10, ge=1, le=1_000, description="Mirror fetch.wait.max.ms (broker hop latency).")
-    session_timeout_ms: int = Field(6_000, ge=1_000, description="Mirror session.timeout.ms (rebalance speed).")
+    fetch_wait_max_ms: int = Field(
+        10, ge=1, le=1_000, description="Mirror fetch.wait.max.ms (broker hop latency)."
+    )
+    session_timeout_ms: int = Field(
+        6_000, ge=1_000, description="Mirror session.timeout.ms (rebalance speed)."
+    )
 
 
 class GatewaySettings(Section):
