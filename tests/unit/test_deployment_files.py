@@ -97,3 +97,11 @@ def test_keda_scalers_watch_the_functions_streams() -> None:
         trigger = doc["spec"]["triggers"][0]["metadata"]
         assert re.fullmatch(r"sentinel:stream:[\w.]+", trigger["stream"])
         assert trigger["consumerGroup"] == doc["metadata"]["name"]
+
+
+def test_dockerfile_copies_only_what_the_repository_has() -> None:
+    for line in (ROOT / "infra" / "Dockerfile").read_text().splitlines():
+        if line.startswith("COPY "):
+            *sources, _ = line.split()[1:]
+            missing = [s for s in sources if not (ROOT / s).exists()]
+            assert not missing, f"Dockerfile copies {missing}, which the repository does not have"
