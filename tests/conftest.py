@@ -18,6 +18,7 @@ import redis
 
 from infra.services import ensure_topics, local_broker, local_redis
 from infra.settings import KafkaSettings, RedisSettings, Settings
+from tests.keyspace import delete_prefix
 
 
 def _docker_available() -> bool:
@@ -82,11 +83,7 @@ def key_prefix(redis_url: str) -> Iterator[str]:
     """A key prefix no other test uses; its keys are deleted afterwards."""
     prefix = f"test:{uuid.uuid4().hex[:12]}:"
     yield prefix
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    delete_prefix(redis_url, prefix)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from infra.settings import ModelSettings, Settings
 from models.dataset import read_transactions, replay_training_set
 from models.registry import Registry
 from models.training import register, train
+from tests.keyspace import delete_prefix
 
 Client = TestClient[Litestar]
 ROWS = 4_000
@@ -61,11 +62,7 @@ def gateway_server(
         with GatewayProcess(live, workers=1) as server:
             yield server
     finally:
-        client = redis.Redis.from_url(redis_url)
-        stale = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if stale:
-            client.delete(*stale)
-        client.close()
+        delete_prefix(redis_url, prefix)
 
 
 @dataclass(frozen=True)

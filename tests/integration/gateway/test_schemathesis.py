@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
@@ -22,6 +21,7 @@ from infra.gateway import gateway_app
 from infra.services import ensure_topics
 from infra.settings import Settings
 from tests.integration.gateway.conftest import KEYS, Trained
+from tests.keyspace import delete_prefix
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -49,11 +49,7 @@ def api_server(
         with GatewayProcess(live, workers=1) as server:
             yield server
     finally:
-        client = redis.Redis.from_url(redis_url)
-        stale = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if stale:
-            client.delete(*stale)
-        client.close()
+        delete_prefix(redis_url, prefix)
 
 
 def _documented_schema() -> dict[str, object]:
