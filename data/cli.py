@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
+import redis
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -125,6 +126,9 @@ def _rows(files: DataFiles, limit: int | None) -> Iterator[bytes]:
               help="Seconds of event time before a transaction's label is published.")  # fmt: skip
 @click.option("--synthetic-rows", type=click.IntRange(1, 20_000_000), default=200_000, show_default=True,
               help="Rows to generate when there is no data.")  # fmt: skip
+@click.option("--hold-key", default=None,
+              help="Redis key (at SENTINEL_REDIS_URL): while it exists, publishing pauses. The mirror sets "
+                   "it while it empties a broker without retention (the local stack passes it).")  # fmt: skip
 def simulate(
     transactions: Path | None,
     identity: Path | None,
@@ -133,11 +137,18 @@ def simulate(
     speedup: float,
     label_delay: float,
     synthetic_rows: int,
+    hold_key: str | None,
 ) -> None:
     """Replay transactions into the broker at a steady rate, and their labels after a delay."""
     settings = get_settings()
     if identity is not None and transactions is None:
         raise click.UsageError("--identity needs --transactions")
+    hold = None
+    if hold_key:
+        if not settings.redis.url:
+            raise click.UsageError("--hold-key needs SENTINEL_REDIS_URL")
+        client = redis.Redis.from_url(settings.redis.url)
+        hold = lambda: bool(client.exists(hold_key))  # noqa: E731
     if transactions is None:
         directory = synthetic_dir(settings)
         if not (directory / TRANSACTION_FILE).is_file():
@@ -154,7 +165,7 @@ def simulate(
             task = progress.add_task(f"publishing at {rate:g}/s", total=limit)
             summary = run_simulation(
                 settings, _rows(files, limit), rate, limit=limit, speedup=speedup, label_delay_s=label_delay,
-                progress=lambda n: progress.advance(task, n), stop=stop,
+                progress=lambda n: progress.advance(task, n), stop=stop, hold=hold,
             )  # fmt: skip
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -165,6 +176,7 @@ def simulate(
     table.add_row("requested rate", f"{summary.requested_rate:,.1f}/s")
     table.add_row("achieved rate", f"{summary.achieved_rate:,.1f}/s")
     table.add_row("max lag behind schedule", f"{summary.max_lag_s * 1000:,.1f} ms")
+    table.add_row("held for the mirror", f"{summary.held_s:,.1f} s")
     table.add_row("invalid rows (not sent)", f"{summary.invalid:,}")
     table.add_row("delivery errors", f"{summary.delivery_errors:,}")
     table.add_row("unacknowledged at exit", f"{summary.unflushed:,}")

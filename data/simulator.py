@@ -13,6 +13,11 @@ Each row's label (``{"TransactionID", "isFraud"}``, same key) follows on the lab
 after the transaction, as chargebacks arrive after the purchase. Rows without ``isFraud`` (the
 Kaggle test files) get no label. Rows that fail validation are not published; they are counted
 and logged with the reason. Stopping (Ctrl-C or the ``stop`` event) flushes what was produced.
+
+``hold`` (optional) is asked at most every ``HOLD_POLL_S`` before a message is sent; while it
+answers True the simulator flushes, publishes nothing and shifts its schedule by the time held,
+then continues with a new producer. The mirror sets that hold while it empties a broker
+without retention (``streams.mirror``).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 PUBLISHED_HEADER = "published_ns"  # contract with the broker -> Redis mirror
 MAX_EXAMPLES = 5
+HOLD_POLL_S = 0.1  # the mirror waits 10x this with the topics quiet before it recycles them
 
 
 @dataclass
@@ -50,6 +56,7 @@ class SimulationSummary:
     elapsed_s: float = 0.0  # first to last transaction handed to the producer
     requested_rate: float = 0.0
     max_lag_s: float = 0.0  # most the sender fell behind its schedule
+    held_s: float = 0.0  # time spent holding for the mirror (the schedule moves on by as much)
     interrupted: bool = False
     examples: list[str] = field(default_factory=list)
 
@@ -77,15 +84,42 @@ def producer_config(settings: Settings) -> dict[str, Any]:
 
 
 class _Sender:
-    """Wraps the producer: delivery accounting and back-pressure on a full local queue."""
+    """Wraps the producer: delivery accounting, back-pressure on a full local queue, the hold."""
 
-    def __init__(self, producer: Producer, summary: SimulationSummary) -> None:
-        self.producer = producer
+    def __init__(
+        self,
+        config: dict[str, Any],
+        summary: SimulationSummary,
+        hold: Callable[[], bool] | None,
+        stop: threading.Event,
+    ) -> None:
+        self.config = config
+        self.producer = Producer(config)
+        self.summary = summary
+        self.hold, self.stop = hold, stop
+        self.next_hold_check = 0.0
         self.acked = {"tx": 0, "label": 0}
         # The callbacks hold the counters, not the sender: no reference cycle keeps the producer alive.
         self.callbacks = {kind: _on_delivery(kind, self.acked, summary) for kind in self.acked}
 
+    def wait_while_held(self) -> None:
+        now = time.monotonic()
+        if self.hold is None or now < self.next_hold_check:
+            return
+        self.next_hold_check = now + HOLD_POLL_S
+        if not self.hold():
+            return
+        # Everything sent so far reaches the broker (and the mirror) before the topics are recycled.
+        self.summary.unflushed += self.producer.flush(30.0)
+        log.info("holding: the mirror is emptying the broker topics")
+        while self.hold() and not self.stop.is_set():
+            time.sleep(HOLD_POLL_S)
+        self.producer = Producer(self.config)  # the topics are new: so is the idempotent producer
+        self.summary.held_s += time.monotonic() - now
+        log.info("hold released after %.1f s", time.monotonic() - now)
+
     def send(self, topic: str, key: bytes, value: bytes, kind: str) -> None:
+        self.wait_while_held()
         headers: list[tuple[str, str | bytes | None]] = [(PUBLISHED_HEADER, str(time.time_ns()).encode())]
         while True:
             try:
@@ -158,6 +192,7 @@ def simulate(
     label_delay_s: float = 0.0,
     progress: Callable[[int], None] | None = None,
     stop: threading.Event | None = None,
+    hold: Callable[[], bool] | None = None,
 ) -> SimulationSummary:
     """Publish ``rows`` at ``rate`` per second, then their labels; see the module docstring.
 
@@ -167,11 +202,11 @@ def simulate(
     if rate <= 0 or speedup <= 0 or label_delay_s < 0:
         raise ValueError("rate and speedup must be > 0 and label_delay_s >= 0")
     summary = SimulationSummary(requested_rate=rate)
-    sender = _Sender(Producer(producer_config(settings)), summary)
+    stop = stop or threading.Event()
+    sender = _Sender(producer_config(settings), summary, hold, stop)
     tx_topic, label_topic = settings.kafka.topic_transactions, settings.kafka.topic_labels
     label_wall_delay = label_delay_s / speedup
     labels: deque[tuple[float, bytes, bytes]] = deque()  # (due, key, value): due times only grow
-    stop = stop or threading.Event()
     done = threading.Event()  # tells the prefetch thread to let go
     start = first = last = 0.0
     index = 0
@@ -194,7 +229,8 @@ def simulate(
                 log.warning("invalid row skipped reason=%s", error)
                 continue
             start = start or time.monotonic()  # the schedule starts with the first row, not the file load
-            due = start + index / rate
+            sender.wait_while_held()
+            due = start + summary.held_s + index / rate
             now = time.monotonic()
             if due > now:
                 send_due_labels(now)
@@ -223,7 +259,7 @@ def simulate(
     summary.labels_pending = len(labels)
     # Stopped: the broker may be going away too, so wait less for the last acknowledgements.
     flush_s = 5.0 if summary.interrupted else 30.0
-    summary.unflushed = sender.producer.flush(flush_s)
+    summary.unflushed += sender.producer.flush(flush_s)
     if summary.unflushed:
         log.warning("messages unacknowledged after flush count=%d timeout_s=%.0f", summary.unflushed, flush_s)
     summary.sent, summary.labels_sent = sender.acked["tx"], sender.acked["label"]

@@ -11,7 +11,7 @@ from contextlib import ExitStack, contextmanager, suppress
 import click
 
 from infra.errors import SentinelError
-from infra.services import ensure_topics, local_broker, local_redis
+from infra.services import broker_kind, ensure_topics, local_broker, local_redis
 from infra.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -24,12 +24,16 @@ def running_services(settings: Settings) -> Iterator[Settings]:
         redis_url = settings.redis.url or stack.enter_context(
             local_redis(settings.redis, settings.local.state_dir / "redis")
         )
-        bootstrap = settings.kafka.bootstrap or stack.enter_context(
-            local_broker(settings.kafka, settings.local.state_dir / "broker")
-        )
         kafka = settings.kafka
+        bootstrap, recycle = kafka.bootstrap, kafka.recycle_messages
+        if not bootstrap:
+            bootstrap = stack.enter_context(local_broker(kafka, settings.local.state_dir / "broker"))
+            if broker_kind(kafka) == "tansu":  # it keeps every message in memory: the mirror empties it
+                recycle = recycle or settings.local.broker_max_messages
         ensure_topics(bootstrap, [kafka.topic_transactions, kafka.topic_labels], kafka.partitions)
-        yield settings.replace(redis={"url": redis_url}, kafka={"bootstrap": bootstrap})
+        yield settings.replace(
+            redis={"url": redis_url}, kafka={"bootstrap": bootstrap, "recycle_messages": recycle}
+        )
 
 
 @click.command()

@@ -51,6 +51,13 @@ class KafkaSettings(Section):
     topic_transactions: str = Field("transactions", description="Topic the transactions are published to.")
     topic_labels: str = Field("labels", description="Topic the delayed labels are published to.")
     partitions: int = Field(4, ge=1, le=256, description="Partitions of each topic created by Sentinel.")
+    recycle_messages: int = Field(
+        0,
+        ge=0,
+        description="For a broker without retention only (the embedded Tansu; `sentinel up` sets it): once "
+        "the topics hold this many messages the mirror copies them all, then deletes and recreates the "
+        "topics while producers hold (0: never).",
+    )
 
 
 class StreamsSettings(Section):
@@ -162,6 +169,9 @@ class LocalSettings(Section):
         "mirror=1,enrich=1,score=1,label=1", description="Processes per stack service (honcho -c)."
     )
     rq_dashboard_port: int = Field(9181, ge=1, le=65535, description="Port of the RQ dashboard.")
+    broker_max_messages: int = Field(
+        20_000, ge=1_000, description="Messages the embedded Tansu broker holds before the mirror empties it."
+    )
 
 
 class Settings(BaseSettings):

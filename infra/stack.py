@@ -24,6 +24,7 @@ from infra.commands import running_services
 from infra.errors import ConfigError
 from infra.services import ServiceError, broker_argv, find_binary, wait_until
 from infra.settings import Settings
+from streams.keys import Keys
 
 log = logging.getLogger(__name__)
 
@@ -127,12 +128,16 @@ def child_env(live: Settings, keys: str, transactions: Path, identity: Path | No
         {
             "SENTINEL_REDIS_URL": live.redis.url or "",
             "SENTINEL_KAFKA_BOOTSTRAP": live.kafka.bootstrap or "",
+            "SENTINEL_KAFKA_RECYCLE_MESSAGES": str(live.kafka.recycle_messages),
             "SENTINEL_GATEWAY_API_KEYS": keys,
             "SENTINEL_STACK_TRANSACTIONS": str(transactions),
             "SENTINEL_STACK_IDENTITY": str(identity) if identity and identity.exists() else "",
             "SENTINEL_STACK_RATE": str(live.local.rate),
             "SENTINEL_STACK_LIMIT": str(live.local.limit) if live.local.limit else "",
             "SENTINEL_STACK_RQ_PORT": str(live.local.rq_dashboard_port),
+            "SENTINEL_STACK_HOLD_KEY": Keys(live.redis.key_prefix).mirror_hold
+            if live.kafka.recycle_messages
+            else "",
         }
     )
     return env

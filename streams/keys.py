@@ -8,7 +8,9 @@ All names start with the configured prefix (``settings.redis.key_prefix``, defau
     <prefix>fn:<function>:latency      list: recent batch latencies in microseconds (newest first)
     <prefix>fn:<function>:errors       hash: entry id -> last error text (kept for dead letters)
     <prefix>mirror:offsets:<topic>     hash: partition -> last broker offset copied into Redis
-    <prefix>mirror:stats               hash: copied:<topic>, paused:<topic>, pauses:<topic>
+    <prefix>mirror:stats               hash: copied:<topic>, paused:<topic>, pauses:<topic>, recycles
+    <prefix>mirror:hold                string, expiring: set while the mirror empties a broker without
+                                         retention; cooperating producers (the simulator) hold meanwhile
 
 Functions may keep their own keys for feature state (their own keys module); they get the
 prefix from ``ctx.keys.prefix`` so tests and replays can run against a scratch prefix.
@@ -71,6 +73,10 @@ class Keys:
     @property
     def mirror_stats(self) -> str:
         return f"{self.prefix}mirror:stats"
+
+    @property
+    def mirror_hold(self) -> str:
+        return f"{self.prefix}mirror:hold"
 
     def key(self, *parts: str) -> str:
         """A key of a function's own state, e.g. ``keys.key("result", tx_id)`` -> ``<prefix>result:<tx_id>``."""

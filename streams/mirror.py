@@ -11,9 +11,22 @@ it skips any message whose offset is not above the stored one. Hence:
 - several mirror instances (same consumer group) split the partitions, and an instance that
   still writes after a rebalance cannot duplicate what the new owner already copied.
 
+Stored offsets belong to one incarnation of a topic: the hash also records the topic's id, and
+when a topic has been deleted and created again (a new id, e.g. a restarted in-memory broker)
+its partitions are copied from the beginning instead of skipped.
+
 Backpressure: when a stream's backlog (entries not yet consumed by all its groups, or its
 length when it has none) passes ``streams.backlog_limit``, the topic's partitions are paused;
 they resume once the backlog is under half the limit.
+
+Recycling (``kafka.recycle_messages`` > 0, only for a broker without retention, the embedded
+Tansu that keeps every message in memory): once the topics hold that many messages, the mirror
+sets ``keys.mirror_hold``; producers that cooperate (``data.simulator``) flush and wait while it
+exists. When the topics have been quiet for ``RECYCLE_QUIET_S`` and everything is copied, the
+mirror deletes and recreates them (new ids), then rejoins and releases the hold. It must own
+every partition (one mirror instance). A producer that ignores the hold could lose a message
+sent in the instant before deletion: point such producers at Redpanda or Kafka, whose retention
+bounds their topics instead.
 """
 
 from __future__ import annotations
@@ -27,7 +40,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicCollection,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from infra.settings import Settings
 from streams.events import ORIGIN, PAYLOAD
@@ -54,6 +77,11 @@ if written > 0 then redis.call('HINCRBY', KEYS[3], ARGV[i], written) end
 return written
 """
 _BACKPRESSURE_EVERY_S = 0.05
+_TOPIC_ID = "topic_id"  # field of the offsets hash beside the partitions
+RECYCLE_CHECK_S = 1.0  # how often the topics' size is checked
+RECYCLE_QUIET_S = 1.0  # producers honour the hold within 0.1 s (data.simulator); wait 10x that
+RECYCLE_DRAIN_S = 60.0  # give up a recycle (and release the hold) after this long
+_HOLD_TTL_MS = 30_000  # a mirror that dies mid-recycle releases the producers after this
 
 
 @dataclass
@@ -64,6 +92,7 @@ class MirrorReport:
     skipped: int = 0
     pauses: int = 0
     resumes: int = 0
+    recycles: int = 0
 
 
 class Mirror:
@@ -88,23 +117,36 @@ class Mirror:
         self.report = MirrorReport()
         self._script = self.client.register_script(_COPY)
         self._assigned: list[TopicPartition] = []
-        self._consumer = Consumer(
+        self._kafka = kafka
+        self._session_timeout_ms = cfg.session_timeout_ms
+        self._fetch_wait_max_ms = cfg.fetch_wait_max_ms
+        self._group = cfg.mirror_group
+        self._admin = AdminClient({"bootstrap.servers": kafka.bootstrap})
+        self._consumer = self._new_consumer()
+        self._next_recycle_check = 0.0
+        self._recycle_refused = False
+
+    def _new_consumer(self) -> Consumer:
+        return Consumer(
             {
-                "bootstrap.servers": kafka.bootstrap,
-                "group.id": cfg.mirror_group,
+                "bootstrap.servers": self._kafka.bootstrap,
+                "group.id": self._group,
                 "client.id": f"sentinel-mirror-{uuid.uuid4().hex[:8]}",
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "auto.offset.reset": "earliest",
-                "fetch.wait.max.ms": cfg.fetch_wait_max_ms,
-                "session.timeout.ms": cfg.session_timeout_ms,
-                "heartbeat.interval.ms": max(100, cfg.session_timeout_ms // 4),
+                "fetch.wait.max.ms": self._fetch_wait_max_ms,
+                "session.timeout.ms": self._session_timeout_ms,
+                "heartbeat.interval.ms": max(100, self._session_timeout_ms // 4),
             }
         )
 
+    def _subscribe(self) -> None:
+        self._consumer.subscribe(list(self.streams), on_assign=self._on_assign, on_revoke=self._on_revoke)
+
     def run(self, burst: bool = False) -> MirrorReport:
         """Copy until ``stop`` is set (burst: until every assigned partition is copied to its end)."""
-        self._consumer.subscribe(list(self.streams), on_assign=self._on_assign, on_revoke=self._on_revoke)
+        self._subscribe()
         log.info("mirror start topics=%s", list(self.streams))
         next_check = 0.0
         try:
@@ -116,6 +158,9 @@ class Mirror:
                 if messages or now >= next_check:  # after every copy: overshoot at most one batch
                     self._apply_backpressure()
                     next_check = now + _BACKPRESSURE_EVERY_S
+                if self._kafka.recycle_messages and now >= self._next_recycle_check:
+                    self._next_recycle_check = now + RECYCLE_CHECK_S
+                    self._maybe_recycle()
                 if burst and not messages and self._caught_up():
                     break
         finally:
@@ -134,6 +179,8 @@ class Mirror:
         return messages
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for topic in {tp.topic for tp in partitions}:
+            self._forget_older_incarnation(topic)
         for tp in partitions:
             stored: Any = self.client.hget(self.keys.mirror_offsets(tp.topic), str(tp.partition))
             tp.offset = int(stored) + 1 if stored is not None else OFFSET_BEGINNING
@@ -141,6 +188,21 @@ class Mirror:
         self._assigned = list(partitions)
         self.paused -= {tp.topic for tp in partitions}
         log.info("mirror assigned %s", [(tp.topic, tp.partition, tp.offset) for tp in partitions])
+
+    def _forget_older_incarnation(self, topic: str) -> None:
+        """Drop the stored offsets when they belong to an earlier topic of the same name."""
+        key = self.keys.mirror_offsets(topic)
+        try:
+            current = str(self._admin.describe_topics(TopicCollection([topic]))[topic].result(10).topic_id)
+        except KafkaException as exc:
+            log.warning("mirror: cannot read the id of topic %s (%s); keeping its stored offsets", topic, exc)
+            return
+        stored: Any = self.client.hget(key, _TOPIC_ID)
+        if stored is not None and stored.decode() != current:
+            log.warning("mirror: topic %s was recreated (id %s -> %s); copying it from the start",
+                        topic, stored.decode(), current)  # fmt: skip
+            self.client.delete(key)
+        self.client.hset(key, _TOPIC_ID, current)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         consumer.unassign()
@@ -193,15 +255,88 @@ class Mirror:
     def _caught_up(self) -> bool:
         if not self._assigned:
             return False
-        for tp in self._assigned:
-            _, high = self._consumer.get_watermark_offsets(
+        return all(self._copied_to(tp) >= high for tp, high in self._high_watermarks(self._assigned).items())
+
+    def _copied_to(self, tp: TopicPartition) -> int:
+        stored: Any = self.client.hget(self.keys.mirror_offsets(tp.topic), str(tp.partition))
+        return int(stored) + 1 if stored is not None else 0
+
+    def _high_watermarks(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        return {
+            tp: self._consumer.get_watermark_offsets(
                 TopicPartition(tp.topic, tp.partition), timeout=5, cached=False
-            )
-            stored: Any = self.client.hget(self.keys.mirror_offsets(tp.topic), str(tp.partition))
-            copied_to = int(stored) + 1 if stored is not None else 0
-            if copied_to < high:
-                return False
-        return True
+            )[1]
+            for tp in partitions
+        }
+
+    def _all_partitions(self) -> list[TopicPartition]:
+        topics = self._consumer.list_topics(timeout=5).topics
+        return [TopicPartition(t, p) for t in self.streams if t in topics for p in topics[t].partitions]
+
+    def _maybe_recycle(self) -> None:
+        partitions = self._all_partitions()
+        highs = self._high_watermarks(partitions)
+        if sum(highs.values()) < self._kafka.recycle_messages or self.paused:
+            return
+        owned = {(tp.topic, tp.partition) for tp in self._assigned}
+        if owned != {(tp.topic, tp.partition) for tp in partitions}:
+            if not self._recycle_refused:
+                log.warning("mirror: the topics hold %d messages but this instance does not own every "
+                            "partition; recycling needs a single mirror", sum(highs.values()))  # fmt: skip
+                self._recycle_refused = True
+            return
+        self._recycle(partitions)
+
+    def _recycle(self, partitions: list[TopicPartition]) -> None:
+        """Hold producers, copy everything, then delete and recreate the topics; see the module doc."""
+        hold = self.keys.mirror_hold
+        self.client.set(hold, "recycling", px=_HOLD_TTL_MS)
+        log.info("mirror: holding producers to recycle the broker topics")
+        try:
+            if not self._drain(partitions):
+                log.warning(
+                    "mirror: topics not quiet and copied within %.0f s; recycle skipped", RECYCLE_DRAIN_S
+                )
+                return
+            self._consumer.close()
+            self._assigned = []
+            try:
+                self._recreate_topics(partitions)
+            finally:  # the new topics' ids make _on_assign drop the old offsets
+                self._consumer = self._new_consumer()
+                self._subscribe()
+            self.report.recycles += 1
+            self.client.hincrby(self.keys.mirror_stats, "recycles", 1)
+            log.info("mirror: recycled the broker topics %s", list(self.streams))
+        finally:
+            self.client.delete(hold)
+
+    def _drain(self, partitions: list[TopicPartition]) -> bool:
+        """Copy until every partition is copied to its end and no end moved for RECYCLE_QUIET_S."""
+        deadline = time.monotonic() + RECYCLE_DRAIN_S
+        highs: dict[TopicPartition, int] = {}
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline and not self.stop.is_set():
+            self.client.pexpire(self.keys.mirror_hold, _HOLD_TTL_MS)
+            messages = self._fetch()
+            if messages:
+                self._copy(messages)
+                continue
+            now_highs = self._high_watermarks(partitions)
+            if now_highs != highs:
+                highs, quiet_since = now_highs, time.monotonic()
+            copied = all(self._copied_to(tp) >= high for tp, high in highs.items())
+            if copied and time.monotonic() - quiet_since >= RECYCLE_QUIET_S:
+                return True
+        return False
+
+    def _recreate_topics(self, partitions: list[TopicPartition]) -> None:
+        counts = {topic: sum(1 for tp in partitions if tp.topic == topic) for topic in self.streams}
+        for future in self._admin.delete_topics(list(self.streams), operation_timeout=10).values():
+            future.result(10)
+        new = [NewTopic(topic, num_partitions=n, replication_factor=1) for topic, n in counts.items() if n]
+        for future in self._admin.create_topics(new, operation_timeout=10).values():
+            future.result(10)
 
 
 def _fields(topic: str, message: Message) -> list[Any]:

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import redis
 from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
 
-from infra.services import wait_until
+from infra.services import ensure_topics, wait_until
 from infra.settings import Settings
 from streams.keys import Keys
 from streams.metrics import read_mirror_stats
@@ -173,3 +174,25 @@ def test_backpressure_pauses_and_resumes(mirror_settings: Settings, redis_client
     stats = read_mirror_stats(redis_client, keys)
     assert stats[f"copied:{topic}"] == 400 and stats[f"pauses:{topic}"] == mirror.report.pauses
     assert _by_partition(redis_client, stream) == sent
+
+
+def _recreate(settings: Settings, topic: str) -> None:
+    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap})
+    for future in admin.delete_topics([topic], operation_timeout=10).values():
+        future.result(10)
+    ensure_topics(settings.kafka.bootstrap or "", [topic], settings.kafka.partitions)
+
+
+def test_a_recreated_topic_is_copied_from_its_start(
+    mirror_settings: Settings, redis_client: redis.Redis
+) -> None:
+    """Stored offsets belong to one incarnation of a topic (e.g. an in-memory broker restarted)."""
+    keys, topic = Keys(mirror_settings.redis.key_prefix), mirror_settings.kafka.topic_transactions
+    first = _produce(mirror_settings, topic, 40)
+    assert run_mirror(mirror_settings, burst=True, client=redis_client).copied[topic] == 40
+    _recreate(mirror_settings, topic)
+    second = _produce(mirror_settings, topic, 10, start=40)  # offsets 0.. again, below the stored ones
+    assert run_mirror(mirror_settings, burst=True, client=redis_client).copied[topic] == 10
+    copied = _by_partition(redis_client, keys.raw_transactions)
+    expected = {p: first.get(p, []) + second.get(p, []) for p in set(first) | set(second)}
+    assert copied == expected
