@@ -169,6 +169,12 @@ class LocalSettings(Section):
         "mirror=1,enrich=1,score=1,label=1", description="Processes per stack service (honcho -c)."
     )
     rq_dashboard_port: int = Field(9181, ge=1, le=65535, description="Port of the RQ dashboard.")
+    retention_s: int = Field(
+        600,
+        ge=60,
+        description="How long the local stack keeps per-transaction records (results, labels, vectors, "
+        "history streams), so a demo left running plateaus instead of growing.",
+    )
     broker_max_messages: int = Field(
         20_000, ge=1_000, description="Messages the embedded Tansu broker holds before the mirror empties it."
     )

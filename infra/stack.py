@@ -120,10 +120,27 @@ def _sentinel(args: list[str], env: Mapping[str, str] | None = None) -> None:
         raise ConfigError(f"`sentinel {' '.join(args)}` failed with exit status {completed.returncode}")
 
 
+def retention(settings: Settings) -> dict[str, str]:
+    """Settings that keep per-transaction records at most ``local.retention_s`` in the local stack.
+
+    Per-transaction records are most of Redis (about 2.5 kB per transaction: result, label,
+    feature vector, history entries), so memory plateaus at about rate x retention x 2.5 kB.
+    """
+    keep_s, features = settings.local.retention_s, settings.features
+    history = max(100, min(settings.streams.history_max_entries, int(settings.local.rate * keep_s)))
+    return {
+        "SENTINEL_FEATURES_RESULT_TTL_S": str(min(features.result_ttl_s, keep_s)),
+        "SENTINEL_FEATURES_LABEL_TTL_S": str(min(features.label_ttl_s, keep_s)),
+        "SENTINEL_FEATURES_VECTOR_TTL_S": str(min(features.vector_ttl_s, keep_s)),
+        "SENTINEL_STREAMS_HISTORY_MAX_ENTRIES": str(history),
+    }
+
+
 def child_env(live: Settings, keys: str, transactions: Path, identity: Path | None) -> dict[str, str]:
-    """Environment of every stack process: the live services, keys and ports."""
+    """Environment of every stack process: the live services, keys, ports and retention."""
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update(retention(live))
     env.update(
         {
             "SENTINEL_REDIS_URL": live.redis.url or "",

@@ -64,6 +64,7 @@ def test_stack_scores_traffic_reuses_its_model_and_stops_cleanly(tmp_path: Path)
             "SENTINEL_MODELS_REGISTRY_DIR": str(state / "models"),
             "SENTINEL_LOCAL_SYNTH_ROWS": "6000",
             "SENTINEL_LOCAL_RATE": "1000",
+            "SENTINEL_LOCAL_BROKER_MAX_MESSAGES": "1000",  # the mirror empties the broker during the run
             "SENTINEL_GATEWAY_PORT": str(free_port()),
             "SENTINEL_LOCAL_RQ_DASHBOARD_PORT": str(free_port()),
         }
@@ -77,7 +78,7 @@ def test_stack_scores_traffic_reuses_its_model_and_stops_cleanly(tmp_path: Path)
         assert again.returncode != 0
         assert "already running" in again.stderr
         keys = dict(pair.split(":", 1) for pair in (state / "api-keys").read_text().split(","))
-        items = _scored(gateway, keys["analyst"], want=1000, deadline_s=180)
+        items = _scored(gateway, keys["analyst"], want=1500, deadline_s=180)
         assert len({item["transaction_id"] for item in items}) == len(items)
         detail = httpx.get(
             f"{gateway}/v1/transactions/{items[0]['transaction_id']}", headers={"X-API-Key": keys["analyst"]}
@@ -88,6 +89,8 @@ def test_stack_scores_traffic_reuses_its_model_and_stops_cleanly(tmp_path: Path)
         stopped = _sentinel(["down"], env, timeout=120)
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
     assert not [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    first_log = (state / "stack.log").read_text()
+    assert "mirror: recycled the broker topics" in first_log
 
     versions = sorted(p.name for p in (state / "models").iterdir() if p.is_dir())
     data_mtime = (state / "data" / "train_transaction.csv").stat().st_mtime
@@ -103,3 +106,5 @@ def test_stack_scores_traffic_reuses_its_model_and_stops_cleanly(tmp_path: Path)
     finally:
         _sentinel(["down"], env, timeout=120)
     assert not [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    # The in-memory broker restarted empty: the mirror's stored offsets (in Redis) are void.
+    assert "was recreated" in (state / "stack.log").read_text()[len(first_log) :]
