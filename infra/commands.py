@@ -11,7 +11,7 @@ from contextlib import ExitStack, contextmanager, suppress
 import click
 
 from infra.errors import SentinelError
-from infra.services import broker_kind, ensure_topics, local_broker, local_redis
+from infra.services import broker_kind, ensure_topics, local_broker, local_redis, topic_config
 from infra.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,8 @@ def running_services(settings: Settings) -> Iterator[Settings]:
             bootstrap = stack.enter_context(local_broker(kafka, settings.local.state_dir / "broker"))
             if broker_kind(kafka) == "tansu":  # it keeps every message in memory: the mirror empties it
                 recycle = recycle or settings.local.broker_max_messages
-        ensure_topics(bootstrap, [kafka.topic_transactions, kafka.topic_labels], kafka.partitions)
+        topics = [kafka.topic_transactions, kafka.topic_labels]
+        ensure_topics(bootstrap, topics, kafka.partitions, config=topic_config(kafka))
         yield settings.replace(
             redis={"url": redis_url}, kafka={"bootstrap": bootstrap, "recycle_messages": recycle}
         )

@@ -14,7 +14,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -253,12 +253,23 @@ def local_broker(cfg: KafkaSettings, data_dir: Path) -> Iterator[str]:
         proc.stop()
 
 
-def ensure_topics(bootstrap: str, names: Sequence[str], partitions: int, timeout: float = 15.0) -> None:
-    """Create the topics that do not exist yet (idempotent)."""
+def topic_config(cfg: KafkaSettings) -> dict[str, str]:
+    """Configuration of the topics Sentinel creates: time and size retention bound the log."""
+    return {"retention.ms": str(cfg.retention_ms), "retention.bytes": str(cfg.retention_bytes)}
+
+
+def ensure_topics(
+    bootstrap: str,
+    names: Sequence[str],
+    partitions: int,
+    timeout: float = 15.0,
+    config: Mapping[str, str] | None = None,
+) -> None:
+    """Create the topics that do not exist yet (idempotent), with ``config`` (e.g. ``topic_config``)."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     existing = set(admin.list_topics(timeout=timeout).topics)
     missing = [
-        NewTopic(name, num_partitions=partitions, replication_factor=1)
+        NewTopic(name, num_partitions=partitions, replication_factor=1, config=dict(config or {}))
         for name in names
         if name not in existing
     ]

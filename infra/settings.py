@@ -51,6 +51,15 @@ class KafkaSettings(Section):
     topic_transactions: str = Field("transactions", description="Topic the transactions are published to.")
     topic_labels: str = Field("labels", description="Topic the delayed labels are published to.")
     partitions: int = Field(4, ge=1, le=256, description="Partitions of each topic created by Sentinel.")
+    retention_ms: int = Field(
+        86_400_000,
+        ge=60_000,
+        description="retention.ms of the topics Sentinel creates (the mirror copies "
+        "within seconds; the rest is a replay buffer).",
+    )
+    retention_bytes: int = Field(
+        1 << 30, ge=1 << 20, description="retention.bytes per partition of the topics Sentinel creates."
+    )
     recycle_messages: int = Field(
         0,
         ge=0,

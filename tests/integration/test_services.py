@@ -10,8 +10,9 @@ import pytest
 import redis
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin._config import ConfigResource
 
-from infra.services import ensure_topics, free_port, local_broker, local_redis
+from infra.services import ensure_topics, free_port, local_broker, local_redis, topic_config
 from infra.settings import KafkaSettings, RedisSettings
 
 pytestmark = pytest.mark.integration
@@ -58,12 +59,20 @@ def test_broker_produce_consume_round_trip(kafka_bootstrap: str, topic_suffix: s
     assert received == sent
 
 
-def test_ensure_topics_is_idempotent(kafka_bootstrap: str, topic_suffix: str) -> None:
+def test_ensure_topics_is_idempotent_and_sets_retention(kafka_bootstrap: str, topic_suffix: str) -> None:
     names = [f"a-{topic_suffix}", f"b-{topic_suffix}"]
-    ensure_topics(kafka_bootstrap, names, partitions=4)
-    ensure_topics(kafka_bootstrap, names, partitions=4)
-    topics = AdminClient({"bootstrap.servers": kafka_bootstrap}).list_topics(timeout=5).topics
+    config = topic_config(KafkaSettings(retention_ms=3_600_000, retention_bytes=1 << 28))
+    ensure_topics(kafka_bootstrap, names, partitions=4, config=config)
+    ensure_topics(kafka_bootstrap, names, partitions=4, config=config)
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    topics = admin.list_topics(timeout=5).topics
     assert {name: len(topics[name].partitions) for name in names} == {name: 4 for name in names}
+    described = admin.describe_configs([ConfigResource("topic", names[0])])
+    entries = next(iter(described.values())).result(10)
+    assert {k: entries[k].value for k in config} == {
+        "retention.ms": "3600000",
+        "retention.bytes": str(1 << 28),
+    }
 
 
 def _children_named(fragment: str) -> set[int]:

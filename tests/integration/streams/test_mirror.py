@@ -177,7 +177,7 @@ def test_backpressure_pauses_and_resumes(mirror_settings: Settings, redis_client
 
 
 def _recreate(settings: Settings, topic: str) -> None:
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap})
+    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap or ""})
     for future in admin.delete_topics([topic], operation_timeout=10).values():
         future.result(10)
     ensure_topics(settings.kafka.bootstrap or "", [topic], settings.kafka.partitions)

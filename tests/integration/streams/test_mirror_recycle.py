@@ -41,6 +41,11 @@ def _retained(settings: Settings) -> int:
         consumer.close()
 
 
+def _xlen(client: redis.Redis, key: str) -> int:
+    length: Any = client.xlen(key)
+    return int(length)
+
+
 def _transaction_ids(client: redis.Redis, stream: str) -> list[int]:
     return [msgspec.json.decode(payload or b"{}")["TransactionID"] for _, payload, _ in read(client, stream)]
 
@@ -71,8 +76,8 @@ def test_recycling_bounds_the_broker_and_copies_every_message_once(
         assert (summary.sent, summary.labels_sent, summary.errors) == (ROWS, ROWS, 0)
         wait_until(
             lambda: (
-                redis_client.xlen(keys.raw_transactions) >= ROWS
-                and redis_client.xlen(keys.labels) >= ROWS
+                _xlen(redis_client, keys.raw_transactions) >= ROWS
+                and _xlen(redis_client, keys.labels) >= ROWS
                 and _retained(settings) < RECYCLE_AT
             ),
             60,
