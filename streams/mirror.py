@@ -294,9 +294,9 @@ class Mirror:
         log.info("mirror: holding producers to recycle the broker topics")
         try:
             if not self._drain(partitions):
-                log.warning(
-                    "mirror: topics not quiet and copied within %.0f s; recycle skipped", RECYCLE_DRAIN_S
-                )
+                if not self.stop.is_set():  # a producer that ignores the hold: try again later
+                    log.warning("mirror: topics not quiet within %.0f s; recycling later", RECYCLE_DRAIN_S)
+                    self._next_recycle_check = time.monotonic() + RECYCLE_DRAIN_S
                 return
             self._consumer.close()
             self._assigned = []
