@@ -3,7 +3,8 @@
 Microseconds per transaction for each algorithm (LightGBM, XGBoost, CatBoost and their
 ensemble), at batch 1 and 500, with the online features excluded (matrix -> calibrated
 probability) and included (Transaction -> Redis feature state -> matrix -> probability),
-plus the cost of native-SHAP explanations (paid only for review / decline).
+plus the cost of explanations (paid only for review / decline): the served reasons (path
+attribution, ``excluded+reasons``) and, for comparison, exact TreeSHAP (``excluded+shap``).
 Models: the newest registered version of each algorithm (or that member of the newest
 ensemble); algorithms still missing are trained on the benchmark's own rows into a scratch
 registry. Inference runs on one thread per model, as served.
@@ -95,9 +96,11 @@ def _time_model(algorithm: str, model: LoadedModel, matrix: np.ndarray, batch: i
     rows = [matrix[(i * batch) % (len(matrix) - batch) :][:batch] for i in range(calls)]
     predict = _per_call_us(lambda i: model.predict_proba(rows[i]), calls)
     explain = _per_call_us(lambda i: model.reasons(rows[i], 5), min(calls, 50))
+    shap = _per_call_us(lambda i: model.contributions(rows[i]), min(calls, 50) if batch == 1 else 5)
     return [
         _summary(algorithm, batch, "excluded", predict),
         _summary(algorithm, batch, "excluded+reasons", explain),
+        _summary(algorithm, batch, "excluded+shap", shap),
     ]
 
 

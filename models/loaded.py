@@ -3,7 +3,14 @@
 Takes the full feature matrix the online code produces (``input_names``), selects the
 columns the model kept after hygiene, averages the calibrated probabilities of its
 members (one member, or several for an ensemble) and explains high scores with the
-members' native SHAP contributions (log-odds, averaged over members).
+members' path attributions (``models.attribution``; log-odds, averaged over members): per
+feature, the sum over trees of value(child taken) - value(node) along the row's path, which
+with a constant bias adds up to the raw score exactly, as SHAP values do.
+
+Why not exact TreeSHAP online: on the local 89-tree, 257-feature LightGBM model a prediction
+costs 2 µs a row and TreeSHAP 1,254 µs (up to 9 ms on bigger models), with ~9% of transactions
+flagged; path attribution is a leaf lookup plus a sparse sum (tens of µs). ``contributions``
+keeps exact TreeSHAP for offline use (reports, audits).
 """
 
 from __future__ import annotations
@@ -73,15 +80,21 @@ class LoadedModel:
         return parts[0] if len(parts) == 1 else np.mean(parts, axis=0)
 
     def contributions(self, matrix: Matrix) -> npt.NDArray[np.float64]:
-        """Native SHAP contributions [n, len(kept)], averaged over members."""
+        """Exact TreeSHAP contributions [n, len(kept)], averaged over members (offline use)."""
         selected = self._select(matrix)
         parts = [m.booster.contributions(selected) for m in self.members]
+        return parts[0] if len(parts) == 1 else np.mean(parts, axis=0)
+
+    def path_contributions(self, matrix: Matrix) -> npt.NDArray[np.float64]:
+        """Path attributions [n, len(kept)], averaged over members (what the reasons rank)."""
+        selected = self._select(matrix)
+        parts = [m.booster.path_contributions(selected) for m in self.members]
         return parts[0] if len(parts) == 1 else np.mean(parts, axis=0)
 
     def reasons(self, matrix: Matrix, top_k: int) -> list[list[Reason]]:
         if len(matrix) == 0:
             return []
-        contrib = self.contributions(matrix)
+        contrib = self.path_contributions(matrix)
         values = self._select(matrix)
         top = np.argsort(-contrib, axis=1, kind="stable")[:, :top_k]
         out = []
