@@ -26,7 +26,7 @@ class Reason(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Scorer(Protocol):
-    """A loaded model: calibrated fraud probabilities and native-SHAP reasons for a batch."""
+    """A loaded model: calibrated fraud probabilities and additive reasons for a batch."""
 
     @property
     def version(self) -> str:
@@ -43,5 +43,6 @@ class Scorer(Protocol):
         ...
 
     def reasons(self, matrix: Matrix, top_k: int) -> list[list[Reason]]:
-        """The ``top_k`` largest positive contributions per row (native SHAP values)."""
+        """The ``top_k`` largest positive contributions per row (log-odds; with a constant bias they
+        add up to the raw score: path attribution in ``models``)."""
         ...
