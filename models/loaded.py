@@ -9,8 +9,9 @@ with a constant bias adds up to the raw score exactly, as SHAP values do.
 
 Why not exact TreeSHAP online: on the local 89-tree, 257-feature LightGBM model a prediction
 costs 2 µs a row and TreeSHAP 1,254 µs (up to 9 ms on bigger models), with ~9% of transactions
-flagged; path attribution is a leaf lookup plus a sparse sum (tens of µs). ``contributions``
-keeps exact TreeSHAP for offline use (reports, audits).
+flagged. Path attribution is a leaf lookup plus a sparse sum: ``reasons`` for one row take
+~65 µs instead of ~1,300 µs, ~21 µs a row at batch 500 (``sentinel bench inference``).
+``contributions`` keeps exact TreeSHAP for offline use (reports, audits).
 """
 
 from __future__ import annotations
