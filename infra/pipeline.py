@@ -12,7 +12,7 @@ prefixes them (``streams.keys``). The mirror feeds ``tx.raw`` and ``labels``. Th
     bench.in       noop    noop      bench.out              copies entries (benchmarks, smoke tests)
 
 Outputs no group reads (``tx.scored``, ``alerts``, ``labels.stored``) are kept as a capped
-history (``settings.streams.history_max_entries``); the others are trimmed only below what
+history (``streams.function.history_caps``); the others are trimmed only below what
 every group has consumed.
 
 ``enrich`` and ``score`` can run fused in one consumer (``sentinel fn run enrich+score``):

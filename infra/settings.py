@@ -79,6 +79,9 @@ class StreamsSettings(Section):
     history_max_entries: int = Field(
         200_000, ge=100, description="Entries kept (about) in streams no group reads (tx.scored, alerts)."
     )
+    history_max_age_s: int = Field(
+        0, ge=0, description="History streams also drop entries older than this (0: by length only)."
+    )
     pipeline: str = Field(
         "infra.pipeline:PIPELINE", description="module:attribute of the pipeline table `sentinel fn` runs."
     )

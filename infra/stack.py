@@ -127,12 +127,12 @@ def retention(settings: Settings) -> dict[str, str]:
     feature vector, history entries), so memory plateaus at about rate x retention x 2.5 kB.
     """
     keep_s, features = settings.local.retention_s, settings.features
-    history = max(100, min(settings.streams.history_max_entries, int(settings.local.rate * keep_s)))
+    history_age = settings.streams.history_max_age_s
     return {
         "SENTINEL_FEATURES_RESULT_TTL_S": str(min(features.result_ttl_s, keep_s)),
         "SENTINEL_FEATURES_LABEL_TTL_S": str(min(features.label_ttl_s, keep_s)),
         "SENTINEL_FEATURES_VECTOR_TTL_S": str(min(features.vector_ttl_s, keep_s)),
-        "SENTINEL_STREAMS_HISTORY_MAX_ENTRIES": str(history),
+        "SENTINEL_STREAMS_HISTORY_MAX_AGE_S": str(min(history_age, keep_s) if history_age else keep_s),
     }
 
 

@@ -32,8 +32,12 @@ local function apply(i)
     local first, last = i + 3, i + 2 + argc
     if op == 'X' then
       redis.call('XADD', key, '*', unpack(ARGV, first, last))
-    elseif op == 'C' then  -- a capped history stream: the first argument is its length
-      redis.call('XADD', key, 'MAXLEN', '~', ARGV[first], '*', unpack(ARGV, first + 1, last))
+    elseif op == 'C' then  -- a history stream: its length cap, then its age cap in ms (0: none)
+      local id = redis.call('XADD', key, 'MAXLEN', '~', ARGV[first], '*', unpack(ARGV, first + 2, last))
+      local age = tonumber(ARGV[first + 1])
+      if age > 0 then  -- the new entry's id is the server's clock
+        redis.call('XTRIM', key, 'MINID', '~', tonumber(string.match(id, '^%d+')) - age)
+      end
     elseif op == 'H' then
       redis.call('HSET', key, unpack(ARGV, first + 1, last))
       if tonumber(ARGV[first]) > 0 then redis.call('EXPIRE', key, ARGV[first]) end
@@ -96,13 +100,24 @@ return 1
 )
 
 
+@dataclass(frozen=True)
+class HistoryCap:
+    """Bounds of a history stream (an output no group reads): about ``max_entries`` entries,
+    none older than ``max_age_s`` (0: no age bound)."""
+
+    max_entries: int
+    max_age_s: int = 0
+
+
 class ScriptArgs:
     """KEYS and ARGV of one script call: leading arguments, then effects as ``op, key index, argc, args``.
 
-    ``capped`` maps logical history streams to their approximate maximum length.
+    ``capped`` maps logical history streams to their bounds.
     """
 
-    def __init__(self, keys: Keys, first_key: str, args: Sequence[Any], capped: dict[str, int]) -> None:
+    def __init__(
+        self, keys: Keys, first_key: str, args: Sequence[Any], capped: dict[str, HistoryCap]
+    ) -> None:
         self._names = keys
         self._capped = capped
         self.keys: list[str] = [first_key]
@@ -118,11 +133,11 @@ class ScriptArgs:
     def op(self, code: str, key: str, *op_args: Any) -> None:
         self.args.extend((code, self._key_index(key), len(op_args), *op_args))
 
-    def emit(self, stream_key: str, fields: dict[str, Any], cap: int | None = None) -> None:
+    def emit(self, stream_key: str, fields: dict[str, Any], cap: HistoryCap | None = None) -> None:
         if cap is None:
             self.op("X", stream_key, *_flatten(fields))
         else:
-            self.op("C", stream_key, cap, *_flatten(fields))
+            self.op("C", stream_key, cap.max_entries, cap.max_age_s * 1000, *_flatten(fields))
 
     def effect(self, effect: Effect) -> None:
         if isinstance(effect, Emit):
@@ -168,11 +183,11 @@ class Committer:
         input_stream: str,
         group: str,
         consumer: str,
-        capped: dict[str, int] | None = None,
+        capped: dict[str, HistoryCap] | None = None,
     ) -> None:
         self._script = client.register_script(_COMMIT_SCRIPT)
         self._keys = keys
-        self._capped = capped or {}  # logical history stream -> approximate maximum length
+        self._capped = capped or {}  # logical history stream -> its bounds
         self.function = function
         self.input_stream = input_stream
         self.group = group
@@ -252,10 +267,10 @@ class GuardedCommitter:
     the guard is the record the effects create, so a repeat writes nothing.
     """
 
-    def __init__(self, client: redis.Redis, keys: Keys, capped: dict[str, int] | None = None) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, capped: dict[str, HistoryCap] | None = None) -> None:
         self._script = client.register_script(_GUARDED_SCRIPT)
         self._keys = keys
-        self._capped = capped or {}  # logical history stream -> approximate maximum length
+        self._capped = capped or {}  # logical history stream -> its bounds
 
     def commit(self, guard_key: str, effects: Sequence[Effect]) -> bool:
         """True when applied, False when the guard key existed (nothing written)."""

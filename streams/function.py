@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import importlib
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,7 @@ import redis
 
 from infra.errors import ConfigError
 from infra.settings import Settings
+from streams.commit import HistoryCap
 from streams.events import BytesCodec, Codec, Effect, Emit, Event
 from streams.keys import Keys
 
@@ -67,8 +68,8 @@ class FunctionSpec:
     max_deliveries: int | None = None
     description: str = ""
     # Outputs that no consumer group reads (records for people and the gateway): kept as a
-    # bounded history, XADD MAXLEN ~ settings.streams.history_max_entries. Group-read outputs
-    # are never capped; they are trimmed only below what every group has consumed.
+    # bounded history (``history_caps``). Group-read outputs are never capped; they are
+    # trimmed only below what every group has consumed.
     history: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -153,3 +154,10 @@ def load_pipeline(path: str) -> Pipeline:
     if not isinstance(pipeline, Pipeline):
         raise ConfigError(f"{path} is a {type(pipeline).__name__}, not a streams Pipeline")
     return pipeline
+
+
+def history_caps(specs: Iterable[FunctionSpec], settings: Settings) -> dict[str, HistoryCap]:
+    """The bounds of the history outputs of ``specs``: ``streams.history_max_entries`` entries
+    and ``streams.history_max_age_s`` seconds."""
+    cap = HistoryCap(settings.streams.history_max_entries, settings.streams.history_max_age_s)
+    return {stream: cap for spec in specs for stream in spec.history}

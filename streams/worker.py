@@ -37,7 +37,7 @@ from infra.errors import PoisonMessage
 from infra.settings import Settings
 from streams.commit import Committer, DeadLetter
 from streams.events import Event, split_fields
-from streams.function import Context, FunctionSpec
+from streams.function import Context, FunctionSpec, history_caps
 from streams.fusion import fuse, fused_outputs
 from streams.groups import ensure_group, prune_consumers, trim_consumed
 from streams.isolation import call_isolated
@@ -100,9 +100,14 @@ class Worker:
         self.outputs = fused_outputs(self.specs)
         ctx = Context(client, settings, self.keys)
         self.handler = fuse(self.specs, [spec.build(ctx) for spec in self.specs])
-        capped = {s: cfg.history_max_entries for spec in self.specs for s in spec.history}
         self.committer = Committer(
-            client, self.keys, self.name, head.input, head.group, self.consumer, capped=capped
+            client,
+            self.keys,
+            self.name,
+            head.input,
+            head.group,
+            self.consumer,
+            history_caps(self.specs, settings),
         )
         self.report = WorkerReport()
         self._claim_cursor = "0-0"

@@ -32,7 +32,7 @@ from infra.settings import Settings
 from models.registry import Registry, RegistryError
 from streams.commit import GuardedCommitter
 from streams.events import PUBLISHED_NS, Effect, Emit, Event
-from streams.function import Context, Handler
+from streams.function import Context, Handler, history_caps
 from streams.fusion import fuse
 from streams.keys import Keys
 
@@ -91,8 +91,7 @@ class ScoreService:
             self._unavailable = ""
         # history outputs (read by no consumer group) are capped as the runtime caps them
         specs = wiring.pipeline.chain(list(wiring.score_chain)) if self._record is not None else []
-        history = {stream: settings.streams.history_max_entries for spec in specs for stream in spec.history}
-        self._committer = GuardedCommitter(client, self._keys, history)
+        self._committer = GuardedCommitter(client, self._keys, history_caps(specs, settings))
 
     def unavailable(self) -> str | None:
         """Why scoring cannot run (no score stage, no champion model), or None when it can."""

@@ -22,6 +22,7 @@ from typing import Any
 import psutil
 import redis
 
+from infra.pipeline import PIPELINE
 from infra.settings import get_settings
 from streams.keys import Keys
 
@@ -32,10 +33,15 @@ def _label(proc: psutil.Process) -> str:
     for name in ("redis-server", "tansu", "granian", "rq-dashboard", "rqscheduler", "rq worker", "honcho"):
         if name in text:
             return name
+    if "simulate" in cmd:
+        return "sentinel simulate"
     if "sentinel" in text or "infra.cli" in text:
         args = [a for a in cmd if not a.startswith("-") and "python" not in a and "/" not in a]
         return "sentinel " + " ".join(args[1:4]) if len(args) > 1 else "sentinel"
     return cmd[0] if cmd else "?"
+
+
+STREAMS = sorted({name for spec in PIPELINE for name in (spec.input, *spec.outputs)})
 
 
 def _sample(root: psutil.Process, client: redis.Redis | None, keys: Keys) -> dict[str, Any]:
@@ -46,10 +52,12 @@ def _sample(root: psutil.Process, client: redis.Redis | None, keys: Keys) -> dic
         except psutil.NoSuchProcess:
             continue
     row: dict[str, Any] = {"t": time.time(), "rss_mb": rss}
-    if client is not None:
+    if client is not None:  # what Redis holds: memory, keys, stream lengths, mirror counters
         info: Any = client.info("memory")
         stats: Any = client.hgetall(keys.mirror_stats)
         row["redis_used_mb"] = info["used_memory"] / 2**20
+        row["redis_keys"] = client.dbsize()
+        row["stream_lengths"] = {name: client.xlen(keys.stream(name)) for name in STREAMS}
         row["mirror"] = {k.decode(): int(v) for k, v in stats.items()}
     return row
 
@@ -64,7 +72,8 @@ def _plot(samples: list[dict[str, Any]], warmup_s: float, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(11, 6))
     for label in sorted({label for s in samples for label in s["rss_mb"]}):
         points = [((s["t"] - t0) / 60, s["rss_mb"][label]) for s in samples if label in s["rss_mb"]]
-        ax.plot(*zip(*points, strict=True), label=label)
+        if max(mb for _, mb in points) >= 20:  # launcher shells and the like would only clutter it
+            ax.plot(*zip(*points, strict=True), label=label)
     ax.axvline(warmup_s / 60, color="grey", linestyle="--", label="end of warm-up")
     ax.set(xlabel="minutes", ylabel="resident memory (MB)", title="Local stack soak: memory per process")
     ax.legend(fontsize=7, ncol=2)
@@ -109,7 +118,9 @@ def main() -> None:
                 f"{end_mb - start_mb:+8.1f}"
             )
     if "redis_used_mb" in last:
-        print(f"redis used_memory: {first['redis_used_mb']:.1f} -> {last['redis_used_mb']:.1f} MB")
+        print(f"redis used_memory: {first['redis_used_mb']:.1f} -> {last['redis_used_mb']:.1f} MB, "
+              f"keys: {first['redis_keys']:,} -> {last['redis_keys']:,}")  # fmt: skip
+        print(f"stream lengths: {first['stream_lengths']} -> {last['stream_lengths']}")
         print(f"mirror stats at the end: {last['mirror']}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import redis
 
-from streams.commit import GuardedCommitter
+from streams.commit import GuardedCommitter, HistoryCap
 from streams.events import Effect, Emit, HashIncr, HashSet
 from streams.keys import Keys
 
@@ -36,9 +36,28 @@ def test_applies_every_effect_once_per_guard(redis_client: redis.Redis, key_pref
 
 def test_history_streams_are_capped(redis_client: redis.Redis, key_prefix: str) -> None:
     keys = Keys(key_prefix)
-    committer = GuardedCommitter(redis_client, keys, {"history": 100})
+    committer = GuardedCommitter(redis_client, keys, {"history": HistoryCap(100)})
     for n in range(600):
         committer.commit(keys.key("result", str(n)), [Emit("history", b"x"), Emit("kept", b"y")])
     assert redis_client.xlen(keys.stream("kept")) == 600
     history: Any = redis_client.xlen(keys.stream("history"))
     assert 100 <= history < 300  # MAXLEN ~ trims whole nodes
+
+
+@pytest.mark.parametrize("max_age_s", [0, 60])
+def test_history_streams_drop_entries_older_than_their_age_cap(
+    redis_client: redis.Redis, key_prefix: str, max_age_s: int
+) -> None:
+    keys = Keys(key_prefix)
+    history = keys.stream("history")
+    for n in range(1, 301):  # entries from 1970: older than any age cap
+        redis_client.xadd(history, {"d": b"old"}, id=f"{n}-0")
+    committer = GuardedCommitter(redis_client, keys, {"history": HistoryCap(10_000, max_age_s)})
+    committer.commit(keys.key("result", "new"), [Emit("history", b"new")])
+    length: Any = redis_client.xlen(history)
+    if max_age_s == 0:
+        assert length == 301  # bounded by length only
+    else:
+        assert length <= 100  # MINID ~ drops whole nodes (100 entries) of old entries
+        newest: Any = redis_client.xrevrange(history, count=1)
+        assert newest[0][1] == {b"d": b"new"}
