@@ -166,17 +166,21 @@ def _tansu_binary() -> str | None:
     return str(path)
 
 
+def _redpanda_binary(cfg: KafkaSettings) -> str | None:
+    if cfg.broker not in ("auto", "redpanda"):
+        return None
+    return find_binary(cfg.broker_bin if cfg.broker == "redpanda" else None, ["redpanda"])
+
+
 def broker_kind(cfg: KafkaSettings) -> str:
     """Which local broker runs: "redpanda" when available (or asked for), else "tansu"."""
-    redpanda = find_binary(cfg.broker_bin if cfg.broker == "redpanda" else None, ["redpanda"])
-    return "redpanda" if cfg.broker in ("auto", "redpanda") and redpanda else "tansu"
+    return "redpanda" if _redpanda_binary(cfg) else "tansu"
 
 
 def broker_argv(cfg: KafkaSettings, port: int, data_dir: Path) -> tuple[str, list[str]]:
     """(kind, argv) of the local broker: Redpanda when available (or asked for), else Tansu."""
     listener = f"127.0.0.1:{port}"
-    redpanda = find_binary(cfg.broker_bin if cfg.broker == "redpanda" else None, ["redpanda"])
-    if broker_kind(cfg) == "redpanda" and redpanda:
+    if redpanda := _redpanda_binary(cfg):
         # Single-node dev mode; the flags follow `rpk redpanda start --mode dev-container`.
         return "redpanda", [
             redpanda,
