@@ -121,7 +121,10 @@ class GatewaySettings(Section):
 
 class FeatureSettings(Section):
     state_ttl_s: int = Field(
-        200 * 86_400, ge=8 * 86_400, description="Feature state of an entity expires after this long idle."
+        200 * 86_400,
+        ge=60,
+        description="Feature state of an entity expires after this long idle. Keep it above the longest "
+        "window (7 days) of event time; the local stack, whose replay compresses event time, sets less.",
     )
     vector_ttl_s: int = Field(
         900, ge=60, description="A computed feature vector is kept this long (redeliveries get it back)."

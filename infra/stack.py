@@ -9,6 +9,7 @@ all) -> the URLs. Embedded Redis and broker are stopped last, after honcho.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import secrets
 import signal
@@ -19,7 +20,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pandas as pd
 
+from functions.features import WINDOWS
 from infra.commands import running_services
 from infra.errors import ConfigError
 from infra.services import ServiceError, broker_argv, find_binary, wait_until
@@ -120,27 +123,40 @@ def _sentinel(args: list[str], env: Mapping[str, str] | None = None) -> None:
         raise ConfigError(f"`sentinel {' '.join(args)}` failed with exit status {completed.returncode}")
 
 
-def retention(settings: Settings) -> dict[str, str]:
+LONGEST_WINDOW_S = max(w.bucket_s * w.slots for w in WINDOWS)
+
+
+def retention(settings: Settings, event_speed: float) -> dict[str, str]:
     """Settings that keep per-transaction records at most ``local.retention_s`` in the local stack.
 
     Per-transaction records are most of Redis (about 2.5 kB per transaction: result, label,
     feature vector, history entries), so memory plateaus at about rate x retention x 2.5 kB.
+    Entity state (wall-clock TTL) is kept as long as the longest feature window lasts at the
+    replay's ``event_speed`` (event seconds per wall second), and at least the retention.
     """
     keep_s, features = settings.local.retention_s, settings.features
     history_age = settings.streams.history_max_age_s
+    state_s = max(keep_s, math.ceil(LONGEST_WINDOW_S / event_speed))
     return {
         "SENTINEL_FEATURES_RESULT_TTL_S": str(min(features.result_ttl_s, keep_s)),
         "SENTINEL_FEATURES_LABEL_TTL_S": str(min(features.label_ttl_s, keep_s)),
         "SENTINEL_FEATURES_VECTOR_TTL_S": str(min(features.vector_ttl_s, keep_s)),
+        "SENTINEL_FEATURES_STATE_TTL_S": str(min(features.state_ttl_s, state_s)),
         "SENTINEL_STREAMS_HISTORY_MAX_AGE_S": str(min(history_age, keep_s) if history_age else keep_s),
     }
+
+
+def event_speed(transactions: Path, rate: float) -> float:
+    """Event seconds the simulator replays per wall second: the data's time span over its send time."""
+    times = pd.read_csv(transactions, usecols=["TransactionDT"])["TransactionDT"]
+    return max(1.0, float(times.max() - times.min()) / (len(times) / rate))
 
 
 def child_env(live: Settings, keys: str, transactions: Path, identity: Path | None) -> dict[str, str]:
     """Environment of every stack process: the live services, keys, ports and retention."""
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env.update(retention(live))
+    env.update(retention(live, event_speed(transactions, live.local.rate)))
     env.update(
         {
             "SENTINEL_REDIS_URL": live.redis.url or "",
