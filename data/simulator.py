@@ -1,8 +1,8 @@
 """Traffic source: joined rows -> broker topics ``transactions`` (now) and ``labels`` (later).
 
 ``simulate`` replays rows in the order given (the loader yields TransactionDT order) at a fixed
-rate against a monotonic schedule: message *i* is due at ``start + i / rate`` (``start`` = the first
-row), so a late wake-up never shifts the messages after it (open loop, no drift). Rows are read
+rate against a monotonic schedule: message *i* is due at ``start + i / rate`` (``start``: once the
+first row is acknowledged), so a late wake-up never shifts the messages after it (open loop, no drift). Rows are read
 ahead on a background thread so that loading the next chunk of a file does not stall the sender. Each message is the row's JSON with its
 original column names, keyed by ``card1`` and stamped with the header ``published_ns``
 (``time.time_ns()`` as ASCII digits) just before it is handed to the producer, so downstream
@@ -240,7 +240,11 @@ def simulate(
             key = str(tx.card1).encode()
             sender.send(tx_topic, key, raw if isinstance(raw, bytes) else encode_transaction(tx), "tx")
             last = time.monotonic()
-            first = first or last
+            if index == 0:
+                # An idempotent producer delivers nothing before it has a producer id (librdkafka
+                # checks every 500 ms): the schedule starts once the first row is acknowledged.
+                sender.producer.flush(30.0)
+                start = first = time.monotonic() - 1 / rate
             index += 1
             if tx.isFraud is not None:
                 label = encode_label(Label(TransactionID=tx.TransactionID, isFraud=tx.isFraud))
