@@ -27,6 +27,7 @@ from streams.keys import Keys
 # Applies the flattened operations of ARGV from index ``i`` on (shared by both scripts below).
 _APPLY = """
 local function apply(i)
+  local oldest = {}  -- history stream -> the oldest entry time (ms) it keeps, trimmed once at the end
   while i <= #ARGV do
     local op, key, argc = ARGV[i], KEYS[tonumber(ARGV[i + 1])], tonumber(ARGV[i + 2])
     local first, last = i + 3, i + 2 + argc
@@ -35,9 +36,7 @@ local function apply(i)
     elseif op == 'C' then  -- a history stream: its length cap, then its age cap in ms (0: none)
       local id = redis.call('XADD', key, 'MAXLEN', '~', ARGV[first], '*', unpack(ARGV, first + 2, last))
       local age = tonumber(ARGV[first + 1])
-      if age > 0 then  -- the new entry's id is the server's clock
-        redis.call('XTRIM', key, 'MINID', '~', tonumber(string.match(id, '^%d+')) - age)
-      end
+      if age > 0 then oldest[key] = tonumber(string.match(id, '^%d+')) - age end  -- ids are the clock
     elseif op == 'H' then
       redis.call('HSET', key, unpack(ARGV, first + 1, last))
       if tonumber(ARGV[first]) > 0 then redis.call('EXPIRE', key, ARGV[first]) end
@@ -54,6 +53,7 @@ local function apply(i)
     end
     i = last + 1
   end
+  for key, ms in pairs(oldest) do redis.call('XTRIM', key, 'MINID', '~', ms) end
 end
 """
 
