@@ -117,10 +117,7 @@ class Mirror:
         self.report = MirrorReport()
         self._script = self.client.register_script(_COPY)
         self._assigned: list[TopicPartition] = []
-        self._kafka = kafka
-        self._session_timeout_ms = cfg.session_timeout_ms
-        self._fetch_wait_max_ms = cfg.fetch_wait_max_ms
-        self._group = cfg.mirror_group
+        self._kafka, self._cfg = kafka, cfg
         self._admin = AdminClient({"bootstrap.servers": kafka.bootstrap})
         self._consumer = self._new_consumer()
         self._next_recycle_check = 0.0
@@ -130,14 +127,14 @@ class Mirror:
         return Consumer(
             {
                 "bootstrap.servers": self._kafka.bootstrap,
-                "group.id": self._group,
+                "group.id": self._cfg.mirror_group,
                 "client.id": f"sentinel-mirror-{uuid.uuid4().hex[:8]}",
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "auto.offset.reset": "earliest",
-                "fetch.wait.max.ms": self._fetch_wait_max_ms,
-                "session.timeout.ms": self._session_timeout_ms,
-                "heartbeat.interval.ms": max(100, self._session_timeout_ms // 4),
+                "fetch.wait.max.ms": self._cfg.fetch_wait_max_ms,
+                "session.timeout.ms": self._cfg.session_timeout_ms,
+                "heartbeat.interval.ms": max(100, self._cfg.session_timeout_ms // 4),
             }
         )
 
