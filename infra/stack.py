@@ -22,11 +22,10 @@ from pathlib import Path
 import httpx
 import pandas as pd
 
+from core.errors import ConfigError
+from core.settings import Settings
 from functions.features import WINDOWS
-from infra.commands import running_services
-from infra.errors import ConfigError
-from infra.services import ServiceError, broker_argv, find_binary, wait_until
-from infra.settings import Settings
+from infra.services import ServiceError, broker_argv, find_binary, running_services, wait_until
 from streams.keys import Keys
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from infra.errors import PoisonMessage, TransientError
+from core.errors import PoisonMessage, TransientError
 from streams.commit import DeadLetter
 from streams.events import Codec, Effect, Emit, Event, HashIncr, HashSet, Publish
 from streams.function import Handler

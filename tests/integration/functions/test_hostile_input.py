@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from core.settings import Settings
 from data.schema import Label, encode_label, encode_transaction, transaction_to_dict
 from infra.pipeline import PIPELINE
 from infra.services import wait_until
-from infra.settings import Settings
 from streams.events import split_fields
 from streams.keys import Keys
 from streams.mirror import Mirror

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from infra.settings import Settings
+from core.settings import Settings
 from streams.keys import Keys
 from tests.integration.streams.conftest import make_worker, pending_count, read
 from tests.poison import POISON
