@@ -20,11 +20,11 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from core.settings import Settings
 from data.loader import DataFiles, iter_json
 from data.schema import decode_transaction, encode_transaction
 from data.simulator import simulate
 from data.synthetic import generate
-from infra.settings import Settings
 
 
 def _percentiles(samples_ns: list[int]) -> dict[str, float]:

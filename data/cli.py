@@ -26,11 +26,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from core.settings import Settings, get_settings
 from data.check import check_files
 from data.loader import DataFileError, DataFiles, iter_json
 from data.simulator import simulate as run_simulation
 from data.synthetic import TRANSACTION_FILE, generate
-from infra.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 console = Console()

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 
-from infra.errors import PoisonMessage
+from core.errors import PoisonMessage
 
 Kind = Literal["int", "float", "str"]
 

@@ -79,10 +79,8 @@ def main() -> None:
 
     environment.REFLEX_ENV_MODE.set(constants.Env.PROD)
     environment.REFLEX_SKIP_COMPILE.set(True)  # the build above compiled it
-    sys.stderr.write(f"dashboard: serving http://127.0.0.1:{PORT}\n")
-    reflex_exec.run_backend_prod(
-        "127.0.0.1", PORT, constants.LogLevel.WARNING, mount_frontend_compiled_app=True
-    )
+    sys.stderr.write(f"dashboard: serving http://{HOST}:{PORT}\n")
+    reflex_exec.run_backend_prod(HOST, PORT, constants.LogLevel.WARNING, mount_frontend_compiled_app=True)
 
 
 if __name__ == "__main__":

@@ -21,12 +21,12 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
+from core.settings import Settings
 from gateway.auth import API_KEY_HEADER, SECURITY_SCHEME, KeyRing, parse_api_keys
 from gateway.controllers import CONTROLLERS
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.services import Services, open_services
 from gateway.wiring import Wiring
-from infra.settings import Settings
 
 log = logging.getLogger(__name__)
 

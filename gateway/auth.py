@@ -23,7 +23,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
-from infra.errors import ConfigError
+from core.errors import ConfigError
 
 API_KEY_HEADER = "X-API-Key"
 SECURITY_SCHEME = "apiKey"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import click
 
+from core.settings import Settings, get_settings
 from infra.cli import LazyGroup
-from infra.commands import running_services
-from infra.settings import Settings, get_settings
+from infra.services import running_services
 
 # name -> (module:attribute of a click command, one-line help)
 BENCHES: dict[str, tuple[str, str]] = {

@@ -38,11 +38,11 @@ from confluent_kafka.cimpl import NewTopic
 from rich.console import Console
 from rich.table import Table
 
+from core.settings import Settings, get_settings
 from data.loader import DataFiles, iter_json
 from data.simulator import simulate
 from data.synthetic import generate
 from infra.pipeline import PIPELINE
-from infra.settings import Settings, get_settings
 from infra.stages import ENRICHED, SCORED
 from models.registry import Registry
 from streams.children import Target, children, mirror_child, worker_child

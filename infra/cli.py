@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from infra.settings import get_settings
+from core.settings import get_settings
 
 # name -> (module:attribute of a click command, one-line help shown by `sentinel --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -29,7 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mirror": ("streams.cli:mirror", "Copy the broker topics into Redis streams, exactly once."),
     "gateway": ("gateway.cli:gateway", "Serve the HTTP API (scoring, investigation, operations) on granian."),
     "train": (
-        "infra.commands_models:train_command",
+        "infra.train:train_command",
         "Train, calibrate, evaluate and register a fraud model.",
     ),
     "models": ("models.cli:models", "Model registry: list, show, promote, rollback."),

@@ -7,37 +7,16 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 
 import click
 
-from infra.errors import SentinelError
-from infra.services import broker_kind, ensure_topics, local_broker, local_redis, topic_config
-from infra.settings import Settings, get_settings
+from core.errors import SentinelError
+from core.settings import get_settings
+from infra.services import running_services
 
 log = logging.getLogger(__name__)
-
-
-@contextmanager
-def running_services(settings: Settings) -> Iterator[Settings]:
-    """Start what is not configured (Redis, broker), create topics; yield settings pointing at them."""
-    with ExitStack() as stack:
-        redis_url = settings.redis.url or stack.enter_context(
-            local_redis(settings.redis, settings.local.state_dir / "redis")
-        )
-        kafka = settings.kafka
-        bootstrap, recycle = kafka.bootstrap, kafka.recycle_messages
-        if not bootstrap:
-            bootstrap = stack.enter_context(local_broker(kafka, settings.local.state_dir / "broker"))
-            if broker_kind(kafka) == "tansu":  # it keeps every message in memory: the mirror empties it
-                recycle = recycle or settings.local.broker_max_messages
-        topics = [kafka.topic_transactions, kafka.topic_labels]
-        ensure_topics(bootstrap, topics, kafka.partitions, config=topic_config(kafka))
-        yield settings.replace(
-            redis={"url": redis_url}, kafka={"bootstrap": bootstrap, "recycle_messages": recycle}
-        )
 
 
 @click.command()

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from litestar import Litestar
 
+from core.settings import Settings, get_settings
 from gateway.app import create_app
 from gateway.wiring import Wiring
-from infra.settings import Settings, get_settings
 from infra.stages import ALERTS, SCORED
 from streams.function import load_pipeline
 

@@ -25,11 +25,11 @@ from typing import Any
 
 import msgspec
 
+from core.errors import TransientError
 from functions.decision import AlertRaised, Thresholds, TxScored
 from functions.events import TxEnriched
 from functions.keys import FeatureKeys
 from functions.score import score
-from infra.errors import TransientError
 from infra.stages import ALERTS, SCORED
 from models.registry import ChampionSource, Registry
 from streams.events import Effect, Event, HashIncr, HashSet, Publish

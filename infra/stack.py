@@ -22,11 +22,10 @@ from pathlib import Path
 import httpx
 import pandas as pd
 
+from core.errors import ConfigError
+from core.settings import Settings
 from functions.features import WINDOWS
-from infra.commands import running_services
-from infra.errors import ConfigError
-from infra.services import ServiceError, broker_argv, find_binary, wait_until
-from infra.settings import Settings
+from infra.services import ServiceError, broker_argv, find_binary, running_services, wait_until
 from streams.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -62,7 +61,9 @@ def missing_prerequisites(settings: Settings) -> list[str]:
     if not settings.redis.url and find_binary(settings.redis.server_bin, ["redis-server"]) is None:
         problems.append("redis-server not found: `apt-get install redis-server`, or set SENTINEL_REDIS_URL")
     if not all(tool.exists() for tool in JS_TOOLS):
-        problems.append("node and bun for the dashboard not found in .tools/js: run `bash infra/bootstrap.sh`")
+        problems.append(
+            "node and bun for the dashboard not found in .tools/js: run `bash infra/bootstrap.sh`"
+        )
     if not settings.kafka.bootstrap:
         try:
             broker_argv(settings.kafka, 0, settings.local.state_dir / "broker")

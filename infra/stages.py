@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from core.errors import PoisonMessage
 from data.schema import Label, Transaction, decode_label, decode_transaction
 from functions.engine import FeatureEngine
 from functions.enrich import enrich
@@ -22,7 +23,6 @@ from functions.keys import FeatureKeys
 from functions.label import LabelIn, label
 from functions.label_store import RedisLabelStore
 from functions.velocity import FeatureTtl, RedisFeatureState
-from infra.errors import PoisonMessage
 from streams.events import Effect, Event, HashSet
 from streams.function import Context, Handler, per_event
 

@@ -27,12 +27,12 @@ import redis
 from rich.console import Console
 from rich.table import Table
 
+from core.settings import Settings
 from data.schema import Transaction
 from functions.engine import FeatureEngine
 from functions.keys import FeatureKeys
 from functions.replay import drop_state, scratch_prefix
 from functions.velocity import FeatureTtl, RedisFeatureState
-from infra.settings import Settings
 from models.dataset import TrainingSet, replay_training_set
 from models.loaded import LoadedModel
 from models.registry import Registry
@@ -195,9 +195,9 @@ def inference(
     ctx: click.Context, json_path: Path | None, transactions: Path | None, identity: Path | None, rows: int
 ) -> None:
     """µs per transaction per algorithm: batch 1 and 500, features excluded and included."""
+    from core.settings import get_settings
     from data.loader import DataFiles
     from data.synthetic import generate
-    from infra.settings import get_settings
     from models.dataset import read_transactions
 
     settings = ctx.obj() if callable(ctx.obj) else get_settings()

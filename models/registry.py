@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from infra.errors import SentinelError
+from core.errors import SentinelError
 from models.boosters import BOOSTERS
 from models.calibration import Calibrator
 from models.loaded import LoadedModel, Member

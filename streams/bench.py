@@ -34,7 +34,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from infra.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 from streams.children import children, mirror_child, worker_child
 from streams.events import PAYLOAD, PUBLISHED_NS
 from streams.function import FunctionSpec, identity

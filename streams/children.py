@@ -14,7 +14,7 @@ from typing import Any
 
 import redis
 
-from infra.settings import Settings
+from core.settings import Settings
 from streams.function import FunctionSpec
 from streams.mirror import Mirror
 from streams.worker import Worker

@@ -19,8 +19,8 @@ import redis
 from rich.console import Console
 from rich.table import Table
 
-from infra.errors import ConfigError
-from infra.settings import Settings, get_settings
+from core.errors import ConfigError
+from core.settings import Settings, get_settings
 from streams import dlq as dead_letters
 from streams.function import Pipeline, load_pipeline
 from streams.keys import Keys

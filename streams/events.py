@@ -28,7 +28,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 
-from infra.errors import PoisonMessage
+from core.errors import PoisonMessage
 
 PAYLOAD = "d"
 PUBLISHED_NS = "published_ns"

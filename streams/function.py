@@ -32,8 +32,8 @@ from typing import Any
 
 import redis
 
-from infra.errors import ConfigError
-from infra.settings import Settings
+from core.errors import ConfigError
+from core.settings import Settings
 from streams.commit import HistoryCap
 from streams.events import BytesCodec, Codec, Effect, Emit, Event
 from streams.keys import Keys

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.errors import PoisonMessage
+from core.errors import PoisonMessage
 from streams.commit import DeadLetter
 from streams.events import Effect, Emit, Event, HashIncr, HashSet, Publish
 from streams.function import Handler

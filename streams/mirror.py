@@ -52,7 +52,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from infra.settings import Settings
+from core.settings import Settings
 from streams.events import ORIGIN, PAYLOAD
 from streams.groups import backlog
 from streams.keys import Keys

@@ -33,8 +33,8 @@ from typing import Any
 
 import redis
 
-from infra.errors import PoisonMessage
-from infra.settings import Settings
+from core.errors import PoisonMessage
+from core.settings import Settings
 from streams.commit import Committer, DeadLetter
 from streams.events import Event, split_fields
 from streams.function import Context, FunctionSpec, history_caps

@@ -24,10 +24,10 @@ import redis
 from rich.console import Console
 from rich.table import Table
 
+from core.settings import Settings
 from gateway.bench.loadgen import LoadGenerator, RunResult, http_request
 from gateway.bench.payloads import Bodies, load_rows
 from gateway.bench.server import GatewayProcess
-from infra.settings import Settings
 from models.registry import Registry
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from types import TracebackType
 
 import httpx
 
-from infra.settings import Settings
+from core.settings import Settings
 
 
 def _free_port() -> int:

@@ -18,6 +18,8 @@ import redis
 import redis.asyncio as aioredis
 from litestar.di import NamedDependency
 
+from core.errors import ConfigError
+from core.settings import Settings
 from functions.keys import FeatureKeys
 from gateway.services.alerts import AlertService
 from gateway.services.audit import AuditLog
@@ -31,8 +33,6 @@ from gateway.services.scoring import ScoreService
 from gateway.services.strategy import DeclineCost, StrategyService
 from gateway.services.transactions import TransactionService
 from gateway.wiring import Wiring
-from infra.errors import ConfigError
-from infra.settings import Settings
 from models.registry import Registry
 from streams.keys import Keys
 

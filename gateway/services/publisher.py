@@ -15,10 +15,10 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from core.settings import Settings
 from data.schema import Transaction, encode_transaction
 from data.simulator import PUBLISHED_HEADER, producer_config
 from gateway.problems import Unavailable
-from infra.settings import Settings
 
 log = logging.getLogger(__name__)
 

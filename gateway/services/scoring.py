@@ -19,6 +19,8 @@ from typing import Any
 import msgspec
 import redis
 
+from core.errors import SentinelError, TransientError
+from core.settings import Settings
 from data.schema import Transaction, encode_transaction
 from functions.decision import TxScored
 from functions.keys import FeatureKeys
@@ -27,8 +29,6 @@ from gateway.schemas.common import Reason
 from gateway.schemas.scoring import ChallengerScore, ScoreResult
 from gateway.services.scratch import ScratchClient
 from gateway.wiring import Wiring
-from infra.errors import SentinelError, TransientError
-from infra.settings import Settings
 from models.registry import Registry, RegistryError
 from streams.commit import GuardedCommitter
 from streams.events import PUBLISHED_NS, Effect, Emit, Event

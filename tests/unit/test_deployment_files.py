@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
+from core.settings import Settings
 from infra.cli import COMMANDS
-from infra.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTING_ENVS = {env for env, *_ in Settings().describe()}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.settings import Settings
+from core.settings import Settings
 from infra.stack import LONGEST_WINDOW_S, event_speed, retention
 
 

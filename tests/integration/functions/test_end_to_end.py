@@ -13,11 +13,11 @@ import msgspec
 import pytest
 import redis
 
+from core.settings import Settings
 from data.simulator import simulate
 from functions.decision import AlertRaised, TxScored
 from functions.keys import FeatureKeys
 from infra.pipeline import PIPELINE
-from infra.settings import Settings
 from streams.keys import Keys
 from streams.mirror import run_mirror
 from streams.worker import Worker

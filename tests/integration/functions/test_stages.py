@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import redis
 
+from core.settings import Settings
 from data.schema import Label, Transaction, encode_label, encode_transaction
 from functions.events import decode_enriched, feature_matrix
 from functions.keys import FeatureKeys
 from functions.label import LabelStored
 from functions.replay import replay_features
 from infra.pipeline import PIPELINE
-from infra.settings import Settings
 from streams.events import PUBLISHED_NS, entry_fields, split_fields
 from streams.keys import Keys
 from streams.worker import Worker

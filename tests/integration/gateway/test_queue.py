@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import msgspec
 import pytest
 import redis
 
+from core.settings import Settings
 from functions.decision import AlertRaised
 from functions.keys import FeatureKeys
 from infra.gateway import wiring
-from infra.settings import Settings
 from streams.events import entry_fields
 from streams.keys import Keys
 from tests.integration.gateway.conftest import Client, auth
@@ -36,7 +37,8 @@ def _raise(client: redis.Redis, settings: Settings, alerts: list[tuple[int, floa
             reasons=[],
             model_version="m1",
         )
-        pipe.xadd(key, entry_fields(msgspec.json.encode(alert), {}))
+        fields: Any = entry_fields(msgspec.json.encode(alert), {})
+        pipe.xadd(key, fields)
     pipe.execute()
 
 
@@ -60,28 +62,28 @@ def test_filters_sort_page_and_kpis(
     )
     _resolve(redis_client, gateway_settings, 3, "2999-01-01T00:00:00+00:00")
 
-    def queue(**params: object) -> dict[str, object]:
+    def queue(**params: Any) -> dict[str, Any]:
         response = client.get("/v1/alerts/queue", params=params, headers=auth("analyst"))
         assert response.status_code == 200, response.text
         return response.json()  # type: ignore[no-any-return]
 
-    def ids(page: dict[str, object]) -> list[int]:
-        return [item["transaction_id"] for item in page["items"]]  # type: ignore[attr-defined,index]
+    def ids(page: dict[str, Any]) -> list[int]:
+        return [item["transaction_id"] for item in page["items"]]
 
     first = queue()
     assert ids(first) == [4, 2, 1]  # open only, newest first
     assert (first["total"], first["open"], first["resolved"]) == (3, 3, 1)
-    assert first["oldest_open_age_s"] is not None and first["oldest_open_age_s"] >= 0  # type: ignore[operator]
+    assert first["oldest_open_age_s"] is not None and first["oldest_open_age_s"] >= 0
     assert first["median_time_to_verdict_s"] is not None
     assert ids(queue(sort="amount_desc")) == [2, 4, 1]
     assert ids(queue(sort="probability_asc")) == [1, 4, 2]
     assert ids(queue(decision="decline", sort="oldest")) == [2, 4]
     assert ids(queue(min_amount=100, max_amount=500)) == [4]
     assert ids(queue(status="resolved")) == [3]
-    assert queue(status="resolved")["items"][0]["verdict"] == "fraud"  # type: ignore[index]
+    assert queue(status="resolved")["items"][0]["verdict"] == "fraud"
     assert ids(queue(status="all", sort="oldest", offset=1, limit=2)) == [2, 3]
     assert ids(queue(min_age_s=3600)) == []
-    item = first["items"][0]  # type: ignore[index]
+    item = first["items"][0]
     assert (item["card1"], item["uid"], item["model_version"]) == (1004, "u1", "m1")
 
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import redis
 
+from core.settings import Settings
 from data.schema import decode_transaction
 from functions.keys import FeatureKeys
 from infra.pipeline import PIPELINE
-from infra.settings import Settings
 from streams.events import PUBLISHED_NS, entry_fields, split_fields
 from streams.keys import Keys
 from streams.worker import Worker

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import redis
 
+from core.settings import Settings
 from functions.keys import FeatureKeys
-from infra.settings import Settings
 from tests.integration.gateway.conftest import Client, auth
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from infra.errors import PoisonMessage, TransientError
+from core.errors import PoisonMessage, TransientError
 from streams.events import Effect, Event, HashIncr, HashSet, JsonCodec, Publish
 from streams.function import Context, FunctionSpec, Handler, Pipeline, identity, per_event
 

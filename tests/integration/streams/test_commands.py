@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import redis
 
+from core.settings import Settings
 from infra.services import free_port, wait_until
-from infra.settings import Settings
 from streams.keys import Keys
 from tests.integration.streams.conftest import ROOT, read, sentinel_env
 from tests.integration.streams.fns import item

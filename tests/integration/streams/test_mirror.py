@@ -12,8 +12,8 @@ import redis
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
+from core.settings import Settings
 from infra.services import ensure_topics, wait_until
-from infra.settings import Settings
 from streams.keys import Keys
 from streams.metrics import read_mirror_stats
 from streams.mirror import Mirror, run_mirror

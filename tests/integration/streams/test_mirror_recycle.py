@@ -12,11 +12,11 @@ import pytest
 import redis
 from confluent_kafka import Consumer, TopicPartition
 
+from core.settings import Settings
 from data.loader import DataFiles, iter_json
 from data.simulator import simulate
 from data.synthetic import generate
 from infra.services import wait_until
-from infra.settings import Settings
 from streams.keys import Keys
 from streams.mirror import Mirror
 from tests.integration.streams.conftest import read

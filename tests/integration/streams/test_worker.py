@@ -10,7 +10,7 @@ import pytest
 import redis
 from prometheus_client import CollectorRegistry, generate_latest
 
-from infra.settings import Settings
+from core.settings import Settings
 from streams.events import PUBLISHED_NS
 from streams.keys import Keys
 from streams.metrics import StreamsCollector, read_function_stats

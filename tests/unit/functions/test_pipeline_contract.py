@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.errors import PoisonMessage
+from core.errors import PoisonMessage
 from infra.pipeline import PIPELINE
 from streams.function import FunctionSpec
 

@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from infra.errors import ConfigError, PoisonMessage
+from core.errors import ConfigError, PoisonMessage
 from streams.events import PUBLISHED_NS, Effect, Emit, Event, HashIncr, JsonCodec, entry_fields, split_fields
 from streams.function import Context, FunctionSpec, Handler, Pipeline, identity, load_pipeline, per_event
 from streams.fusion import fuse, fused_outputs

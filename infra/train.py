@@ -19,10 +19,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from core.settings import Settings, get_settings
 from data.loader import DataFiles
 from functions.features import RAW_FEATURES
 from infra.services import local_redis
-from infra.settings import Settings, get_settings
 from models.dataset import read_transactions, replay_training_set
 from models.registry import Registry
 from models.training import register, train
