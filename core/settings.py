@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
@@ -39,6 +39,9 @@ class RedisSettings(Section):
     server_bin: str = Field("redis-server", description="redis-server binary for the embedded Redis.")
     port: int = Field(0, ge=0, le=65535, description="Port of the embedded Redis (0: a free one).")
     appendonly: bool = Field(True, description="Embedded Redis keeps an append-only file in its data dir.")
+    appendfsync: Literal["everysec", "always"] = Field(
+        "everysec", description="Embedded Redis fsync policy: everysec may lose the last second on a crash."
+    )
 
 
 class KafkaSettings(Section):
@@ -185,6 +188,11 @@ class LocalSettings(Section):
         "mirror=1,enrich=1,score=1,label=1", description="Processes per stack service (honcho -c)."
     )
     rq_dashboard_port: int = Field(9181, ge=1, le=65535, description="Port of the RQ dashboard.")
+    dashboard_port: int = Field(3000, ge=1, le=65535, description="Port of the analyst dashboard (Reflex).")
+    dashboard_host: str = Field("127.0.0.1", description="Address the analyst dashboard binds to.")
+    dashboard_gateway_url: str | None = Field(
+        None, description="Gateway URL the dashboard reads (default: this gateway's host and port)."
+    )
     retention_s: int = Field(
         600,
         ge=60,

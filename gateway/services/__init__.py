@@ -29,6 +29,7 @@ from gateway.services.health import HealthService
 from gateway.services.metrics import MetricsService
 from gateway.services.models import ModelService
 from gateway.services.publisher import Publisher
+from gateway.services.queue import QueueService
 from gateway.services.scoring import ScoreService
 from gateway.services.strategy import DeclineCost, StrategyService
 from gateway.services.transactions import TransactionService
@@ -48,6 +49,7 @@ class Services:
     events: EventService
     scoring: ScoreService
     alerts: AlertService
+    queue: QueueService
     transactions: TransactionService
     publisher: Publisher
     metrics: MetricsService
@@ -113,6 +115,7 @@ def build_services(
             audit,
             settings.features.label_ttl_s,
         ),
+        queue=QueueService(client, keys, operators, wiring.alerts_stream),
         audit=audit,
     )
 

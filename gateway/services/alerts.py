@@ -79,7 +79,7 @@ class AlertService:
                     and not (flt.status == "open" and verdict)
                     and not (flt.status == "resolved" and not verdict)
                 )
-                out.append(_alert(entry_id, alert, verdict) if keep else None)
+                out.append(alert_of(entry_id, alert, verdict) if keep else None)
             return out
 
         items, next_cursor = page_back(self._redis, self._stream, convert, limit, cursor)
@@ -123,12 +123,16 @@ class AlertService:
         )
 
 
-def _alert(entry_id: str, raised: AlertRaised, verdict: dict[str, str]) -> Alert:
+def alert_of(entry_id: str, raised: AlertRaised, verdict: dict[str, str]) -> Alert:
+    """The API view of an alert stream entry and its verdict record (empty: open)."""
     return Alert(
         alert_id=str(raised.TransactionID),
         transaction_id=raised.TransactionID,
         raised_at=int(entry_id.split("-")[0]) / 1000,
         amount=raised.TransactionAmt,
+        card1=raised.card1,
+        uid=raised.uid,
+        model_version=raised.model_version,
         probability=raised.probability,
         risk_level=raised.risk,
         decision=raised.decision,
