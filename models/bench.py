@@ -30,8 +30,8 @@ from rich.table import Table
 from core.settings import Settings
 from data.schema import Transaction
 from functions.engine import FeatureEngine
-from functions.keys import FeatureKeys
-from functions.replay import drop_state, scratch_prefix
+from functions.keys import FeatureKeys, scratch_prefix
+from functions.replay import drop_state
 from functions.velocity import FeatureTtl, RedisFeatureState
 from models.dataset import TrainingSet, replay_training_set
 from models.loaded import LoadedModel
@@ -113,7 +113,7 @@ def _time_with_features(
     key_prefix: str,
 ) -> dict[str, Any]:
     """Transaction -> online features (Redis) -> probability; fresh state, distinct rows per call."""
-    prefix = key_prefix + scratch_prefix("bench")
+    prefix = scratch_prefix(key_prefix, "bench")
     engine = FeatureEngine(RedisFeatureState(client, FeatureKeys(prefix), FeatureTtl()))
     calls = min(300 if batch == 1 else 20, len(transactions) // batch)
     chunks = [list(transactions[i * batch : (i + 1) * batch]) for i in range(calls)]

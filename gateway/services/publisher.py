@@ -34,7 +34,9 @@ class Publisher:
         self._producer: Producer | None = None
         if settings.kafka.bootstrap:
             timeout_ms = int(self._timeout_s * 1000)
-            self._producer = Producer({**producer_config(settings), "linger.ms": 1, "message.timeout.ms": timeout_ms})
+            self._producer = Producer(
+                {**producer_config(settings), "linger.ms": 1, "message.timeout.ms": timeout_ms}
+            )
 
     def publish(self, batch: Sequence[Transaction]) -> list[int]:
         if self._producer is None:

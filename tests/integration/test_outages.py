@@ -26,7 +26,8 @@ from core.settings import KafkaSettings, Settings
 from data.schema import encode_transaction, transaction_to_dict
 from data.simulator import simulate
 from infra.gateway import gateway_app
-from infra.pipeline import PIPELINE
+from infra.pipeline.streams import RAW
+from infra.pipeline.table import PIPELINE
 from infra.services import ManagedProcess, ensure_topics, find_binary, free_port, local_broker, wait_until
 from streams.events import split_fields
 from streams.groups import backlog, group_states
@@ -173,7 +174,7 @@ def test_a_redis_outage_is_ridden_out_without_loss_or_duplicates(
     ids = [json.loads(p or b"")["TransactionID"] for p, _ in _entries(observer, keys.stream("tx.enriched"))]
     assert sorted(ids) == sorted(tx.TransactionID for tx in txs)  # each exactly once
     assert observer.xlen(keys.dead_letters) == 0
-    assert backlog(observer, keys.raw_transactions) == 0
+    assert backlog(observer, keys.stream(RAW)) == 0
 
 
 def test_the_backlog_cannot_report_a_phantom_after_a_redis_restart(
@@ -265,7 +266,7 @@ def test_a_broker_outage_is_ridden_out_by_the_mirror_and_the_simulator(
     try:
         first = simulate(live, txs[:500], rate=1e9)
         assert first.sent == 500 and first.errors == 0
-        wait_until(lambda: _xlen(redis_client, keys.raw_transactions) >= 500, 60, "the first half mirrored")
+        wait_until(lambda: _xlen(redis_client, keys.stream(RAW)) >= 500, 60, "the first half mirrored")
 
         broker.stop()
         wait_until(lambda: not mirror.ready, 30, "the mirror to notice the broker outage")
@@ -280,12 +281,12 @@ def test_a_broker_outage_is_ridden_out_by_the_mirror_and_the_simulator(
 
         wait_until(lambda: bool(outcome), 120, "the simulator to finish")
         assert outcome[0].sent == 400 and outcome[0].errors == 0, outcome[0]
-        wait_until(lambda: _xlen(redis_client, keys.raw_transactions) >= 900, 60, "the second half mirrored")
+        wait_until(lambda: _xlen(redis_client, keys.stream(RAW)) >= 900, 60, "the second half mirrored")
         wait_until(lambda: mirror.ready, 30, "the mirror to report ready again")
         assert run.alive()
     finally:
         gateway.__exit__(None, None, None)
         run.stop()
         broker.stop()
-    ids = [json.loads(p or b"")["TransactionID"] for p, _ in _entries(redis_client, keys.raw_transactions)]
+    ids = [json.loads(p or b"")["TransactionID"] for p, _ in _entries(redis_client, keys.stream(RAW))]
     assert sorted(ids) == sorted(tx.TransactionID for tx in txs[:900])  # each exactly once; 900: refused
