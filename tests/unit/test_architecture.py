@@ -124,3 +124,14 @@ def test_the_runtime_names_no_stream_of_the_pipeline() -> None:
             if isinstance(node, ast.Constant) and node.value in fraud:
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.value!r}")
     assert not found, "\n".join(found)
+
+
+def test_benchmarks_live_in_one_wing() -> None:
+    """Benchmark code sits in ``infra/bench/`` only, not in the product packages."""
+    stray = [
+        str(path.relative_to(ROOT))
+        for package in sorted(OURS - {"infra"})
+        for path in _sources(package)
+        if "bench" in path.stem or "bench" in path.parent.name
+    ]
+    assert not stray, stray

@@ -12,9 +12,6 @@ registry. Inference runs on one thread per model, as served.
 
 from __future__ import annotations
 
-import json
-import multiprocessing
-import platform
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -33,6 +30,7 @@ from functions.engine import FeatureEngine
 from functions.keys import FeatureKeys, scratch_prefix
 from functions.replay import drop_state
 from functions.velocity import FeatureTtl, RedisFeatureState
+from infra.bench import report
 from models.dataset import TrainingSet, replay_training_set
 from models.loaded import LoadedModel
 from models.registry import Registry
@@ -163,18 +161,15 @@ def run(
             f"{r['p50_us_per_call']:.0f}", f"{r['p99_us_per_call']:.0f}",
         )  # fmt: skip
     console.print(table)
-    if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        document = {
-            "benchmark": "inference",
-            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "machine": {"python": platform.python_version(), "cpus": multiprocessing.cpu_count()},
+    report.write(
+        json_path,
+        "inference",
+        {
             "models": {name: model.version for name, model in models.items()},
             "rows": len(data_transactions),
             "results": results,
-        }
-        json_path.write_text(json.dumps(document, indent=2) + "\n")
-        click.echo(f"wrote {json_path}")
+        },
+    )
     return results
 
 
