@@ -23,6 +23,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from core.settings import Settings
 from gateway.auth import API_KEY_HEADER, SECURITY_SCHEME, KeyRing, parse_api_keys
+from gateway.body import BodyRequest
 from gateway.controllers import CONTROLLERS
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.services import Services, open_services
@@ -54,6 +55,7 @@ def create_app(settings: Settings, wiring: Wiring) -> Litestar:
         lifespan=[lifespan],
         dependencies={"services": Provide(_services, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
+        request_class=BodyRequest,
         cors_config=CORSConfig(
             allow_origins=list(cfg.cors_origins),
             allow_methods=["GET", "POST", "PUT", "OPTIONS"],

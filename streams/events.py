@@ -98,7 +98,11 @@ class Event(Generic[T]):
 
 
 class Codec(Protocol[T_co]):
-    """Turns payload bytes into a typed event; raises PoisonMessage when it cannot."""
+    """Turns payload bytes into a typed event; raises PoisonMessage when it cannot.
+
+    Whatever else it raises is treated the same way (:func:`streams.isolation.decode`): a
+    failure to decode the bytes is the record's fault, except ``TransientError``.
+    """
 
     name: str
 

@@ -6,8 +6,9 @@ function, or of a fused chain of functions. Each turn it
 
 1. reclaims entries idle longer than ``claim_idle_ms`` in the group's pending list
    (XAUTOCLAIM: their consumer died or is stuck), else reads new ones (XREADGROUP ``>``);
-2. decodes them; oversized, payload-less, undecodable and too-often-delivered entries
-   become dead letters with the reason (bad input never stops the line);
+2. decodes them; oversized, payload-less, undecodable (whatever the decoder raises:
+   :func:`streams.isolation.decode`) and too-often-delivered entries become dead letters
+   with the reason, alone: the rest of the batch goes on (bad input never stops the line);
 3. calls the handler (:mod:`streams.isolation`); if it raises, the batch is retried event by
    event: ``PoisonMessage`` -> dead letter, any other error -> left pending (retried after
    reclaim, dead-lettered after ``max_deliveries``);
@@ -40,7 +41,7 @@ from streams.events import Event, split_fields
 from streams.function import Context, FunctionSpec, history_caps
 from streams.fusion import fuse, fused_outputs
 from streams.groups import ensure_group, prune_consumers, trim_consumed
-from streams.isolation import call_isolated
+from streams.isolation import call_isolated, decode
 from streams.keys import Keys
 from streams.metrics import record_latency
 
@@ -274,7 +275,7 @@ class Worker:
             reason = f"oversized: {len(payload)} bytes > max_event_bytes {self.max_bytes}"
             return DeadLetter(entry_id, reason, payload[:1024], meta, deliveries)
         try:
-            value = self.specs[0].codec.decode(payload)
+            value = decode(self.specs[0].codec, payload)
         except PoisonMessage as exc:
             return DeadLetter(entry_id, str(exc), payload, meta, deliveries)
         return Event(entry_id, value, payload, meta, deliveries)

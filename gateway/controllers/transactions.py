@@ -39,6 +39,8 @@ class TransactionsController(Controller):
     )
     def submit(self, services: Deps, data: JSONBody[Transaction | Batch]) -> Accepted:
         batch = data if isinstance(data, list) else [data]
+        if not batch:  # Litestar's body parsing drops Batch's min_length
+            raise Invalid("data", "a batch holds at least one transaction")
         limit = services.settings.gateway.max_batch
         if len(batch) > limit:
             raise HTTPException(status_code=413, detail=f"at most {limit} transactions per request")

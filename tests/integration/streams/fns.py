@@ -3,6 +3,7 @@
 items --double--> doubled --tag--> tagged (+ result hash, counter, publish)
 gated.in --gated--> gated.out   (blocks mid-batch until the test opens a gate key)
 flaky.in --flaky--> flaky.out   (TransientError / PoisonMessage for marked items)
+any.in --echo--> any.out        (any JSON value; copies it)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Item(msgspec.Struct, frozen=True, kw_only=True):
 
 
 ITEM = JsonCodec(Item)
+ANY_JSON = JsonCodec(object)  # any JSON value: the decoder's own failures reach the runtime
 _encode = msgspec.json.Encoder().encode
 
 
@@ -114,6 +116,14 @@ PIPELINE = Pipeline(
             outputs=("flaky.out",),
             build=build_flaky,
             codec=ITEM,
+        ),
+        FunctionSpec(
+            name="echo",
+            input="any.in",
+            group="echo",
+            outputs=("any.out",),
+            build=identity("any.out"),
+            codec=ANY_JSON,
         ),
     ]
 )
