@@ -54,6 +54,10 @@ class FeatureKeys:
     def vector(self, transaction_id: int) -> str:
         return f"{self.prefix}feat:vec:{transaction_id}"
 
+    def received(self, transaction_id: int) -> str:
+        """Hash: ``raw``, the transaction as received (JSON), for forensics; expires with the result."""
+        return f"{self.prefix}tx:received:{transaction_id}"
+
     # score stage
     def result(self, transaction_id: int) -> str:
         """Hash: probability, decision, risk, model_version, review/decline_threshold, TransactionDT,

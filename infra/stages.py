@@ -24,7 +24,7 @@ from functions.label import LabelIn, label
 from functions.label_store import RedisLabelStore
 from functions.velocity import FeatureTtl, RedisFeatureState
 from streams.events import Effect, Event, HashSet
-from streams.function import Context, Handler, per_event
+from streams.function import Context, Handler
 
 RAW = "tx.raw"
 ENRICHED = "tx.enriched"
@@ -80,12 +80,19 @@ def feature_engine(ctx: Context) -> FeatureEngine:
 
 
 def build_enrich(ctx: Context) -> Handler:
+    """Enrich, and keep each transaction as received (``FeatureKeys.received``) for forensics."""
     engine = feature_engine(ctx)
+    keys = FeatureKeys(ctx.keys.prefix)
+    ttl_s = ctx.settings.features.result_ttl_s
 
-    def run(batch: list[Transaction]) -> list[bytes | None]:
-        return [encode_enriched(tx) for tx in enrich(batch, engine)]
+    def handler(batch: Sequence[Event[Any]]) -> list[Effect]:
+        effects: list[Effect] = []
+        for event, tx in zip(batch, enrich([e.value for e in batch], engine), strict=True):
+            effects.append(event.emit(ENRICHED, encode_enriched(tx)))
+            effects.append(HashSet(keys.received(tx.TransactionID), {"raw": event.payload}, ttl_s))
+        return effects
 
-    return per_event(run, ENRICHED)
+    return handler
 
 
 def review_threshold(ctx: Context) -> float:

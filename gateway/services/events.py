@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 from litestar.response import ServerSentEventMessage
 
 from gateway.problems import Unavailable
+from gateway.schemas.common import Reason
 from gateway.schemas.events import EventType, LiveEvent
 from streams.events import PAYLOAD as PAYLOAD_FIELD
 
@@ -56,7 +57,7 @@ def to_live(kind: EventType, payload: bytes) -> LiveEvent:
             "risk_level": wire.risk,
             "decision": wire.decision,
             "model_version": wire.model_version,
-            "reasons": wire.reasons,
+            "reasons": [Reason.of(r["feature"], r.get("value"), r["contribution"]) for r in wire.reasons],
         },
         LiveEvent,
     )

@@ -19,6 +19,7 @@ from streams.events import PAYLOAD
 from streams.keys import Keys
 
 _decode_scored = msgspec.json.Decoder(TxScored).decode
+_decode_row = msgspec.json.Decoder(dict[str, Any]).decode
 _PAYLOAD = PAYLOAD.encode()
 
 
@@ -77,7 +78,8 @@ class TransactionService:
             transaction_id=tx_id,
             scored_at=int(record.get("scored_ns", 0)) / 1e9,
             published_at=int(record["published_ns"]) / 1e9 if "published_ns" in record else None,
-            raw={
+            raw=self._received(tx_id)
+            or {  # received before the record was kept (older versions): what the score recorded
                 "TransactionID": tx_id,
                 "TransactionDT": scored.TransactionDT,
                 "TransactionAmt": scored.TransactionAmt,
@@ -95,6 +97,11 @@ class TransactionService:
             challenger=result.challenger,
             label=None if label is None else int(label),
         )
+
+    def _received(self, tx_id: int) -> dict[str, Any] | None:
+        """The transaction as received by the enrich stage (every column present), if still kept."""
+        raw: Any = self._redis.hget(self._fkeys.received(tx_id), "raw")
+        return None if raw is None else _decode_row(raw)
 
     def _state_features(self, tx_id: int) -> dict[str, float | None]:
         blob: Any = self._redis.get(self._fkeys.vector(tx_id))

@@ -123,6 +123,7 @@ def test_stack_scores_traffic_reuses_its_model_and_stops_cleanly(tmp_path: Path)
         live = _live_quality(gateway, keys["analyst"], want=3000, deadline_s=240)
         (version,) = [p for p in (state / "models").iterdir() if p.is_dir()]
         tested = json.loads((version / "metrics.json").read_text())["test"]["pr_auc"]
+        print(f"live quality {live}, model test PR-AUC {tested:.4f}")
         assert live["pr_auc"] < 0.97, (live, tested)
         assert abs(live["pr_auc"] - tested) < 0.2, (live, tested)
         processes = _stack_tree(state)
