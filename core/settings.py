@@ -192,6 +192,11 @@ class LocalSettings(Section):
         "mirror=1,enrich=1,score=1,label=1", description="Processes per stack service (honcho -c)."
     )
     rq_dashboard_port: int = Field(9181, ge=1, le=65535, description="Port of the RQ dashboard.")
+    dashboard_port: int = Field(3000, ge=1, le=65535, description="Port of the analyst dashboard (Reflex).")
+    dashboard_host: str = Field("127.0.0.1", description="Address the analyst dashboard binds to.")
+    dashboard_gateway_url: str | None = Field(
+        None, description="Gateway URL the dashboard reads (default: this gateway's host and port)."
+    )
     retention_s: int = Field(
         600,
         ge=60,

@@ -45,6 +45,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("infra.commands:up", "Run the whole local stack (what `just up` does)."),
     "down": ("infra.commands:down", "Stop a local stack started with `sentinel up --detach`."),
     "prepare": ("infra.commands:prepare", "Create topics, data and a first model if missing."),
+    "dashboard": ("infra.commands:dashboard", "Serve the analyst dashboard (builds it on first start)."),
 }
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import sys
 import threading
 from contextlib import suppress
+from pathlib import Path
 
 import click
 
@@ -83,3 +86,27 @@ def prepare() -> None:
             stack.ensure_model(live, env, transactions, identity, split.train_rows)
     except SentinelError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@click.command()
+@click.option("--build-only", is_flag=True, help="Build the frontend (when needed) and exit.")
+def dashboard(build_only: bool) -> None:
+    """Serve the analyst dashboard (frontend/, Reflex, production mode) on local.dashboard_port.
+
+    The first start builds the frontend (node and bun from .tools/js); later starts reuse the
+    build. The dashboard reads the gateway only.
+    """
+    settings = get_settings()
+    serve = Path(__file__).resolve().parents[1] / "frontend" / "serve.py"
+    if not serve.exists():
+        raise click.ClickException(f"{serve} not found: the dashboard needs the source checkout")
+    gateway_host = "127.0.0.1" if settings.gateway.host in ("0.0.0.0", "::") else settings.gateway.host
+    env = {
+        **os.environ,
+        "SENTINEL_DASHBOARD_PORT": str(settings.local.dashboard_port),
+        "SENTINEL_DASHBOARD_HOST": settings.local.dashboard_host,
+        "SENTINEL_DASHBOARD_GATEWAY_URL": settings.local.dashboard_gateway_url
+        or f"http://{gateway_host}:{settings.gateway.port}",
+    }
+    argv = [sys.executable, str(serve), *(["--build-only"] if build_only else [])]
+    os.execve(sys.executable, argv, env)

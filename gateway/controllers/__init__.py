@@ -8,6 +8,7 @@ from gateway.controllers.alerts import AlertsController
 from gateway.controllers.audit import AuditController
 from gateway.controllers.events import EventsController
 from gateway.controllers.health import HealthController
+from gateway.controllers.me import MeController
 from gateway.controllers.metrics import MetricsController
 from gateway.controllers.models import ModelsController
 from gateway.controllers.score import ScoreController
@@ -24,4 +25,5 @@ CONTROLLERS: list[ControllerRouterHandler] = [
     AlertsController,
     AuditController,
     MetricsController,
+    MeController,
 ]

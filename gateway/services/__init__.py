@@ -28,6 +28,7 @@ from gateway.services.health import HealthService
 from gateway.services.metrics import MetricsService
 from gateway.services.models import ModelService
 from gateway.services.publisher import Publisher
+from gateway.services.queue import QueueService
 from gateway.services.scoring import ScoreService
 from gateway.services.strategy import DeclineCost, StrategyService
 from gateway.services.transactions import TransactionService
@@ -47,6 +48,7 @@ class Services:
     events: EventService
     scoring: ScoreService
     alerts: AlertService
+    queue: QueueService
     transactions: TransactionService
     publisher: Publisher
     metrics: MetricsService
@@ -92,6 +94,7 @@ def build_services(
         publisher=Publisher(settings),
         metrics=MetricsService(client, keys, fkeys, [(s.name, s.input, s.group) for s in wiring.pipeline]),
         alerts=AlertService(client, keys, fkeys, wiring.alerts_stream, audit, settings.features.label_ttl_s),
+        queue=QueueService(client, keys, fkeys, wiring.alerts_stream),
         audit=audit,
     )
 

@@ -28,7 +28,7 @@ from streams.keys import Keys
 
 log = logging.getLogger(__name__)
 
-_decode_alert = msgspec.json.Decoder(AlertRaised).decode
+decode_alert = msgspec.json.Decoder(AlertRaised).decode
 _PAYLOAD = PAYLOAD.encode()
 LABEL_OF: dict[Verdict, int] = {"fraud": 1, "legitimate": 0}
 
@@ -58,7 +58,7 @@ class AlertService:
 
     def list(self, flt: AlertFilter, limit: int, cursor: str | None) -> AlertPage:
         def convert(entries: list[Entry]) -> list[Alert | None]:
-            raised = [_decode_alert(p) if (p := fields.get(_PAYLOAD)) else None for _, fields in entries]
+            raised = [decode_alert(p) if (p := fields.get(_PAYLOAD)) else None for _, fields in entries]
             pipe = self._redis.pipeline(transaction=False)
             for alert in raised:
                 if alert is not None:
@@ -76,7 +76,7 @@ class AlertService:
                     and not (flt.status == "open" and verdict)
                     and not (flt.status == "resolved" and not verdict)
                 )
-                out.append(_alert(entry_id, alert, verdict) if keep else None)
+                out.append(alert_of(entry_id, alert, verdict) if keep else None)
             return out
 
         items, next_cursor = page_back(self._redis, self._stream, convert, limit, cursor)
@@ -120,12 +120,16 @@ class AlertService:
         )
 
 
-def _alert(entry_id: str, raised: AlertRaised, verdict: dict[str, str]) -> Alert:
+def alert_of(entry_id: str, raised: AlertRaised, verdict: dict[str, str]) -> Alert:
+    """The API view of an alert stream entry and its verdict record (empty: open)."""
     return Alert(
         alert_id=str(raised.TransactionID),
         transaction_id=raised.TransactionID,
         raised_at=int(entry_id.split("-")[0]) / 1000,
         amount=raised.TransactionAmt,
+        card1=raised.card1,
+        uid=raised.uid,
+        model_version=raised.model_version,
         probability=raised.probability,
         risk_level=raised.risk,
         decision=raised.decision,

@@ -21,6 +21,8 @@ from streams.keys import Keys
 _decode_scored = msgspec.json.Decoder(TxScored).decode
 _decode_row = msgspec.json.Decoder(dict[str, Any]).decode
 _PAYLOAD = PAYLOAD.encode()
+SCAN = 5_000  # entries one page reads at most
+ENTITY_SCAN = 50_000  # one card's or client's history is sparse: look further back
 
 
 class TransactionFilter(msgspec.Struct, frozen=True, kw_only=True):
@@ -28,6 +30,12 @@ class TransactionFilter(msgspec.Struct, frozen=True, kw_only=True):
     decision: str | None = None
     since_ms: int | None = None
     until_ms: int | None = None
+    card1: int | None = None  # one card's transactions
+    uid: str | None = None  # one client's transactions
+
+    @property
+    def entity(self) -> bool:
+        return self.card1 is not None or self.uid is not None
 
 
 class TransactionService:
@@ -45,8 +53,11 @@ class TransactionService:
             if payload is None:
                 return None
             scored = _decode_scored(payload)
-            if (flt.risk_level and scored.risk != flt.risk_level) or (
-                flt.decision and scored.decision != flt.decision
+            if (
+                (flt.risk_level and scored.risk != flt.risk_level)
+                or (flt.decision and scored.decision != flt.decision)
+                or (flt.card1 is not None and scored.card1 != flt.card1)
+                or (flt.uid is not None and scored.uid != flt.uid)
             ):
                 return None
             return TransactionSummary(
@@ -57,13 +68,22 @@ class TransactionService:
                 risk_level=scored.risk,
                 decision=scored.decision,
                 model_version=scored.model_version,
+                card1=scored.card1,
+                uid=scored.uid,
             )
 
         def convert(entries: list[Entry]) -> list[TransactionSummary | None]:
             return [summary(entry_id, fields) for entry_id, fields in entries]
 
         items, next_cursor = page_back(
-            self._redis, self._stream, convert, limit, cursor, since_ms=flt.since_ms, until_ms=flt.until_ms
+            self._redis,
+            self._stream,
+            convert,
+            limit,
+            cursor,
+            since_ms=flt.since_ms,
+            until_ms=flt.until_ms,
+            scan_limit=ENTITY_SCAN if flt.entity else SCAN,
         )
         return TransactionPage(items=items, next_cursor=next_cursor)
 

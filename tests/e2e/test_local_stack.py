@@ -7,9 +7,7 @@ of a model on unseen data; commands run in a second shell find it through its st
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,23 +15,10 @@ import httpx
 import psutil
 import pytest
 
-from infra.services import free_port
+from tests.e2e.stack import api_keys, stack_env
+from tests.e2e.stack import sentinel as _sentinel
 
 pytestmark = pytest.mark.e2e
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _sentinel(args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "infra.cli", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def _stack_tree(state: Path) -> set[psutil.Process]:
@@ -81,17 +66,11 @@ def _second_shell(args: list[str], env: dict[str, str]) -> subprocess.CompletedP
 
 def test_stack_scores_traffic_reuses_its_model_and_stops_cleanly(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SENTINEL_")}
-    env.update(
-        {
-            "SENTINEL_LOCAL_STATE_DIR": str(state),
-            "SENTINEL_MODELS_REGISTRY_DIR": str(state / "models"),
-            "SENTINEL_LOCAL_SYNTH_ROWS": "8000",  # 4,000 to learn, 4,000 streamed
-            "SENTINEL_LOCAL_RATE": "1000",
-            "SENTINEL_LOCAL_BROKER_MAX_MESSAGES": "1000",  # the mirror empties the broker during the run
-            "SENTINEL_GATEWAY_PORT": str(free_port()),
-            "SENTINEL_LOCAL_RQ_DASHBOARD_PORT": str(free_port()),
-        }
+    env = stack_env(
+        state,
+        SENTINEL_LOCAL_SYNTH_ROWS="8000",  # 4,000 to learn, 4,000 streamed
+        SENTINEL_LOCAL_RATE="1000",
+        SENTINEL_LOCAL_BROKER_MAX_MESSAGES="1000",  # the mirror empties the broker during the run
     )
     gateway = f"http://127.0.0.1:{env['SENTINEL_GATEWAY_PORT']}"
 
@@ -101,7 +80,7 @@ def test_stack_scores_traffic_reuses_its_model_and_stops_cleanly(tmp_path: Path)
         again = _sentinel(["up", "--detach"], env, timeout=60)
         assert again.returncode != 0
         assert "already running" in again.stderr
-        keys = dict(pair.split(":", 1) for pair in (state / "api-keys").read_text().split(","))
+        keys = api_keys(state)
         items = _scored(gateway, keys["analyst"], want=1500, deadline_s=180)
         assert len({item["transaction_id"] for item in items}) == len(items)
         detail = httpx.get(
