@@ -9,7 +9,8 @@ prefixes them (``streams.keys``). The mirror feeds ``tx.raw`` and ``labels``. Th
     tx.raw         enrich  enrich    tx.enriched            features (functions.enrich)
     tx.enriched    score   score     tx.scored, alerts      champion model, thresholds (functions.score)
     labels         label   label     labels.stored          label store + live quality (functions.label)
-    bench.in       noop    noop      bench.out              copies entries (benchmarks, smoke tests)
+
+Only what users run belongs here: benchmark functions (``streams.bench``) are declared apart.
 
 Outputs no group reads (``tx.scored``, ``alerts``, ``labels.stored``) are kept as a capped
 history (``streams.function.history_caps``); the others are trimmed only below what
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 from infra import score_stage, stages
 from infra.stages import ALERTS, ENRICHED, LABELS, LABELS_STORED, RAW, SCORED
-from streams.function import FunctionSpec, Pipeline, identity
+from streams.function import FunctionSpec, Pipeline
 
 PIPELINE = Pipeline(
     [
@@ -55,14 +56,6 @@ PIPELINE = Pipeline(
             build=stages.build_label,
             codec=stages.LabelCodec(),
             description="Label -> label store joined with its score; live precision/recall/PR-AUC, delays.",
-        ),
-        FunctionSpec(
-            name="noop",
-            input="bench.in",
-            group="noop",
-            outputs=("bench.out",),
-            build=identity("bench.out"),
-            description="Copies each entry unchanged (benchmarks, smoke tests).",
         ),
     ]
 )

@@ -10,7 +10,8 @@ with the XACK of the inputs:
 - ``alerts``: one ``AlertRaised`` per review/decline, also published on the alerts channel;
 - the result record per transaction (``FeatureKeys.result``, expiring): what the gateway,
   the label stage and forensics read;
-- per-minute KPI counters (``FeatureKeys.kpi``): scored, per decision, amounts.
+- per-minute KPI counters (``FeatureKeys.kpi``): scored, per decision, amounts, and the
+  publish -> scored latency histogram (``functions.latency``).
 
 No champion registered: the batch fails with ``TransientError`` (left pending, retried),
 so transactions wait for a model rather than pass unscored.
@@ -26,6 +27,7 @@ from typing import Any
 import msgspec
 
 from core.errors import TransientError
+from functions import latency
 from functions.decision import AlertRaised, Thresholds, TxScored
 from functions.events import TxEnriched
 from functions.keys import FeatureKeys
@@ -87,8 +89,12 @@ def score_effects(
     """The effects of a scored batch (see the module doc), in a stable order."""
     effects: list[Effect] = []
     kpi: dict[tuple[int, str], float] = {}
-    minute = int(time.time() // 60)
+    now_ns = time.time_ns()
+    minute = now_ns // 60_000_000_000
     for event, tx in zip(batch, scored, strict=True):
+        if event.published_ns is not None:
+            field = latency.bucket((now_ns - event.published_ns) / 1e6)
+            kpi[(minute, field)] = kpi.get((minute, field), 0) + 1
         effects.append(event.emit(SCORED, _encoder.encode(tx)))
         effects.append(
             HashSet(keys.result(tx.TransactionID), result_record(tx, event.published_ns), result_ttl_s)

@@ -1,7 +1,7 @@
 """Operations view: the score stage's per-minute KPI counters, label quality and per-function stats.
 
 Everything is read from Redis: KPI hashes (``FeatureKeys.kpi``, one per minute, written in the
-score stage's atomic commit), the label stage's counters and live quality, and the runtime's
+score stage's atomic commit, with the publish -> scored latency histogram), the label stage's counters and live quality, and the runtime's
 per-function counters, batch latencies and consumer lag (``streams.metrics``).
 """
 
@@ -14,6 +14,7 @@ from typing import Any
 
 import redis
 
+from functions import latency
 from functions.keys import FeatureKeys
 from gateway.schemas.metrics import FunctionMetrics, MinutePoint, Overview, Quality, Timeseries, Volumes
 from streams.keys import Keys
@@ -68,7 +69,6 @@ class MetricsService:
         quality: Any = self._redis.hgetall(self._fkeys.label_quality)
         q = _floats(quality)
         functions = [self._function(*f) for f in self._functions]
-        scored = next((f for f in functions if f.name == "score"), None)
         return Overview(
             volumes=Volumes(
                 minutes=minutes,
@@ -80,8 +80,9 @@ class MetricsService:
                 amount_reviewed=round(totals.get("review_amount", 0.0), 2),
                 amount_declined=round(totals.get("decline_amount", 0.0), 2),
                 throughput_per_s=round(last_full / 60, 3),
-                latency_p50_ms=None if scored is None else scored.batch_latency_p50_ms,
-                latency_p99_ms=None if scored is None else scored.batch_latency_p99_ms,
+                latency_p50_ms=latency.quantile(totals, 0.5),
+                latency_p95_ms=latency.quantile(totals, 0.95),
+                latency_p99_ms=latency.quantile(totals, 0.99),
             ),
             fraud_rate=labels["fraud"] / labels["labels"] if labels.get("labels") else None,
             labels=int(labels.get("labels", 0)),
@@ -121,4 +122,5 @@ def _point(minute: int, counters: dict[str, float]) -> MinutePoint:
         amount_approved=round(counters.get("approve_amount", 0.0), 2),
         amount_reviewed=round(counters.get("review_amount", 0.0), 2),
         amount_declined=round(counters.get("decline_amount", 0.0), 2),
+        latency_p99_ms=latency.quantile(counters, 0.99),
     )

@@ -202,6 +202,9 @@ def test_recorded_scores_feed_transactions_forensics_alerts_and_kpis(
     assert overview["volumes"]["amount_reviewed"] == pytest.approx(amount, abs=0.01)
     series = scoring_client.get("/v1/metrics/timeseries?minutes=5", headers=auth("analyst")).json()
     assert len(series["points"]) == 5 and sum(p["scored"] for p in series["points"]) == 5
+    volumes = overview["volumes"]  # publish (the request) -> scored, from the latency histogram
+    assert 0 < volumes["latency_p50_ms"] <= volumes["latency_p95_ms"] <= volumes["latency_p99_ms"]
+    assert all(p["latency_p99_ms"] is not None for p in series["points"] if p["scored"])
     assert FeatureKeys(keys.prefix).result(ids[0]).startswith(keys.prefix)
 
 
