@@ -15,7 +15,7 @@ import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
@@ -40,6 +40,9 @@ class RedisSettings(Section):
     server_bin: str = Field("redis-server", description="redis-server binary for the embedded Redis.")
     port: int = Field(0, ge=0, le=65535, description="Port of the embedded Redis (0: a free one).")
     appendonly: bool = Field(True, description="Embedded Redis keeps an append-only file in its data dir.")
+    appendfsync: Literal["everysec", "always"] = Field(
+        "everysec", description="Embedded Redis fsync policy: everysec may lose the last second on a crash."
+    )
 
 
 class KafkaSettings(Section):
@@ -84,7 +87,8 @@ class StreamsSettings(Section):
         0, ge=0, description="History streams also drop entries older than this (0: by length only)."
     )
     pipeline: str = Field(
-        "infra.pipeline:PIPELINE", description="module:attribute of the pipeline table `sentinel fn` runs."
+        "infra.pipeline.table:PIPELINE",
+        description="module:attribute of the pipeline table `sentinel fn` runs.",
     )
     trim_interval_ms: int = Field(1_000, ge=0, description="How often a worker trims its input (0: never).")
     latency_samples: int = Field(1_000, ge=10, le=100_000, description="Batch latencies kept per function.")
@@ -164,7 +168,7 @@ class ModelSettings(Section):
         0.75, gt=0, le=1, description="V columns correlated above this (same NaN pattern) keep one."
     )
     reload_interval_s: float = Field(
-        5.0, gt=0, le=3600, description="How often a scorer checks the registry for a new champion."
+        2.0, gt=0, le=3600, description="How often a scorer checks the registry for a new champion."
     )
 
 

@@ -10,7 +10,7 @@ estimate: linear within its bucket, so at worst off by the bucket's width (bucke
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 BOUNDS_MS: tuple[float, ...] = (
     1,
@@ -37,6 +37,15 @@ def bucket(latency_ms: float) -> str:
     """The KPI field counting ``latency_ms``: the smallest upper bound it does not exceed."""
     i = bisect.bisect_left(BOUNDS_MS, latency_ms)
     return f"{PREFIX}{BOUNDS_MS[i]:g}" if i < len(BOUNDS_MS) else OVERFLOW
+
+
+def counts(latencies_ms: Iterable[float]) -> dict[str, int]:
+    """The histogram fields a batch adds to its minute: bucket -> how many of ``latencies_ms``."""
+    out: dict[str, int] = {}
+    for ms in latencies_ms:
+        field = bucket(ms)
+        out[field] = out.get(field, 0) + 1
+    return out
 
 
 def quantile(counters: Mapping[str, float], q: float) -> float | None:

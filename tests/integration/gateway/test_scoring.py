@@ -13,8 +13,9 @@ import redis
 from core.settings import Settings
 from data.schema import decode_transaction
 from functions.features import CATEGORICAL_COLUMNS
-from functions.keys import FeatureKeys
-from infra.pipeline import PIPELINE
+from functions.keys import ScoreKeys
+from infra.pipeline.streams import LABELS, RAW
+from infra.pipeline.table import PIPELINE
 from streams.events import PUBLISHED_NS, entry_fields, split_fields
 from streams.keys import Keys
 from streams.worker import Worker
@@ -35,7 +36,7 @@ def _stream_scores(settings: Settings, client: redis.Redis, raw: list[bytes]) ->
     keys = Keys(settings.redis.key_prefix)
     for payload in raw:
         fields: Any = entry_fields(payload, {PUBLISHED_NS: "1"})
-        client.xadd(keys.raw_transactions, fields)
+        client.xadd(keys.stream(RAW), fields)
     Worker(PIPELINE.chain(["enrich"]), client, settings).run(burst=True)
     Worker(PIPELINE.chain(["score"]), client, settings).run(burst=True)
     entries: Any = client.xrange(keys.stream("tx.scored"))
@@ -65,7 +66,9 @@ def test_sync_score_equals_the_stream_path_score(
             want["risk"],
             want["model_version"],
         )
-        assert got["reasons"] == want["reasons"]
+        assert [{**r, "description": ""} for r in got["reasons"]] == [  # the API adds descriptions
+            {**r, "description": ""} for r in want["reasons"]
+        ]
         assert got["replayed"] is False
         decisions.add(got["decision"])
     assert len({expected[t]["probability"] for t in expected}) > 1  # not a constant model
@@ -189,7 +192,7 @@ def test_recorded_scores_feed_transactions_forensics_alerts_and_kpis(
     assert [(a["transaction_id"], a["verdict"]) for a in done["items"]] == [(ids[0], "fraud")]
 
     keys = Keys(scoring_settings.redis.key_prefix)
-    labels: Any = redis_client.xrange(keys.labels)
+    labels: Any = redis_client.xrange(keys.stream(LABELS))
     label_payload, meta = split_fields(labels[-1][1])
     assert json.loads(label_payload or b"{}") == {"TransactionID": ids[0], "isFraud": 1}
     assert meta["origin"] == "analyst/analyst#2"
@@ -205,7 +208,7 @@ def test_recorded_scores_feed_transactions_forensics_alerts_and_kpis(
     volumes = overview["volumes"]  # publish (the request) -> scored, from the latency histogram
     assert 0 < volumes["latency_p50_ms"] <= volumes["latency_p95_ms"] <= volumes["latency_p99_ms"]
     assert all(p["latency_p99_ms"] is not None for p in series["points"] if p["scored"])
-    assert FeatureKeys(keys.prefix).result(ids[0]).startswith(keys.prefix)
+    assert ScoreKeys(keys.prefix).result(ids[0]).startswith(keys.prefix)
 
 
 def test_forensics_holds_the_transaction_as_received_with_readable_reasons(
