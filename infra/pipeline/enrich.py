@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from data.schema import Transaction, decode_transaction
+from data.schema import Transaction, decode_transaction, encode_transaction
 from functions.engine import FeatureEngine
 from functions.enrich import enrich
 from functions.events import encode_event
@@ -49,7 +49,9 @@ def build(ctx: Context) -> Handler:
         effects: list[Effect] = []
         for event, tx in zip(batch, enrich([e.value for e in batch], engine), strict=True):
             effects.append(event.emit(ENRICHED, encode_event(tx)))
-            effects.append(HashSet(keys.received(tx.TransactionID), {"raw": event.payload}, ttl_s))
+            # the gateway's inline door hands over the decoded row only: its canonical JSON then
+            raw = event.payload or encode_transaction(event.value)
+            effects.append(HashSet(keys.received(tx.TransactionID), {"raw": raw}, ttl_s))
         return effects
 
     return handler

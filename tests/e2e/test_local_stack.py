@@ -87,6 +87,7 @@ def test_stack_scores_traffic_reuses_its_model_and_stops_cleanly(tmp_path: Path)
             f"{gateway}/v1/transactions/{items[0]['transaction_id']}", headers={"X-API-Key": keys["analyst"]}
         )
         assert detail.status_code == 200
+        assert len(detail.json()["raw"]) > 20  # the whole transaction as received, not 4 fields
 
         stats = _second_shell(["fn", "list", "--stats"], env)
         assert stats.returncode == 0, stats.stderr
