@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
@@ -39,6 +39,9 @@ class RedisSettings(Section):
     server_bin: str = Field("redis-server", description="redis-server binary for the embedded Redis.")
     port: int = Field(0, ge=0, le=65535, description="Port of the embedded Redis (0: a free one).")
     appendonly: bool = Field(True, description="Embedded Redis keeps an append-only file in its data dir.")
+    appendfsync: Literal["everysec", "always"] = Field(
+        "everysec", description="Embedded Redis fsync policy: everysec may lose the last second on a crash."
+    )
 
 
 class KafkaSettings(Section):

@@ -10,7 +10,7 @@ import itertools
 import logging
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -113,6 +113,28 @@ def _rows(files: DataFiles, limit: int | None) -> Iterator[bytes]:
     return itertools.islice(rows, limit) if limit is not None else rows
 
 
+def _hold(client: redis.Redis, key: str) -> Callable[[], bool]:
+    """Whether the mirror holds producers (``key`` exists). While Redis is unreachable the answer is
+    unknown, and the mirror might be deleting the topics: hold, and say so once."""
+    unreachable = False
+
+    def held() -> bool:
+        nonlocal unreachable
+        try:
+            answer = bool(client.exists(key))
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            if not unreachable:
+                log.warning("redis unreachable (%s): holding until it answers", exc)
+            unreachable = True
+            return True
+        if unreachable:
+            log.info("redis back: the hold is %s", "on" if answer else "off")
+            unreachable = False
+        return answer
+
+    return held
+
+
 @click.command()
 @click.option("--transactions", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Transaction CSV [default: synthetic data, generated first if absent].")  # fmt: skip
@@ -147,8 +169,7 @@ def simulate(
     if hold_key:
         if not settings.redis.url:
             raise click.UsageError("--hold-key needs SENTINEL_REDIS_URL")
-        client = redis.Redis.from_url(settings.redis.url)
-        hold = lambda: bool(client.exists(hold_key))  # noqa: E731
+        hold = _hold(redis.Redis.from_url(settings.redis.url), hold_key)
     if transactions is None:
         directory = synthetic_dir(settings)
         if not (directory / TRANSACTION_FILE).is_file():

@@ -140,6 +140,8 @@ def local_redis(cfg: RedisSettings, data_dir: Path) -> Iterator[str]:
         "",
         "--appendonly",
         "yes" if cfg.appendonly else "no",
+        "--appendfsync",
+        cfg.appendfsync,
         "--daemonize",
         "no",
     ]

@@ -8,9 +8,10 @@ truncated or malformed JSON, ``ValidationError`` for a float that overflows,
 fault of the other events of the batch. Only ``TransientError`` passes through (a codec that
 depends on something outside the bytes, and says so).
 
-Calling (:func:`call_isolated`): the function sees the whole batch first. If it raises, the batch is retried event by event,
-so one bad event cannot hold back the others: ``PoisonMessage`` -> dead letter with the
-reason; any other exception -> that event fails (left pending: reclaimed, retried, and
+Calling (:func:`call_isolated`): the function sees the whole batch first. If it raises, the
+batch is retried event by event, so one bad event cannot hold back the others: ``PoisonMessage`` -> dead letter with the
+reason; Redis unreachable -> the whole batch is abandoned (the worker rides out the outage and
+redoes it); any other exception -> that event fails (left pending: reclaimed, retried, and
 dead-lettered after ``max_deliveries``). Returned effects are checked: only effects of the
 vocabulary, and appends only to the streams the function declared.
 """
@@ -26,6 +27,7 @@ from core.errors import PoisonMessage, TransientError
 from streams.commit import DeadLetter
 from streams.events import Codec, Effect, Emit, Event, HashIncr, HashSet, Publish
 from streams.function import Handler
+from streams.outage import REDIS_DOWN
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,8 @@ def call_isolated(handler: Handler, name: str, outputs: Sequence[str], events: l
         return Outcome()
     try:
         return Outcome(effects=checked(handler(events), name, outputs))
+    except REDIS_DOWN:
+        raise  # an outage, not a property of these events: the worker waits and redoes the batch
     except PoisonMessage as exc:
         if len(events) == 1:
             event = events[0]

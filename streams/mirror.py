@@ -56,6 +56,7 @@ from core.settings import Settings
 from streams.events import ORIGIN, PAYLOAD
 from streams.groups import backlog
 from streams.keys import Keys
+from streams.outage import REDIS_DOWN, Outage
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ if written > 0 then redis.call('HINCRBY', KEYS[3], ARGV[i], written) end
 return written
 """
 _BACKPRESSURE_EVERY_S = 0.05
+_BROKER_DOWN = {KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._RESOLVE}
 _TOPIC_ID = "topic_id"  # field of the offsets hash beside the partitions
 RECYCLE_CHECK_S = 1.0  # how often the topics' size is checked
 RECYCLE_QUIET_S = 1.0  # producers honour the hold within 0.1 s (data.simulator); wait 10x that
@@ -122,6 +124,9 @@ class Mirror:
         self._consumer = self._new_consumer()
         self._next_recycle_check = 0.0
         self._recycle_refused = False
+        self._reseek = False  # after a Redis outage: seek to the stored offsets before copying more
+        self.redis = Outage("redis (mirror)")
+        self.broker = Outage(f"broker {kafka.bootstrap} (mirror)")
 
     def _new_consumer(self) -> Consumer:
         return Consumer(
@@ -142,28 +147,63 @@ class Mirror:
         self._consumer.subscribe(list(self.streams), on_assign=self._on_assign, on_revoke=self._on_revoke)
 
     def run(self, burst: bool = False) -> MirrorReport:
-        """Copy until ``stop`` is set (burst: until every assigned partition is copied to its end)."""
+        """Copy until ``stop`` is set (burst: until every assigned partition is copied to its end).
+
+        Outages are ridden out (:mod:`streams.outage`). Redis unreachable: wait with capped
+        backoff, then seek every assigned partition back to the offset stored in Redis, since a
+        Redis restarted from its append-only file may have lost its last second of copies, which
+        the broker consumer has already read past. Broker unreachable: the client reconnects by
+        itself; the outage is logged once each way.
+        """
         self._subscribe()
         log.info("mirror start topics=%s", list(self.streams))
         next_check = 0.0
         try:
             while not self.stop.is_set():
-                messages = self._fetch()
-                if messages:
-                    self._copy(messages)
-                now = time.monotonic()
-                if messages or now >= next_check:  # after every copy: overshoot at most one batch
-                    self._apply_backpressure()
-                    next_check = now + _BACKPRESSURE_EVERY_S
-                if self._kafka.recycle_messages and now >= self._next_recycle_check:
-                    self._next_recycle_check = now + RECYCLE_CHECK_S
-                    self._maybe_recycle()
-                if burst and not messages and self._caught_up():
-                    break
+                try:
+                    if self._reseek:
+                        self._seek_to_stored()
+                    messages = self._fetch()
+                    if messages:
+                        self._copy(messages)
+                    now = time.monotonic()
+                    if messages or now >= next_check:  # after every copy: overshoot at most one batch
+                        self._apply_backpressure()
+                        next_check = now + _BACKPRESSURE_EVERY_S
+                    if self._kafka.recycle_messages and now >= self._next_recycle_check:
+                        self._next_recycle_check = now + RECYCLE_CHECK_S
+                        self._maybe_recycle()
+                    if burst and not messages and self._caught_up():
+                        break
+                except REDIS_DOWN as exc:
+                    self._reseek = True
+                    self.stop.wait(self.redis.failed(exc))
+                    continue
+                self.redis.ok()
         finally:
             self._consumer.close()
         log.info("mirror stop copied=%s skipped=%d", dict(self.report.copied), self.report.skipped)
         return self.report
+
+    @property
+    def ready(self) -> bool:
+        """False while Redis or the broker is unreachable."""
+        return self.redis.ready and self.broker.ready
+
+    def _seek_to_stored(self) -> None:
+        """Position every assigned partition just after the last offset stored in Redis."""
+        for topic in {tp.topic for tp in self._assigned}:
+            self._forget_older_incarnation(topic)
+        for tp in self._assigned:
+            offset = self._copied_to(tp)
+            self._consumer.seek(TopicPartition(tp.topic, tp.partition, offset or OFFSET_BEGINNING))
+        held = [tp for tp in self._assigned if tp.topic not in self.paused]
+        if held:
+            self._consumer.resume(held)
+        self._reseek = False
+        log.info(
+            "mirror resumed from the stored offsets %s", [(tp.topic, tp.partition) for tp in self._assigned]
+        )
 
     def _fetch(self) -> list[Message]:
         # consume(n, timeout) waits for n messages or the timeout: take what is queued, else wait
@@ -176,11 +216,20 @@ class Mirror:
         return messages
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        for topic in {tp.topic for tp in partitions}:
-            self._forget_older_incarnation(topic)
-        for tp in partitions:
-            stored: Any = self.client.hget(self.keys.mirror_offsets(tp.topic), str(tp.partition))
-            tp.offset = int(stored) + 1 if stored is not None else OFFSET_BEGINNING
+        try:
+            for topic in {tp.topic for tp in partitions}:
+                self._forget_older_incarnation(topic)
+            for tp in partitions:
+                stored: Any = self.client.hget(self.keys.mirror_offsets(tp.topic), str(tp.partition))
+                tp.offset = int(stored) + 1 if stored is not None else OFFSET_BEGINNING
+        except REDIS_DOWN as exc:  # no stored offsets to start from: hold the partitions until Redis is back
+            consumer.assign(partitions)
+            consumer.pause(partitions)
+            self._assigned = list(partitions)
+            self._reseek = True
+            log.warning("mirror assigned %d partitions while Redis is unreachable (%s); holding them",
+                        len(partitions), exc)  # fmt: skip
+            return
         consumer.assign(partitions)
         self._assigned = list(partitions)
         self.paused -= {tp.topic for tp in partitions}
@@ -215,8 +264,12 @@ class Mirror:
                     continue
                 if error.fatal():
                     raise KafkaException(error)
-                log.warning("mirror consume error %s", error)
+                if error.code() in _BROKER_DOWN:
+                    self.broker.failed(KafkaException(error))  # the client reconnects by itself
+                else:
+                    log.warning("mirror consume error %s", error)
                 continue
+            self.broker.ok()
             by_topic[message.topic() or ""].append(message)
         for topic, batch in by_topic.items():
             args: list[Any] = [len(batch)]

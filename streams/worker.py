@@ -17,12 +17,14 @@ function, or of a fused chain of functions. Each turn it
    it re-runs the handler on the ones it still owns and writes nothing for the others.
 
 ``stop`` (set by SIGTERM/SIGINT in ``sentinel fn run``) is checked between batches, so the
-current batch is always finished and committed. ``run(burst=True)`` returns once nothing is
+current batch is always finished and committed. A Redis outage does not end the loop: see
+:meth:`Worker.run`. ``run(burst=True)`` returns once nothing is
 new and nothing is pending in the group.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -44,6 +46,7 @@ from streams.groups import ensure_group, prune_consumers, trim_consumed
 from streams.isolation import call_isolated, decode
 from streams.keys import Keys
 from streams.metrics import record_latency
+from streams.outage import REDIS_DOWN, Outage
 
 log = logging.getLogger(__name__)
 
@@ -112,41 +115,69 @@ class Worker:
         )
         self.report = WorkerReport()
         self._claim_cursor = "0-0"
+        self._claim_every = min(self.claim_idle_ms / 2, 1000) / 1000
+        self._next_claim = self._next_trim = self._next_flush = 0.0
+        self.redis = Outage(f"redis (function {self.name}, consumer {self.consumer})")
         self._latencies: list[int] = []  # batch latencies not yet written to Redis (flushed each second)
 
     def run(self, burst: bool = False) -> WorkerReport:
-        """Process batches until ``stop`` is set (or, in burst mode, the input is drained)."""
-        ensure_group(self.client, self.stream_key, self.group)
+        """Process batches until ``stop`` is set (or, in burst mode, the input is drained).
+
+        A Redis outage is ridden out (:mod:`streams.outage`): the loop waits with capped backoff
+        (``ready`` is False meanwhile), then ensures the group again (a Redis that lost its data
+        has lost it too) and re-reads this consumer's own pending entries, so a batch whose
+        commit never reached Redis is redone at once and one that did is not redone at all.
+        """
         log.info("worker start function=%s consumer=%s stream=%s", self.name, self.consumer, self.stream_key)
-        self._resume_own_pending()
-        claim_every = min(self.claim_idle_ms / 2, 1000) / 1000
-        next_claim = next_trim = next_flush = 0.0
+        joined = False
         while not self.stop.is_set():
-            now = time.monotonic()
-            entries: list[Entry] = []
-            if now >= next_claim:
-                entries = self._claim()
-                next_claim = now + claim_every
-            if not entries:
-                entries = self._read(">")
-            if entries:
-                self._process(entries)
-            elif burst:
-                if self._drained():
+            try:
+                if not joined:
+                    ensure_group(self.client, self.stream_key, self.group)
+                    self._resume_own_pending()
+                    joined = True
+                if not self._turn(burst):
                     break
-                next_claim = 0.0  # nothing new: what is left is pending elsewhere, look for idle entries
-                if not self.block_ms:
-                    self.stop.wait(0.01)
-            if now >= next_flush:
-                self._flush_latencies()
-                next_flush = now + 1.0
-            if self.trim_interval_s and now >= next_trim:
-                trim_consumed(self.client, self.stream_key)
-                prune_consumers(self.client, self.stream_key, self.group, self.prune_idle_ms)
-                next_trim = now + self.trim_interval_s
-        self._flush_latencies()
+            except REDIS_DOWN as exc:
+                joined = False
+                self.stop.wait(self.redis.failed(exc))
+                continue
+            self.redis.ok()
+        with contextlib.suppress(*REDIS_DOWN):
+            self._flush_latencies()
         log.info("worker stop function=%s consumer=%s report=%s", self.name, self.consumer, self.report)
         return self.report
+
+    @property
+    def ready(self) -> bool:
+        """False while Redis is unreachable."""
+        return self.redis.ready
+
+    def _turn(self, burst: bool) -> bool:
+        """One batch (reclaimed or new) and the periodic chores; False once a burst is drained."""
+        now = time.monotonic()
+        entries: list[Entry] = []
+        if now >= self._next_claim:
+            entries = self._claim()
+            self._next_claim = now + self._claim_every
+        if not entries:
+            entries = self._read(">")
+        if entries:
+            self._process(entries)
+        elif burst:
+            if self._drained():
+                return False
+            self._next_claim = 0.0  # nothing new: what is left is pending elsewhere, look for idle entries
+            if not self.block_ms:
+                self.stop.wait(0.01)
+        if now >= self._next_flush:
+            self._flush_latencies()
+            self._next_flush = now + 1.0
+        if self.trim_interval_s and now >= self._next_trim:
+            trim_consumed(self.client, self.stream_key)
+            prune_consumers(self.client, self.stream_key, self.group, self.prune_idle_ms)
+            self._next_trim = now + self.trim_interval_s
+        return True
 
     def _resume_own_pending(self) -> None:
         """Entries still pending under this consumer name (a restart under a stable name)."""
