@@ -86,7 +86,8 @@ class StreamsSettings(Section):
         0, ge=0, description="History streams also drop entries older than this (0: by length only)."
     )
     pipeline: str = Field(
-        "infra.pipeline:PIPELINE", description="module:attribute of the pipeline table `sentinel fn` runs."
+        "infra.pipeline.table:PIPELINE",
+        description="module:attribute of the pipeline table `sentinel fn` runs.",
     )
     trim_interval_ms: int = Field(1_000, ge=0, description="How often a worker trims its input (0: never).")
     latency_samples: int = Field(1_000, ge=10, le=100_000, description="Batch latencies kept per function.")
@@ -166,7 +167,7 @@ class ModelSettings(Section):
         0.75, gt=0, le=1, description="V columns correlated above this (same NaN pattern) keep one."
     )
     reload_interval_s: float = Field(
-        5.0, gt=0, le=3600, description="How often a scorer checks the registry for a new champion."
+        2.0, gt=0, le=3600, description="How often a scorer checks the registry for a new champion."
     )
 
 

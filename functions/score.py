@@ -2,8 +2,9 @@
 
 Pure and deterministic: the model (a ``Scorer`` port), an optional challenger scored in
 shadow, and the thresholds come in as arguments; nothing is read from Redis or the clock.
-One batched model call per batch; native-SHAP reasons only for the rows at or above the
-review threshold (explanations cost ~10x a prediction, and approvals need none).
+One batched model call per batch; reasons (the model's path attribution, ``Scorer.reasons``)
+only for the rows at or above the review threshold (approvals need none, and explaining costs
+more than predicting).
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from functions.decision import RISK, AlertRaised, ShadowScore, Thresholds, TxScored
-from functions.events import TxEnriched, feature_matrix
+from functions.decision import RISK, Thresholds
+from functions.events import AlertRaised, ShadowScore, TxEnriched, TxScored, feature_matrix
 from functions.features import FEATURE_INDEX, FEATURE_NAMES
 from functions.scorer import Matrix, Reason, Scorer
 
 DEFAULT_REASONS = 5
+"""Reasons per flagged row when the caller sets none (the score stage passes ``models.max_reasons``)."""
 
 
 def model_matrix(full: Matrix, names: Sequence[str]) -> Matrix:
@@ -77,18 +79,5 @@ def score(
         )
         scored.append(event)
         if decision != "approve":
-            alerts.append(
-                AlertRaised(
-                    TransactionID=event.TransactionID,
-                    TransactionDT=event.TransactionDT,
-                    TransactionAmt=event.TransactionAmt,
-                    card1=event.card1,
-                    uid=event.uid,
-                    probability=event.probability,
-                    risk=event.risk,
-                    decision=decision,
-                    reasons=event.reasons,
-                    model_version=event.model_version,
-                )
-            )
+            alerts.append(AlertRaised.of(event))
     return scored, alerts

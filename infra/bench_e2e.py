@@ -42,8 +42,8 @@ from core.settings import Settings, get_settings
 from data.loader import DataFiles, iter_json
 from data.simulator import simulate
 from data.synthetic import generate
-from infra.pipeline import PIPELINE
-from infra.stages import ENRICHED, SCORED
+from infra.pipeline.streams import ENRICHED, RAW, SCORED
+from infra.pipeline.table import PIPELINE
 from models.registry import Registry
 from streams.children import Target, children, mirror_child, worker_child
 from streams.events import PAYLOAD, PUBLISHED_NS
@@ -138,7 +138,7 @@ class _Run:
         pipe = self.client.pipeline(transaction=False)
         for i, raw in enumerate(rows):
             fields: Any = {PAYLOAD: raw, PUBLISHED_NS: str(time.time_ns())}
-            pipe.xadd(self.keys.raw_transactions, fields)
+            pipe.xadd(self.keys.stream(RAW), fields)
             if i % 1000 == 999:
                 pipe.execute()
         pipe.execute()

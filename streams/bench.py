@@ -37,7 +37,7 @@ from rich.table import Table
 from core.settings import Settings, get_settings
 from streams.children import children, mirror_child, worker_child
 from streams.events import PAYLOAD, PUBLISHED_NS
-from streams.function import FunctionSpec, identity
+from streams.function import FunctionSpec, identity, load_pipeline
 from streams.keys import Keys
 from streams.metrics import percentile
 from streams.mirror import Mirror
@@ -130,6 +130,8 @@ class _Bench:
         self.producer = Producer({"bootstrap.servers": settings.kafka.bootstrap or "", "linger.ms": 2})
         self.keys = Keys(settings.redis.key_prefix)
         self.payload_bytes = payload_bytes
+        routes = load_pipeline(settings.streams.pipeline).mirror_routes(settings.kafka)
+        self.mirrored = self.keys.stream(routes[self.topic])  # where the mirror copies the topic
 
     def publish(self, i: int) -> None:
         headers: dict[str, str | bytes | None] = {PUBLISHED_NS: str(time.time_ns())}
@@ -150,7 +152,7 @@ class _Bench:
     def mirror_throughput(self, batch_size: int, events: int) -> dict[str, Any]:
         """The pre-published topic copied from its start in burst; timed by the first and last entry ids
         (the group join is excluded)."""
-        raw = self.keys.raw_transactions
+        raw = self.mirrored
         self.client.delete(raw, self.keys.mirror_offsets(self.topic))
         Mirror(self.settings.replace(streams={"mirror_batch": batch_size}), self.client).run(burst=True)
         first: Any = self.client.xrange(raw, count=1)
@@ -161,7 +163,7 @@ class _Bench:
 
     def mirror_latency(self, rate: int, seconds: float) -> dict[str, Any]:
         with children((mirror_child, (self.settings,))):
-            sent, lat = _paced_latencies(self.client, self.keys.raw_transactions, self.publish, rate, seconds)
+            sent, lat = _paced_latencies(self.client, self.mirrored, self.publish, rate, seconds)
         return _row("mirror (paced)", self.settings.streams.mirror_batch, sent, None, lat, rate)
 
     def function_throughput(self, batch_size: int, events: int) -> dict[str, Any]:

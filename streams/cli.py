@@ -231,7 +231,7 @@ def dlq_replay(dead_ids: tuple[str, ...], replay_all: bool, function: str | None
 @click.command()
 @click.option("--burst", is_flag=True, help="Return once every assigned partition is copied to its end.")
 def mirror(burst: bool) -> None:
-    """Copy the broker topics (transactions, labels) into Redis streams, exactly once.
+    """Copy the broker topics into Redis streams (the pipeline table's routes), exactly once.
 
     Several instances split the partitions. SIGTERM / Ctrl-C finish the current batch and exit 0.
     """

@@ -1,4 +1,7 @@
-"""Ingest: broker topics (transactions, labels) -> Redis streams (tx.raw, labels), exactly once.
+"""Ingest: broker topics -> Redis streams, exactly once, along the pipeline table's routes.
+
+The routes (topic -> stream) come from the pipeline table (``Pipeline.mirror_routes``), loaded
+from ``settings.streams.pipeline`` like ``sentinel fn`` loads it, unless given.
 
 Each broker message becomes one stream entry: ``d`` = the message value, ``origin`` =
 ``topic/partition/offset``, plus every message header as metadata (``published_ns``, set by
@@ -36,6 +39,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,8 +56,10 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
+from core.errors import ConfigError
 from core.settings import Settings
 from streams.events import ORIGIN, PAYLOAD
+from streams.function import load_pipeline
 from streams.groups import backlog
 from streams.keys import Keys
 from streams.outage import REDIS_DOWN, Outage
@@ -101,17 +107,22 @@ class Mirror:
     """One mirror instance: a broker consumer in the mirror group writing to Redis."""
 
     def __init__(
-        self, settings: Settings, client: redis.Redis | None = None, stop: threading.Event | None = None
+        self,
+        settings: Settings,
+        client: redis.Redis | None = None,
+        stop: threading.Event | None = None,
+        routes: Mapping[str, str] | None = None,
     ) -> None:
         kafka, cfg = settings.kafka, settings.streams
         if not kafka.bootstrap or not (client or settings.redis.url):
             raise ValueError("the mirror needs settings.kafka.bootstrap and settings.redis.url")
         self.client = client or redis.Redis.from_url(settings.redis.url or "")
         self.keys = Keys(settings.redis.key_prefix)
-        self.streams = {
-            kafka.topic_transactions: self.keys.raw_transactions,
-            kafka.topic_labels: self.keys.labels,
-        }
+        if routes is None:
+            routes = load_pipeline(cfg.pipeline).mirror_routes(kafka)
+        if not routes:
+            raise ConfigError(f"the pipeline {cfg.pipeline} routes no broker topic to a stream")
+        self.streams = {topic: self.keys.stream(stream) for topic, stream in routes.items()}
         self.batch = cfg.mirror_batch
         self.limit = cfg.backlog_limit
         self.stop = stop or threading.Event()

@@ -17,9 +17,10 @@ from typing import Any, Literal
 import msgspec
 import redis
 
-from functions.keys import FeatureKeys
+from functions.events import decode_alert
+from functions.keys import OperatorKeys
 from gateway.schemas.investigation import AlertQueue
-from gateway.services.alerts import alert_of, decode_alert
+from gateway.services.alerts import alert_of
 from streams.events import PAYLOAD
 from streams.keys import Keys
 
@@ -69,9 +70,9 @@ _SORT_KEYS: dict[str, tuple[Any, bool]] = {
 
 
 class QueueService:
-    def __init__(self, client: redis.Redis, keys: Keys, fkeys: FeatureKeys, alerts_stream: str) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, operators: OperatorKeys, alerts_stream: str) -> None:
         self._redis = client
-        self._fkeys = fkeys
+        self._operators = operators
         self._stream = keys.stream(alerts_stream)
 
     def page(self, flt: QueueFilter, sort: Sort, offset: int, limit: int) -> AlertQueue:
@@ -123,7 +124,7 @@ class QueueService:
             start = "(" + found[-1][0].decode()
         pipe = self._redis.pipeline(transaction=False)
         for row in rows:
-            pipe.exists(self._fkeys.alert_verdict(row.light.TransactionID))
+            pipe.exists(self._operators.alert_verdict(row.light.TransactionID))
         for row, exists in zip(rows, pipe.execute(), strict=True):
             row.resolved = bool(exists)
         return rows
@@ -131,7 +132,7 @@ class QueueService:
     def _verdicts(self, tx_ids: list[int]) -> dict[int, dict[str, str]]:
         pipe = self._redis.pipeline(transaction=False)
         for tx_id in tx_ids:
-            pipe.hgetall(self._fkeys.alert_verdict(tx_id))
+            pipe.hgetall(self._operators.alert_verdict(tx_id))
         return {
             tx_id: {k.decode(): v.decode() for k, v in raw.items()}
             for tx_id, raw in zip(tx_ids, pipe.execute(), strict=True)
@@ -142,7 +143,7 @@ class QueueService:
         resolved = [r for r in rows if r.resolved][-sample:]
         pipe = self._redis.pipeline(transaction=False)
         for row in resolved:
-            pipe.hget(self._fkeys.alert_verdict(row.light.TransactionID), "at")
+            pipe.hget(self._operators.alert_verdict(row.light.TransactionID), "at")
         waits = [
             datetime.fromisoformat(at.decode()).timestamp() - row.raised_at
             for row, at in zip(resolved, pipe.execute(), strict=True)

@@ -16,14 +16,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import msgspec
 import redis
 
 from core.errors import SentinelError, TransientError
 from core.settings import Settings
 from data.schema import Transaction, encode_transaction
-from functions.decision import TxScored
-from functions.keys import FeatureKeys
+from functions.events import TxScored, decode_scored
+from functions.keys import ScoreKeys
+from functions.result import ResultRecord, from_hash
 from gateway.problems import Unavailable
 from gateway.schemas.common import Reason
 from gateway.schemas.scoring import ChallengerScore, ScoreResult
@@ -37,9 +37,6 @@ from streams.fusion import fuse
 from streams.keys import Keys
 
 log = logging.getLogger(__name__)
-
-_decode_scored = msgspec.json.Decoder(TxScored).decode
-_decode_reasons = msgspec.json.Decoder(list[dict[str, Any]]).decode
 
 
 def build_chain(wiring: Wiring, ctx: Context) -> Handler:
@@ -75,7 +72,7 @@ class ScoreService:
     def __init__(self, client: redis.Redis, settings: Settings, wiring: Wiring) -> None:
         self._redis = client
         self._keys = Keys(settings.redis.key_prefix)
-        self._fkeys = FeatureKeys(settings.redis.key_prefix)
+        self._results = ScoreKeys(settings.redis.key_prefix)
         self._wiring = wiring
         self._registry = Registry(settings.models.registry_dir)
         self._record: Handler | None = None
@@ -109,19 +106,19 @@ class ScoreService:
         started = time.perf_counter()
         if self._record is None or self._dry is None:
             raise Unavailable(f"scoring is not available: {self._unavailable}")
-        recorded = self.recorded(tx.TransactionID)
+        recorded = self.record(tx.TransactionID)
         if recorded is not None:  # idempotent: a known TransactionID answers with its record
-            return to_result(recorded, _ms(started), dry_run, replayed=True)
+            return to_result(recorded.scored, _ms(started), dry_run, replayed=True)
         if dry_run:
             scored, _ = self._run(self._dry, tx)
             return to_result(scored, _ms(started), dry_run=True, replayed=False)
         scored, effects = self._run(self._record, tx)
-        if not self._committer.commit(self._fkeys.result(tx.TransactionID), effects):
+        if not self._committer.commit(self._results.result(tx.TransactionID), effects):
             # recorded before (a retry) or meanwhile (a concurrent duplicate): answer with that
-            recorded = self.recorded(tx.TransactionID)
+            recorded = self.record(tx.TransactionID)
             if recorded is None:  # expired between the two calls: vanishingly rare, and safe to retry
                 raise TransientError(f"transaction {tx.TransactionID} was being recorded; retry")
-            return to_result(recorded, _ms(started), dry_run=False, replayed=True)
+            return to_result(recorded.scored, _ms(started), dry_run=False, replayed=True)
         return to_result(scored, _ms(started), dry_run=False, replayed=False)
 
     def _run(self, handler: Handler, tx: Transaction) -> tuple[TxScored, Sequence[Effect]]:
@@ -130,47 +127,13 @@ class ScoreService:
         effects = handler([Event(f"http-{tx.TransactionID}", tx, payload, meta)])
         for effect in effects:
             if isinstance(effect, Emit) and effect.stream == self._wiring.scored_stream:
-                return _decode_scored(effect.payload), effects
+                return decode_scored(effect.payload), effects
         raise RuntimeError(f"the score chain emitted nothing to {self._wiring.scored_stream}")
 
-    def record(self, tx_id: int) -> dict[str, str] | None:
+    def record(self, tx_id: int) -> ResultRecord | None:
         """The score stage's result record of a transaction (None when never scored or expired)."""
-        found: Any = self._redis.hgetall(self._fkeys.result(tx_id))
-        return {k.decode(): v.decode() for k, v in found.items()} if found else None
-
-    def recorded(self, tx_id: int) -> TxScored | None:
-        """The recorded result of a transaction as a TxScored, if any."""
-        raw = self.record(tx_id)
-        return None if raw is None else from_record(tx_id, raw)
-
-
-def from_record(tx_id: int, raw: dict[str, str]) -> TxScored:
-    """The score stage's result record (``FeatureKeys.result``) as the TxScored it was made from."""
-    challenger = None
-    if "challenger_version" in raw:
-        challenger = {
-            "model_version": raw["challenger_version"],
-            "probability": float(raw["challenger_probability"]),
-            "decision": raw["challenger_decision"],
-        }
-    return msgspec.convert(
-        {
-            "TransactionID": tx_id,
-            "TransactionDT": int(raw["TransactionDT"]),
-            "TransactionAmt": float(raw["amount"]),
-            "card1": int(raw["card1"]),
-            "uid": raw.get("uid", ""),
-            "probability": float(raw["probability"]),
-            "risk": raw["risk"],
-            "decision": raw["decision"],
-            "reasons": _decode_reasons(raw.get("reasons", "[]")),
-            "model_version": raw["model_version"],
-            "review_threshold": float(raw["review_threshold"]),
-            "decline_threshold": float(raw["decline_threshold"]),
-            "challenger": challenger,
-        },
-        TxScored,
-    )
+        found: Any = self._redis.hgetall(self._results.result(tx_id))
+        return from_hash(tx_id, found) if found else None
 
 
 def _ms(started: float) -> float:

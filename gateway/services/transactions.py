@@ -8,17 +8,16 @@ import msgspec
 import numpy as np
 import redis
 
-from functions.decision import TxScored
+from functions.events import decode_scored
 from functions.features import STATE_FEATURES
-from functions.keys import FeatureKeys
+from functions.keys import FeatureKeys, LabelKeys
 from gateway.problems import NotFound
 from gateway.schemas.investigation import Forensics, TransactionPage, TransactionSummary
 from gateway.services.pages import Entry, page_back
-from gateway.services.scoring import ScoreService, from_record, to_result
+from gateway.services.scoring import ScoreService, to_result
 from streams.events import PAYLOAD
 from streams.keys import Keys
 
-_decode_scored = msgspec.json.Decoder(TxScored).decode
 _PAYLOAD = PAYLOAD.encode()
 SCAN = 5_000  # entries one page reads at most
 ENTITY_SCAN = 50_000  # one card's or client's history is sparse: look further back
@@ -39,10 +38,17 @@ class TransactionFilter(msgspec.Struct, frozen=True, kw_only=True):
 
 class TransactionService:
     def __init__(
-        self, client: redis.Redis, keys: Keys, fkeys: FeatureKeys, scored_stream: str, scoring: ScoreService
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        features: FeatureKeys,
+        labels: LabelKeys,
+        scored_stream: str,
+        scoring: ScoreService,
     ) -> None:
         self._redis = client
-        self._fkeys = fkeys
+        self._features = features
+        self._labels = labels
         self._stream = keys.stream(scored_stream)
         self._scoring = scoring
 
@@ -51,7 +57,7 @@ class TransactionService:
             payload = fields.get(_PAYLOAD)
             if payload is None:
                 return None
-            scored = _decode_scored(payload)
+            scored = decode_scored(payload)
             if (
                 (flt.risk_level and scored.risk != flt.risk_level)
                 or (flt.decision and scored.decision != flt.decision)
@@ -90,13 +96,13 @@ class TransactionService:
         record = self._scoring.record(tx_id)
         if record is None:
             raise NotFound(f"no scored transaction {tx_id} (never scored, or its record expired)")
-        scored = from_record(tx_id, record)
+        scored = record.scored
         result = to_result(scored, 0.0, dry_run=False, replayed=True)
-        label: Any = self._redis.hget(self._fkeys.label(tx_id), "isFraud")
+        label: Any = self._redis.hget(self._labels.label(tx_id), "isFraud")
         return Forensics(
             transaction_id=tx_id,
-            scored_at=int(record.get("scored_ns", 0)) / 1e9,
-            published_at=int(record["published_ns"]) / 1e9 if "published_ns" in record else None,
+            scored_at=record.scored_ns / 1e9,
+            published_at=record.published_ns / 1e9 if record.published_ns is not None else None,
             raw={
                 "TransactionID": tx_id,
                 "TransactionDT": scored.TransactionDT,
@@ -117,7 +123,7 @@ class TransactionService:
         )
 
     def _state_features(self, tx_id: int) -> dict[str, float | None]:
-        blob: Any = self._redis.get(self._fkeys.vector(tx_id))
+        blob: Any = self._redis.get(self._features.vector(tx_id))
         if not blob:
             return {}
         values = np.frombuffer(blob, dtype="<f8")

@@ -23,7 +23,7 @@ import psutil
 import redis
 
 from core.settings import get_settings
-from infra.pipeline import PIPELINE
+from infra.pipeline.table import PIPELINE
 from streams.keys import Keys
 
 

@@ -22,7 +22,8 @@ from confluent_kafka import Producer
 
 from core.settings import Settings
 from data.schema import encode_transaction
-from infra.pipeline import PIPELINE
+from infra.pipeline.streams import RAW
+from infra.pipeline.table import PIPELINE
 from infra.services import ManagedProcess, find_binary, free_port, wait_until
 from streams.events import split_fields
 from streams.groups import backlog, group_states
@@ -169,7 +170,7 @@ def test_a_redis_outage_is_ridden_out_without_loss_or_duplicates(
     ids = [json.loads(p or b"")["TransactionID"] for p, _ in _entries(observer, keys.stream("tx.enriched"))]
     assert sorted(ids) == sorted(tx.TransactionID for tx in txs)  # each exactly once
     assert observer.xlen(keys.dead_letters) == 0
-    assert backlog(observer, keys.raw_transactions) == 0
+    assert backlog(observer, keys.stream(RAW)) == 0
 
 
 def test_the_backlog_cannot_report_a_phantom_after_a_redis_restart(

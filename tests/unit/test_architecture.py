@@ -100,3 +100,16 @@ def test_no_import_cycle_between_modules() -> None:
         if module not in state:
             visit(module)
     assert not cycles, "\n".join(cycles)
+
+
+def test_the_runtime_names_no_stream_of_the_pipeline() -> None:
+    """``streams/`` knows no fraud: the pipeline's stream names live in ``infra/pipeline/streams.py``."""
+    from infra.pipeline import streams as names
+
+    fraud = {names.RAW, names.ENRICHED, names.SCORED, names.ALERTS, names.LABELS, names.LABELS_STORED}
+    found = []
+    for path in _sources("streams"):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Constant) and node.value in fraud:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.value!r}")
+    assert not found, "\n".join(found)

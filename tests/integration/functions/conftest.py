@@ -18,7 +18,7 @@ from data.schema import Transaction, decode_transaction
 from data.simulator import simulate
 from data.synthetic import generate
 from functions.events import decode_enriched, feature_matrix
-from infra.pipeline import PIPELINE
+from infra.pipeline.table import PIPELINE
 from infra.services import ensure_topics
 from streams.events import split_fields
 from streams.keys import Keys

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 from core.settings import Settings
 from data.schema import Label, encode_label, encode_transaction, transaction_to_dict
-from infra.pipeline import PIPELINE
+from infra.pipeline.streams import LABELS, RAW
+from infra.pipeline.table import PIPELINE
 from infra.services import wait_until
 from streams.events import split_fields
 from streams.keys import Keys
@@ -55,10 +56,10 @@ def test_enrich_dead_letters_a_poison_message_and_enriches_its_neighbours(
     keys = Keys(key_prefix)
     txs = transactions(20)
     for tx in txs[:10]:
-        xadd(redis_client, keys.raw_transactions, encode_transaction(tx), {})
-    xadd(redis_client, keys.raw_transactions, POISON[case], {"origin": "poison"})
+        xadd(redis_client, keys.stream(RAW), encode_transaction(tx), {})
+    xadd(redis_client, keys.stream(RAW), POISON[case], {"origin": "poison"})
     for tx in txs[10:]:
-        xadd(redis_client, keys.raw_transactions, encode_transaction(tx), {})
+        xadd(redis_client, keys.stream(RAW), encode_transaction(tx), {})
 
     _run(settings, redis_client, "enrich")
 
@@ -69,7 +70,7 @@ def test_enrich_dead_letters_a_poison_message_and_enriches_its_neighbours(
     letters = [meta for _, meta in _entries(redis_client, keys.dead_letters)]
     assert len(letters) == 1 and json.loads(letters[0]["meta"]) == {"origin": "poison"}
     assert letters[0]["reason"] and "last error" not in letters[0]["reason"]
-    assert _pending(redis_client, keys.raw_transactions, "enrich") == 0
+    assert _pending(redis_client, keys.stream(RAW), "enrich") == 0
 
 
 @pytest.mark.parametrize("case", list(POISON))
@@ -78,10 +79,10 @@ def test_label_dead_letters_a_poison_message_and_stores_its_neighbours(
 ) -> None:
     keys = Keys(key_prefix)
     for tx_id in range(5):
-        xadd(redis_client, keys.labels, encode_label(Label(TransactionID=tx_id, isFraud=0)), {})
-    xadd(redis_client, keys.labels, POISON[case], {"origin": "poison"})
+        xadd(redis_client, keys.stream(LABELS), encode_label(Label(TransactionID=tx_id, isFraud=0)), {})
+    xadd(redis_client, keys.stream(LABELS), POISON[case], {"origin": "poison"})
     for tx_id in range(5, 10):
-        xadd(redis_client, keys.labels, encode_label(Label(TransactionID=tx_id, isFraud=1)), {})
+        xadd(redis_client, keys.stream(LABELS), encode_label(Label(TransactionID=tx_id, isFraud=1)), {})
 
     _run(settings, redis_client, "label")
 
@@ -91,7 +92,7 @@ def test_label_dead_letters_a_poison_message_and_stores_its_neighbours(
     assert stored == list(range(10))
     letters = [meta for _, meta in _entries(redis_client, keys.dead_letters)]
     assert len(letters) == 1 and json.loads(letters[0]["meta"]) == {"origin": "poison"}
-    assert _pending(redis_client, keys.labels, "label") == 0
+    assert _pending(redis_client, keys.stream(LABELS), "label") == 0
 
 
 # --- property: arbitrary messages through broker -> mirror -> enrich / label ---------------------
@@ -186,5 +187,5 @@ def test_every_published_message_is_processed_or_dead_lettered(
     done |= {("labels", m["origin"]) for _, m in _entries(redis_client, keys.stream("labels.stored"))}
     assert not dead & done  # nothing both processed and dead-lettered
     assert len(dead) + len(done) == sum(sent.values())  # every message is one or the other
-    assert _pending(redis_client, keys.raw_transactions, "enrich") == 0
-    assert _pending(redis_client, keys.labels, "label") == 0
+    assert _pending(redis_client, keys.stream(RAW), "enrich") == 0
+    assert _pending(redis_client, keys.stream(LABELS), "label") == 0

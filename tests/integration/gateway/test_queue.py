@@ -10,8 +10,8 @@ import pytest
 import redis
 
 from core.settings import Settings
-from functions.decision import AlertRaised
-from functions.keys import FeatureKeys
+from functions.events import AlertRaised
+from functions.keys import OperatorKeys
 from infra.gateway import wiring
 from streams.events import entry_fields
 from streams.keys import Keys
@@ -43,7 +43,7 @@ def _raise(client: redis.Redis, settings: Settings, alerts: list[tuple[int, floa
 
 
 def _resolve(client: redis.Redis, settings: Settings, tx_id: int, at: str) -> None:
-    key = FeatureKeys(settings.redis.key_prefix).alert_verdict(tx_id)
+    key = OperatorKeys(settings.redis.key_prefix).alert_verdict(tx_id)
     client.hset(key, mapping={"verdict": "fraud", "by": "analyst#1", "at": at, "note": ""})
 
 

@@ -12,8 +12,9 @@ import redis
 
 from core.settings import Settings
 from data.schema import decode_transaction
-from functions.keys import FeatureKeys
-from infra.pipeline import PIPELINE
+from functions.keys import ScoreKeys
+from infra.pipeline.streams import LABELS, RAW
+from infra.pipeline.table import PIPELINE
 from streams.events import PUBLISHED_NS, entry_fields, split_fields
 from streams.keys import Keys
 from streams.worker import Worker
@@ -34,7 +35,7 @@ def _stream_scores(settings: Settings, client: redis.Redis, raw: list[bytes]) ->
     keys = Keys(settings.redis.key_prefix)
     for payload in raw:
         fields: Any = entry_fields(payload, {PUBLISHED_NS: "1"})
-        client.xadd(keys.raw_transactions, fields)
+        client.xadd(keys.stream(RAW), fields)
     Worker(PIPELINE.chain(["enrich"]), client, settings).run(burst=True)
     Worker(PIPELINE.chain(["score"]), client, settings).run(burst=True)
     entries: Any = client.xrange(keys.stream("tx.scored"))
@@ -188,7 +189,7 @@ def test_recorded_scores_feed_transactions_forensics_alerts_and_kpis(
     assert [(a["transaction_id"], a["verdict"]) for a in done["items"]] == [(ids[0], "fraud")]
 
     keys = Keys(scoring_settings.redis.key_prefix)
-    labels: Any = redis_client.xrange(keys.labels)
+    labels: Any = redis_client.xrange(keys.stream(LABELS))
     label_payload, meta = split_fields(labels[-1][1])
     assert json.loads(label_payload or b"{}") == {"TransactionID": ids[0], "isFraud": 1}
     assert meta["origin"] == "analyst/analyst#2"
@@ -201,4 +202,4 @@ def test_recorded_scores_feed_transactions_forensics_alerts_and_kpis(
     assert overview["volumes"]["amount_reviewed"] == pytest.approx(amount, abs=0.01)
     series = scoring_client.get("/v1/metrics/timeseries?minutes=5", headers=auth("analyst")).json()
     assert len(series["points"]) == 5 and sum(p["scored"] for p in series["points"]) == 5
-    assert FeatureKeys(keys.prefix).result(ids[0]).startswith(keys.prefix)
+    assert ScoreKeys(keys.prefix).result(ids[0]).startswith(keys.prefix)

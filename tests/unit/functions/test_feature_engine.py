@@ -9,7 +9,7 @@ import numpy as np
 
 from data.schema import Transaction
 from functions.engine import FeatureEngine, category_code
-from functions.events import TxEnriched, decode_enriched, encode_enriched, feature_matrix
+from functions.events import TxEnriched, decode_enriched, encode_event, feature_matrix
 from functions.features import FEATURE_INDEX, FEATURE_NAMES, STATE_FEATURES
 
 
@@ -92,6 +92,6 @@ def test_enriched_event_round_trips_its_float32_vector() -> None:
         ProductCD="W",
         features=vector.tobytes(),
     )
-    back = decode_enriched(encode_enriched(event))
+    back = decode_enriched(encode_event(event))
     assert back == event
     assert np.array_equal(feature_matrix([back, back]), np.vstack([vector, vector]))

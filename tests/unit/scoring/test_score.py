@@ -9,8 +9,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from functions.decision import Thresholds, TxScored
-from functions.events import TxEnriched
+from functions.decision import Thresholds
+from functions.events import TxEnriched, TxScored
 from functions.features import FEATURE_NAMES
 from functions.score import model_matrix, score
 from functions.scorer import Matrix, Reason
