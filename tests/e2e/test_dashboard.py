@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 from tests.e2e.conftest import Stack, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e
+expect.set_options(timeout=15_000)  # a busy 2-core CI machine builds and serves the whole stack
 
 NUMBER = re.compile(r"\d")
 LIVE = 20_000  # ms: the stack streams traffic; a page shows it within a few refreshes
@@ -84,7 +85,12 @@ def test_ops_center_resolve_becomes_a_label_and_leaves_the_queue(
     page.locator("#nav-ops-center").click()
     expect(page.locator("#page-title")).to_have_text("Ops Center")
     expect(page.locator("#kpi-open")).to_have_text(NUMBER, timeout=LIVE)
-    first = _first_alert_id(page)
+    # oldest first: new alerts arrive all the time, and would shift the rows of a newest-first queue
+    page.locator("#sort").click()
+    page.get_by_role("option", name="oldest first").click()
+    oldest = stack.api("analyst", "GET", "/v1/alerts/queue", params={"sort": "oldest", "limit": 1}).json()
+    first = str(oldest["items"][0]["transaction_id"])
+    expect(page.locator("#alert-queue tr.alert-row").first).to_have_attribute("data-id", first)
     page.locator(f'#alert-queue tr[data-id="{first}"]').click()
     expect(page.locator("#case-id")).to_have_text(first)
     expect(page.locator("#case-reasons .recharts-bar-rectangle").first).to_be_visible()

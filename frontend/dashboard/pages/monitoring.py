@@ -146,7 +146,7 @@ def _distribution() -> rx.Component:
         rx.recharts.x_axis(data_key="bin"),
         rx.recharts.y_axis(),
         rx.recharts.graphing_tooltip(),
-        rx.recharts.bar(data_key="transactions", fill=rx.color("indigo", 8)),
+        rx.recharts.bar(is_animation_active=False, data_key="transactions", fill=rx.color("indigo", 8)),
         rx.recharts.reference_line(x=s.review_bin, stroke=rx.color("amber", 10), label="review"),
         rx.recharts.reference_line(x=s.decline_bin, stroke=rx.color("red", 10), label="decline"),
         data=s.distribution,

@@ -255,7 +255,7 @@ def page() -> rx.Component:
         rx.recharts.x_axis(data_key="review"),
         rx.recharts.y_axis(),
         rx.recharts.graphing_tooltip(),
-        rx.recharts.line(data_key="net", stroke=rx.color("indigo", 9), dot=False),
+        rx.recharts.line(is_animation_active=False, data_key="net", stroke=rx.color("indigo", 9), dot=False),
         rx.recharts.reference_line(x=s.current_x, stroke=rx.color("amber", 9), label="current"),
         rx.recharts.reference_line(x=s.optimal_x, stroke=rx.color("green", 9), label="optimal"),
         data=s.curve,
