@@ -113,6 +113,12 @@ class GatewaySettings(Section):
     cors_origins: tuple[str, ...] = Field(("http://127.0.0.1:3000",), description="Allowed CORS origins.")
     max_body_bytes: int = Field(1_000_000, ge=1_000, description="Largest accepted request body.")
     max_batch: int = Field(1_000, ge=1, description="Most transactions in one batch request.")
+    publish_timeout_s: float = Field(
+        10.0,
+        ge=0.5,
+        le=300,
+        description="POST /v1/transactions: the broker must acknowledge within this, else 503.",
+    )
     ready_max_lag: int = Field(
         10_000, ge=0, description="/readyz fails when a consumer group lags more entries than this."
     )

@@ -22,6 +22,8 @@ All keys live under the runtime's prefix (``ctx.keys.prefix``; a scratch prefix 
     <prefix>strategy                    hash: live decision thresholds (review, decline, updated_by ...)
     <prefix>audit                       stream: audit log of strategy / model changes
     <prefix>alert:verdict:<TransactionID>  hash: analyst's verdict on an alert (becomes a label)
+    scratch_prefix: throwaway state
+    <prefix>scratch:<purpose>:<id>:...  a training-set replay, a benchmark, the gateway's dry runs
 
 State keys expire after a period without activity (``FeatureTtl``), so memory is bounded
 by the entities active in that period.
@@ -29,7 +31,13 @@ by the entities active in that period.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+
+
+def scratch_prefix(key_prefix: str, purpose: str) -> str:
+    """A prefix under ``key_prefix`` that nothing else uses, for throwaway state (drop it after)."""
+    return f"{key_prefix}scratch:{purpose}:{uuid.uuid4().hex[:12]}:"
 
 
 @dataclass(frozen=True)

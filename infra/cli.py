@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Train, calibrate, evaluate and register a fraud model.",
     ),
     "models": ("models.cli:models", "Model registry: list, show, promote, rollback."),
-    "bench": ("infra.bench:bench", "Run a benchmark; print a table and write JSON."),
+    "bench": ("infra.bench.cli:bench", "Run a benchmark; print a table and write JSON."),
     "up": ("infra.commands:up", "Run the whole local stack (what `just up` does)."),
     "down": ("infra.commands:down", "Stop a local stack started with `sentinel up --detach`."),
     "prepare": ("infra.commands:prepare", "Create topics, data and a first model if missing."),

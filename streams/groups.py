@@ -15,6 +15,8 @@ from typing import Any
 
 import redis
 
+from streams.events import text
+
 log = logging.getLogger(__name__)
 
 _TRIM = """
@@ -125,7 +127,7 @@ def group_states(client: redis.Redis, stream_key: str) -> dict[str, GroupState]:
     rows: Any = client.eval(_LAGS, 1, stream_key)
     states: dict[str, GroupState] = {}
     for name, lag, pending, consumers, repaired in rows:
-        group = _text(name)
+        group = text(name)
         if repaired:
             log.warning(
                 "phantom lag repaired stream=%s group=%s reported=%s actual=0 (Redis's read counter "
@@ -150,7 +152,3 @@ def backlog(client: redis.Redis, stream_key: str) -> int:
         length: Any = client.xlen(stream_key)
         return int(length)
     return max(state.lag + state.pending for state in states.values())
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

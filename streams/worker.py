@@ -39,7 +39,7 @@ import redis
 from core.errors import PoisonMessage
 from core.settings import Settings
 from streams.commit import Committer, DeadLetter
-from streams.events import Event, split_fields
+from streams.events import Event, split_fields, text
 from streams.function import Context, FunctionSpec, history_caps
 from streams.fusion import fuse, fused_outputs
 from streams.groups import ensure_group, prune_consumers, trim_consumed
@@ -200,7 +200,7 @@ class Worker:
         if not reply:
             return []
         if start == ">":
-            return [(_text(i), fields or None, 1) for i, fields in reply[0][1]]
+            return [(text(i), fields or None, 1) for i, fields in reply[0][1]]
         return self._with_deliveries(reply[0][1])
 
     def _claim(self) -> list[Entry]:
@@ -213,10 +213,10 @@ class Worker:
             count=self.batch_size,
         )
         cursor, claimed, deleted = reply[:3]
-        self._claim_cursor = _text(cursor)
+        self._claim_cursor = text(cursor)
         if deleted:  # Redis already dropped them from the pending list: record them, never drop silently
             reason = "entry deleted from the stream before it was processed"
-            letters = [DeadLetter(_text(i), reason, b"") for i in deleted]
+            letters = [DeadLetter(text(i), reason, b"") for i in deleted]
             self.committer.commit(
                 [], [], letters, {"dead_lettered": len(letters)}, [s.name for s in self.specs]
             )
@@ -233,7 +233,7 @@ class Worker:
         """Entries of our pending list with their delivery counts (for max_deliveries)."""
         if not rows:
             return []
-        ids = [_text(i) for i, _ in rows]
+        ids = [text(i) for i, _ in rows]
         pending: Any = self.client.xpending_range(
             self.stream_key,
             self.group,
@@ -242,7 +242,7 @@ class Worker:
             count=len(ids) * 4 + 100,
             consumername=self.consumer,
         )
-        counts = {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
+        counts = {text(p["message_id"]): int(p["times_delivered"]) for p in pending}
         return [(i, fields or None, counts.get(i, 2)) for i, (_, fields) in zip(ids, rows, strict=True)]
 
     def _drained(self) -> bool:
@@ -298,7 +298,9 @@ class Worker:
         payload, meta = split_fields(fields)
         if deliveries > self.max_deliveries:
             error: Any = self.client.hget(self.keys.function_errors(self.name), entry_id)
-            reason = f"delivered {deliveries} times (max {self.max_deliveries}); last error: {_text(error or b'-')}"
+            reason = (
+                f"delivered {deliveries} times (max {self.max_deliveries}); last error: {text(error or b'-')}"
+            )
             return DeadLetter(entry_id, reason, payload or b"", meta, deliveries)
         if payload is None:
             return DeadLetter(entry_id, "missing payload field 'd'", b"", meta, deliveries)
@@ -322,7 +324,3 @@ class Worker:
         pipe.hset(key, mapping={k: v[:2000] for k, v in failed.items()})
         pipe.expire(key, _ERROR_TTL_S)
         pipe.execute()
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -75,7 +75,7 @@ def score_effects(
     """The effects of a scored batch (see the module doc), in a stable order."""
     effects: list[Effect] = []
     for event, tx in zip(batch, scored, strict=True):
-        effects.append(event.emit(SCORED, encode_event(tx)))
+        effects.append(event.emit(SCORED, encode_event(tx), tx))
         record = to_hash(tx, event.published_ns, time.time_ns())
         effects.append(HashSet(keys.result(tx.TransactionID), record, result_ttl_s))
     by_id = {event.value.TransactionID: event for event in batch}

@@ -1,7 +1,8 @@
 """Dependency direction between our packages (STYLE.md): checked, not hoped for.
 
 ``core`` (settings, errors) is the ground floor: it imports nothing of ours. ``infra`` is the
-roof: it wires everything and nothing imports it. Between modules there is no import cycle,
+roof: it wires everything and nothing imports it. The gateway uses the runtime's read side and
+its one door for running a chain inline (``streams.inline``), not its worker, commit or fusion. Between modules there is no import cycle,
 not even through an import deferred into a function.
 """
 
@@ -17,6 +18,16 @@ ROOT = Path(__file__).resolve().parents[2]
 OURS = {"core", "data", "streams", "functions", "models", "gateway", "frontend", "infra"}
 SETTINGS = "core.settings"
 ERRORS = "core.errors"
+# What the gateway may use of the runtime: the read side (key names, entry layout, the table's
+# declarations, group and function stats) and the one door for running a chain inline.
+RUNTIME_READ_SIDE = {
+    "streams.keys",
+    "streams.events",
+    "streams.function",
+    "streams.groups",
+    "streams.metrics",
+}
+RUNTIME_DOOR = "streams.inline"
 
 # package -> the packages (or modules) of ours it may import besides itself
 ALLOWED: dict[str, set[str]] = {
@@ -25,7 +36,7 @@ ALLOWED: dict[str, set[str]] = {
     "streams": {SETTINGS, ERRORS},
     "functions": {"data", ERRORS},
     "models": {"data", "functions", SETTINGS, ERRORS},
-    "gateway": {"data", "functions", "models", "streams", SETTINGS, ERRORS},
+    "gateway": {"data", "functions", "models", *RUNTIME_READ_SIDE, RUNTIME_DOOR, SETTINGS, ERRORS},
     "frontend": set(),
     "infra": OURS - {"frontend"},
 }
@@ -113,3 +124,14 @@ def test_the_runtime_names_no_stream_of_the_pipeline() -> None:
             if isinstance(node, ast.Constant) and node.value in fraud:
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.value!r}")
     assert not found, "\n".join(found)
+
+
+def test_benchmarks_live_in_one_wing() -> None:
+    """Benchmark code sits in ``infra/bench/`` only, not in the product packages."""
+    stray = [
+        str(path.relative_to(ROOT))
+        for package in sorted(OURS - {"infra"})
+        for path in _sources(package)
+        if "bench" in path.stem or "bench" in path.parent.name
+    ]
+    assert not stray, stray

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
 from core.settings import Settings
-from gateway.bench.server import GatewayProcess
+from infra.bench.gateway_process import GatewayProcess
 from infra.gateway import gateway_app
 from infra.services import ensure_topics
 from tests.integration.gateway.conftest import KEYS, Trained

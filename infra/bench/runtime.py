@@ -15,9 +15,6 @@ prefix and scratch topics (removed afterwards):
 
 from __future__ import annotations
 
-import json
-import multiprocessing
-import platform
 import threading
 import time
 import uuid
@@ -35,7 +32,8 @@ from rich.progress import Progress
 from rich.table import Table
 
 from core.settings import Settings, get_settings
-from streams.children import children, mirror_child, worker_child
+from infra.bench import report
+from infra.bench.children import children, mirror_child, worker_child
 from streams.events import PAYLOAD, PUBLISHED_NS
 from streams.function import FunctionSpec, identity, load_pipeline
 from streams.keys import Keys
@@ -258,16 +256,9 @@ def _report(
     for r in results:
         table.add_row(*("-" if r[k] is None else str(r[k]) for k in columns))
     Console().print(table)
-    if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        document = {
-            "benchmark": "streams",
-            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "machine": {"python": platform.python_version(), "cpus": multiprocessing.cpu_count()},
+    report.write(json_path, "streams", {
             "parameters": {"events": events, "paced_rate": rate, "paced_seconds": seconds,
                            "payload_bytes": payload_bytes, "mirror_batch": settings.streams.mirror_batch,
                            "fetch_wait_max_ms": settings.streams.fetch_wait_max_ms},
             "results": results,
-        }  # fmt: skip
-        json_path.write_text(json.dumps(document, indent=2) + "\n")
-        click.echo(f"wrote {json_path}")
+        })  # fmt: skip

@@ -19,9 +19,6 @@ the JSON says so (``"final_stage"``).
 
 from __future__ import annotations
 
-import json
-import multiprocessing
-import platform
 import tempfile
 import threading
 import time
@@ -42,10 +39,11 @@ from core.settings import Settings, get_settings
 from data.loader import DataFiles, iter_json
 from data.simulator import simulate
 from data.synthetic import generate
+from infra.bench import report
+from infra.bench.children import Target, children, mirror_child, worker_child
 from infra.pipeline.streams import ENRICHED, RAW, SCORED
 from infra.pipeline.table import PIPELINE
 from models.registry import Registry
-from streams.children import Target, children, mirror_child, worker_child
 from streams.events import PAYLOAD, PUBLISHED_NS
 from streams.function import FunctionSpec
 from streams.keys import Keys
@@ -250,15 +248,8 @@ def _report(
     for r in results:
         table.add_row(*("-" if r.get(k) is None else str(r[k]) for k in columns))
     Console().print(table)
-    if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        document = {
-            "benchmark": "e2e",
-            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "machine": {"python": platform.python_version(), "cpus": multiprocessing.cpu_count()},
+    report.write(json_path, "e2e", {
             "parameters": {"rate": rate, "seconds": seconds, "events": events, "workers": workers,
                            "batch_size": settings.streams.batch_size, "partitions": settings.kafka.partitions},
             "results": results,
-        }  # fmt: skip
-        json_path.write_text(json.dumps(document, indent=2) + "\n")
-        click.echo(f"wrote {json_path}")
+        })  # fmt: skip

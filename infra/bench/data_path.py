@@ -8,7 +8,6 @@ measured from the ``published_ns`` headers it stamps.
 from __future__ import annotations
 
 import itertools
-import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from data.loader import DataFiles, iter_json
 from data.schema import decode_transaction, encode_transaction
 from data.simulator import simulate
 from data.synthetic import generate
+from infra.bench import report
 
 
 def _percentiles(samples_ns: list[int]) -> dict[str, float]:
@@ -103,6 +103,4 @@ def data(
             name, f"{s['achieved_rate']:,.0f}/s of {s['requested_rate']:,.0f}/s, {s['sent']:,} sent"
         )
     Console().print(table)
-    if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(results, indent=2))
+    report.write(json_path, "data", results)

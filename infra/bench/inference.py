@@ -12,9 +12,6 @@ registry. Inference runs on one thread per model, as served.
 
 from __future__ import annotations
 
-import json
-import multiprocessing
-import platform
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -30,9 +27,10 @@ from rich.table import Table
 from core.settings import Settings
 from data.schema import Transaction
 from functions.engine import FeatureEngine
-from functions.keys import FeatureKeys
-from functions.replay import drop_state, scratch_prefix
+from functions.keys import FeatureKeys, scratch_prefix
+from functions.replay import drop_state
 from functions.velocity import FeatureTtl, RedisFeatureState
+from infra.bench import report
 from models.dataset import TrainingSet, replay_training_set
 from models.loaded import LoadedModel
 from models.registry import Registry
@@ -113,7 +111,7 @@ def _time_with_features(
     key_prefix: str,
 ) -> dict[str, Any]:
     """Transaction -> online features (Redis) -> probability; fresh state, distinct rows per call."""
-    prefix = key_prefix + scratch_prefix("bench")
+    prefix = scratch_prefix(key_prefix, "bench")
     engine = FeatureEngine(RedisFeatureState(client, FeatureKeys(prefix), FeatureTtl()))
     calls = min(300 if batch == 1 else 20, len(transactions) // batch)
     chunks = [list(transactions[i * batch : (i + 1) * batch]) for i in range(calls)]
@@ -163,18 +161,15 @@ def run(
             f"{r['p50_us_per_call']:.0f}", f"{r['p99_us_per_call']:.0f}",
         )  # fmt: skip
     console.print(table)
-    if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        document = {
-            "benchmark": "inference",
-            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "machine": {"python": platform.python_version(), "cpus": multiprocessing.cpu_count()},
+    report.write(
+        json_path,
+        "inference",
+        {
             "models": {name: model.version for name, model in models.items()},
             "rows": len(data_transactions),
             "results": results,
-        }
-        json_path.write_text(json.dumps(document, indent=2) + "\n")
-        click.echo(f"wrote {json_path}")
+        },
+    )
     return results
 
 

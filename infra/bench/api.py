@@ -10,11 +10,7 @@ table; ``--json FILE`` writes every number. Needs a champion model (``sentinel p
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
-import platform
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -25,9 +21,10 @@ from rich.console import Console
 from rich.table import Table
 
 from core.settings import Settings
-from gateway.bench.loadgen import LoadGenerator, RunResult, http_request
-from gateway.bench.payloads import Bodies, load_rows
-from gateway.bench.server import GatewayProcess
+from infra.bench import report
+from infra.bench.gateway_process import GatewayProcess
+from infra.bench.loadgen import LoadGenerator, RunResult, http_request
+from infra.bench.payloads import Bodies, load_rows
 from models.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -117,15 +114,9 @@ def api(
     payload_rows = load_rows(data_dir or live.local.state_dir / "data", rows)
     prefix = f"bench:{uuid.uuid4().hex[:8]}:"
     bench_settings = live.replace(redis={"key_prefix": prefix}, gateway={"api_keys": f"scorer:{BENCH_KEY}"})
-    report: dict[str, Any] = {
-        "benchmark": "api",
+    document: dict[str, Any] = {
         "endpoint": "POST /v1/score",
         "model": champion,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-        },
         "params": {
             "rates": rate_list,
             "duration_s": duration,
@@ -141,14 +132,11 @@ def api(
                 results = _run_uvloop(
                     _drive(server.port, Bodies(payload_rows), rate_list, duration, concurrency, warmup)
                 )
-                report["runs"].extend({"workers": workers, **r.summary()} for r in results)
+                document["runs"].extend({"workers": workers, **r.summary()} for r in results)
     finally:
         _drop_prefix(live, prefix)
-    _print(report)
-    if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(report, indent=2))
-        click.echo(f"wrote {json_path}")
+    _print(document)
+    report.write(json_path, "api", document)
 
 
 def _drop_prefix(settings: Settings, prefix: str) -> None:
@@ -162,11 +150,11 @@ def _drop_prefix(settings: Settings, prefix: str) -> None:
         client.close()
 
 
-def _print(report: dict[str, Any]) -> None:
+def _print(document: dict[str, Any]) -> None:
     table = Table(
         "workers", "mode", "target/s", "achieved/s", "ok", "errors", "p50 ms", "p95 ms", "p99 ms", "p99.9 ms"
     )
-    for run in report["runs"]:
+    for run in document["runs"]:
         lat = run["latency_ms"]
         table.add_row(
             str(run["workers"]),

@@ -15,12 +15,12 @@ from infra.services import running_services
 
 # name -> (module:attribute of a click command, one-line help)
 BENCHES: dict[str, tuple[str, str]] = {
-    "data": ("data.bench:data", "Generator rows/s, decode µs, simulator top and paced rates."),
-    "streams": ("streams.bench:streams", "Events/s and per-hop latency: mirror and a no-op function."),
-    "api": ("gateway.bench.command:api", "POST /v1/score on a real gateway: fixed rates and saturation."),
-    "e2e": ("infra.bench_e2e:e2e", "Broker -> mirror -> enrich -> score: events/s, publish->scored latency."),
+    "data": ("infra.bench.data_path:data", "Generator rows/s, decode µs, simulator top and paced rates."),
+    "streams": ("infra.bench.runtime:streams", "Events/s and per-hop latency: mirror and a no-op function."),
+    "api": ("infra.bench.api:api", "POST /v1/score on a real gateway: fixed rates and saturation."),
+    "e2e": ("infra.bench.e2e:e2e", "Broker -> mirror -> enrich -> score: events/s, publish->scored latency."),
     "inference": (
-        "models.bench:inference",
+        "infra.bench.inference:inference",
         "µs/transaction per algorithm, batch 1 and 500, with/without features.",
     ),
 }

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from data.schema import decode_transaction
-from gateway.bench.loadgen import RunResult, http_request
-from gateway.bench.payloads import PER_RUN, Bodies
+from infra.bench.loadgen import RunResult, http_request
+from infra.bench.payloads import PER_RUN, Bodies
 
 
 def test_request_has_length_and_headers() -> None:
