@@ -136,9 +136,7 @@ def alert_of(entry_id: str, raised: AlertRaised, verdict: dict[str, str]) -> Ale
         probability=raised.probability,
         risk_level=raised.risk,
         decision=raised.decision,
-        reasons=[
-            Reason(feature=r.feature, value=r.value, contribution=r.contribution) for r in raised.reasons
-        ],
+        reasons=[Reason.of(r.feature, r.value, r.contribution) for r in raised.reasons],
         status="resolved" if verdict else "open",
         verdict=verdict.get("verdict"),  # type: ignore[arg-type]
         resolved_by=verdict.get("by"),

@@ -42,9 +42,7 @@ def to_result(scored: TxScored, latency_ms: float, dry_run: bool, replayed: bool
         probability=scored.probability,
         risk_level=scored.risk,
         decision=scored.decision,
-        reasons=[
-            Reason(feature=r.feature, value=r.value, contribution=r.contribution) for r in scored.reasons
-        ],
+        reasons=[Reason.of(r.feature, r.value, r.contribution) for r in scored.reasons],
         model_version=scored.model_version,
         challenger=None
         if challenger is None
