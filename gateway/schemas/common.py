@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 import msgspec
 
 from data.schema import Transaction
+from functions import scorer
 from gateway.problems import Invalid
 
 Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0, description="Calibrated probability of fraud.")]
@@ -19,11 +21,16 @@ Verdict = Literal["fraud", "legitimate"]
 
 
 class Reason(msgspec.Struct, frozen=True, kw_only=True):
-    """One reason behind a score: a feature, its value, and its push on the log-odds (SHAP)."""
+    """One reason behind a score: a feature, its value, and its push on the log-odds (path attribution)."""
 
     feature: str
     value: float | None
     contribution: float
+
+
+def reasons_of(reasons: Sequence[scorer.Reason]) -> list[Reason]:
+    """A score's reasons (stream payloads, result records) as the API shows them."""
+    return [Reason(feature=r.feature, value=r.value, contribution=r.contribution) for r in reasons]
 
 
 def check_id(tx: Transaction) -> None:

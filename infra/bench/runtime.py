@@ -27,9 +27,7 @@ import redis
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
-from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
 
 from core.settings import Settings, get_settings
 from infra.bench import report
@@ -250,12 +248,8 @@ def _report(
     payload_bytes: int, json_path: Path | None,
 ) -> None:  # fmt: skip
     columns = ("hop", "batch", "events", "events_per_s", "paced_rate", "received", "p50_ms", "p99_ms")
-    table = Table(
-        *columns, title="streams benchmark (events/s: burst throughput; paced rows: latency at paced_rate)"
-    )
-    for r in results:
-        table.add_row(*("-" if r[k] is None else str(r[k]) for k in columns))
-    Console().print(table)
+    title = "streams benchmark (events/s: burst throughput; paced rows: latency at paced_rate)"
+    report.print_rows(title, columns, results)
     report.write(json_path, "streams", {
             "parameters": {"events": events, "paced_rate": rate, "paced_seconds": seconds,
                            "payload_bytes": payload_bytes, "mirror_batch": settings.streams.mirror_batch,
