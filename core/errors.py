@@ -15,5 +15,13 @@ class TransientError(SentinelError):
     """Processing failed for a passing reason (a timeout): leave it pending to be retried."""
 
 
+class DependencyDown(TransientError):
+    """Something the events need is missing or unusable (no loadable model): not their fault.
+
+    The streams runtime holds the batch and retries it with backoff; it neither dead-letters the
+    events nor counts the wait as a delivery, so they are processed once the dependency is back.
+    """
+
+
 class ConfigError(SentinelError):
     """The configuration is unusable; raised at start-up, never mid-stream."""

@@ -11,6 +11,7 @@ defaults documented here. ``sentinel config`` prints the effective values, secre
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -113,6 +114,12 @@ class GatewaySettings(Section):
     cors_origins: tuple[str, ...] = Field(("http://127.0.0.1:3000",), description="Allowed CORS origins.")
     max_body_bytes: int = Field(1_000_000, ge=1_000, description="Largest accepted request body.")
     max_batch: int = Field(1_000, ge=1, description="Most transactions in one batch request.")
+    publish_timeout_s: float = Field(
+        10.0,
+        ge=0.5,
+        le=300,
+        description="POST /v1/transactions: the broker must acknowledge within this, else 503.",
+    )
     ready_max_lag: int = Field(
         10_000, ge=0, description="/readyz fails when a consumer group lags more entries than this."
     )
@@ -180,7 +187,14 @@ class StrategySettings(Section):
 
 class LocalSettings(Section):
     state_dir: Path = Field(Path(".sentinel"), description="Data, logs and pids of the local stack.")
-    synth_rows: int = Field(100_000, ge=1_000, description="Synthetic rows generated on the first `up`.")
+    synth_rows: int = Field(100_000, ge=2_000, description="Synthetic rows generated on the first `up`.")
+    stream_fraction: float = Field(
+        0.5,
+        gt=0,
+        lt=1,
+        description="Latest share of the dataset the stack streams; its model learns only the rows "
+        "before (out of time, as in production), so live quality is measured on unseen data.",
+    )
     algorithm: str = Field("lightgbm", description="Algorithm of the first model `up` trains.")
     rate: float = Field(100.0, gt=0, le=100_000, description="Transactions/s the stack's simulator sends.")
     limit: int = Field(0, ge=0, description="Transactions the simulator sends (0: the whole dataset, once).")
@@ -272,7 +286,51 @@ def _show(value: object) -> str:
     return "" if value is None else str(value)
 
 
+LOCAL_STACK_FILE = "stack.json"
+
+
+def process_alive(pid: int) -> bool:
+    """True while process ``pid`` runs (a zombie has finished)."""
+    try:
+        with Path(f"/proc/{pid}/stat").open() as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def read_local_stack(state_dir: Path) -> dict[str, str] | None:
+    """Addresses a running `sentinel up` of ``state_dir`` published (``redis_url``, ``kafka_bootstrap``,
+    ``pid``), or None when none runs there (no file, or its process has ended)."""
+    try:
+        info = json.loads((state_dir / LOCAL_STACK_FILE).read_text())
+        alive = process_alive(int(info["pid"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return {str(k): str(v) for k, v in info.items()} if alive else None
+
+
+def with_local_stack(settings: Settings) -> Settings:
+    """``settings`` with the Redis URL and broker a running local stack uses filled in where unset.
+
+    So `sentinel fn list --stats`, `sentinel dlq ...` in a second shell find the stack that
+    `sentinel up` started in the same state directory; explicit settings always win.
+    """
+    if settings.redis.url and settings.kafka.bootstrap:
+        return settings
+    stack = read_local_stack(settings.local.state_dir)
+    if stack is None:
+        return settings
+    return settings.replace(
+        redis={"url": settings.redis.url or stack.get("redis_url")},
+        kafka={"bootstrap": settings.kafka.bootstrap or stack.get("kafka_bootstrap")},
+    )
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The settings of this process, read once (call it from a composition root only)."""
-    return Settings()
+    """The settings of this process, read once (call it from a composition root only).
+
+    Where SENTINEL_REDIS_URL / SENTINEL_KAFKA_BOOTSTRAP are unset and a local stack runs in the
+    state directory, its addresses are used (``with_local_stack``).
+    """
+    return with_local_stack(Settings())

@@ -107,10 +107,10 @@ def check(transactions: Path, identity: Path | None) -> None:
         raise SystemExit(1)
 
 
-def _rows(files: DataFiles, limit: int | None) -> Iterator[bytes]:
+def _rows(files: DataFiles, limit: int | None, skip: int = 0) -> Iterator[bytes]:
     chunks = iter_json(files, chunk_rows=min(limit or 20_000, 20_000))
     rows = itertools.chain.from_iterable(chunks)
-    return itertools.islice(rows, limit) if limit is not None else rows
+    return itertools.islice(rows, skip, None if limit is None else skip + limit)
 
 
 def _hold(client: redis.Redis, key: str) -> Callable[[], bool]:
@@ -142,6 +142,8 @@ def _hold(client: redis.Redis, key: str) -> Callable[[], bool]:
 @click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=500.0, show_default=True,
               help="Transactions per second.")  # fmt: skip
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after this many transactions.")
+@click.option("--skip", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Start after this many rows (in TransactionDT order), e.g. the period a model learnt.")  # fmt: skip
 @click.option("--speedup", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
               help="Event time runs this much faster than wall time (scales the label delay).")  # fmt: skip
 @click.option("--label-delay", "label_delay", type=click.FloatRange(min=0), default=3_600.0, show_default=True,
@@ -156,6 +158,7 @@ def simulate(
     identity: Path | None,
     rate: float,
     limit: int | None,
+    skip: int,
     speedup: float,
     label_delay: float,
     synthetic_rows: int,
@@ -185,7 +188,7 @@ def simulate(
         with _progress() as progress:
             task = progress.add_task(f"publishing at {rate:g}/s", total=limit)
             summary = run_simulation(
-                settings, _rows(files, limit), rate, limit=limit, speedup=speedup, label_delay_s=label_delay,
+                settings, _rows(files, limit, skip), rate, limit=limit, speedup=speedup, label_delay_s=label_delay,
                 progress=lambda n: progress.advance(task, n), stop=stop, hold=hold,
             )  # fmt: skip
     finally:

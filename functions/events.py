@@ -37,6 +37,8 @@ class TxEnriched(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     ProductCD: str
     P_emaildomain: str | None = None
     DeviceInfo: str | None = None
+    categories: dict[str, str] = {}
+    """The original values of the categorical columns present: reasons show them, not their codes."""
     feature_set: str = FEATURE_SET
     features: bytes = b""
 

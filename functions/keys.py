@@ -12,6 +12,8 @@ All keys live under the runtime's prefix (``ctx.keys.prefix``; a scratch prefix 
     <prefix>feat:freq:<column>          hash: value -> count (online frequency encoding)
     <prefix>feat:vec:<TransactionID>    string: the packed stateful features computed for the tx,
                                          returned again on re-processing (idempotency)
+    <prefix>tx:received:<TransactionID> hash: ``raw``, the transaction as received (forensics),
+                                         expiring with the result record
     ScoreKeys: the score stage's records
     <prefix>result:<TransactionID>      hash: the result record of one transaction (``functions.result``)
     <prefix>kpi:<minute>                hash: per-minute score counters (``functions.result``)
@@ -65,6 +67,10 @@ class FeatureKeys:
 
     def vector(self, transaction_id: int) -> str:
         return f"{self.prefix}feat:vec:{transaction_id}"
+
+    def received(self, transaction_id: int) -> str:
+        """Hash: ``raw``, the transaction as received (JSON), for forensics; expires with the result."""
+        return f"{self.prefix}tx:received:{transaction_id}"
 
 
 @dataclass(frozen=True)

@@ -81,8 +81,9 @@ def prepare() -> None:
     try:
         with running_services(settings) as live:
             transactions, identity = stack.dataset(live)
-            env = stack.child_env(live, stack.api_keys(live), transactions, identity)
-            stack.ensure_model(live, env, transactions, identity)
+            split = stack.periods(transactions, live.local.stream_fraction, live.local.rate)
+            env = stack.child_env(live, stack.api_keys(live), transactions, identity, split)
+            stack.ensure_model(live, env, transactions, identity, split.train_rows)
     except SentinelError as exc:
         raise click.ClickException(str(exc)) from exc
 

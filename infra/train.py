@@ -73,7 +73,12 @@ def redis_for(settings: Settings) -> Iterator[redis.Redis]:
 @click.option(
     "--test-fraction", type=click.FloatRange(0.05, 0.45), default=None, help="Latest share held out."
 )
-@click.option("--limit", type=click.IntRange(min=1_000), default=None, help="Use only the first N rows.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=500),
+    default=None,
+    help="Use only the first N rows (TransactionDT order).",
+)
 @click.option("--raw-only", is_flag=True, help="Raw columns only, no history features (a baseline).")
 @click.option("--tune", is_flag=True, help="Bounded Bayesian hyperparameter search first (optuna).")
 @click.option("--promote", is_flag=True, help="Make the new version the champion.")

@@ -30,9 +30,17 @@ from streams.worker import Worker, consumer_name
 log = logging.getLogger(__name__)
 
 
+def no_stack(settings: Settings, variable: str) -> click.ClickException:
+    """The error of a command that needs a running stack and found none."""
+    return click.ClickException(
+        f"no Sentinel stack is running in {settings.local.state_dir} and {variable} is not set: "
+        "start one with `sentinel up`, or set the variable"
+    )
+
+
 def _client(settings: Settings) -> redis.Redis:
     if not settings.redis.url:
-        raise click.ClickException("SENTINEL_REDIS_URL is not set (start the stack with `sentinel up`)")
+        raise no_stack(settings, "SENTINEL_REDIS_URL")
     return redis.Redis.from_url(settings.redis.url)
 
 
@@ -224,7 +232,7 @@ def dlq_replay(dead_ids: tuple[str, ...], replay_all: bool, function: str | None
     try:
         new_ids = dead_letters.replay(client, keys, ids)
     except KeyError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(str(exc.args[0])) from exc
     click.echo(f"replayed {len(new_ids)} dead letters")
 
 
@@ -239,6 +247,6 @@ def mirror(burst: bool) -> None:
 
     settings = get_settings()
     if not settings.kafka.bootstrap:
-        raise click.ClickException("SENTINEL_KAFKA_BOOTSTRAP is not set (start the stack with `sentinel up`)")
+        raise no_stack(settings, "SENTINEL_KAFKA_BOOTSTRAP")
     report = run_mirror(settings, stop_on_signals(), burst=burst, client=_client(settings))
     click.echo(f"mirror: copied={dict(report.copied)} skipped={report.skipped} pauses={report.pauses}")

@@ -10,8 +10,8 @@ depends on something outside the bytes, and says so).
 
 Calling (:func:`call_isolated`): the function sees the whole batch first. If it raises, the
 batch is retried event by event, so one bad event cannot hold back the others: ``PoisonMessage`` -> dead letter with the
-reason; Redis unreachable -> the whole batch is abandoned (the worker rides out the outage and
-redoes it); any other exception -> that event fails (left pending: reclaimed, retried, and
+reason; Redis unreachable or ``DependencyDown`` (no model) -> raised to the worker, which
+holds the batch and retries it (never the events' fault); any other exception -> that event fails (left pending: reclaimed, retried, and
 dead-lettered after ``max_deliveries``). Returned effects are checked: only effects of the
 vocabulary, and appends only to the streams the function declared.
 """
@@ -23,13 +23,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from core.errors import PoisonMessage, TransientError
+from core.errors import DependencyDown, PoisonMessage, TransientError
 from streams.commit import DeadLetter
 from streams.events import Codec, Effect, Emit, Event, HashIncr, HashSet, Publish
 from streams.function import Handler
 from streams.outage import REDIS_DOWN
 
 log = logging.getLogger(__name__)
+
+_NOT_THE_EVENTS: tuple[type[Exception], ...] = (*REDIS_DOWN, DependencyDown)
 
 T = TypeVar("T")
 
@@ -59,7 +61,7 @@ def call_isolated(handler: Handler, name: str, outputs: Sequence[str], events: l
         return Outcome()
     try:
         return Outcome(effects=checked(handler(events), name, outputs))
-    except REDIS_DOWN:
+    except _NOT_THE_EVENTS:
         raise  # an outage, not a property of these events: the worker waits and redoes the batch
     except PoisonMessage as exc:
         if len(events) == 1:

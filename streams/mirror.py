@@ -85,6 +85,7 @@ return written
 """
 _BACKPRESSURE_EVERY_S = 0.05
 _BROKER_DOWN = {KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._RESOLVE}
+_BROKER_PROBE_TIMEOUT_S = 1.0
 _TOPIC_ID = "topic_id"  # field of the offsets hash beside the partitions
 RECYCLE_CHECK_S = 1.0  # how often the topics' size is checked
 RECYCLE_QUIET_S = 1.0  # producers honour the hold within 0.1 s (data.simulator); wait 10x that
@@ -132,12 +133,13 @@ class Mirror:
         self._assigned: list[TopicPartition] = []
         self._kafka, self._cfg = kafka, cfg
         self._admin = AdminClient({"bootstrap.servers": kafka.bootstrap})
-        self._consumer = self._new_consumer()
-        self._next_recycle_check = 0.0
-        self._recycle_refused = False
         self._reseek = False  # after a Redis outage: seek to the stored offsets before copying more
         self.redis = Outage("redis (mirror)")
         self.broker = Outage(f"broker {kafka.bootstrap} (mirror)")
+        self._next_broker_probe = 0.0
+        self._consumer = self._new_consumer()
+        self._next_recycle_check = 0.0
+        self._recycle_refused = False
 
     def _new_consumer(self) -> Consumer:
         return Consumer(
@@ -151,6 +153,7 @@ class Mirror:
                 "fetch.wait.max.ms": self._cfg.fetch_wait_max_ms,
                 "session.timeout.ms": self._cfg.session_timeout_ms,
                 "heartbeat.interval.ms": max(100, self._cfg.session_timeout_ms // 4),
+                "error_cb": self._on_kafka_error,
             }
         )
 
@@ -184,6 +187,8 @@ class Mirror:
                     if self._kafka.recycle_messages and now >= self._next_recycle_check:
                         self._next_recycle_check = now + RECYCLE_CHECK_S
                         self._maybe_recycle()
+                    if not self.broker.ready and now >= self._next_broker_probe:
+                        self._probe_broker(now)
                     if burst and not messages and self._caught_up():
                         break
                 except REDIS_DOWN as exc:
@@ -200,6 +205,24 @@ class Mirror:
     def ready(self) -> bool:
         """False while Redis or the broker is unreachable."""
         return self.redis.ready and self.broker.ready
+
+    def _on_kafka_error(self, error: KafkaError) -> None:
+        """librdkafka's error callback: the client reconnects by itself; note the outage once."""
+        if error.code() in _BROKER_DOWN:
+            if self.broker.ready:
+                self.broker.failed(KafkaException(error))
+                self._next_broker_probe = time.monotonic() + self.broker.first_s
+        else:
+            log.warning("mirror broker client error %s", error)
+
+    def _probe_broker(self, now: float) -> None:
+        """While the broker is down: ask it for metadata (capped backoff) until it answers."""
+        try:
+            self._admin.list_topics(timeout=_BROKER_PROBE_TIMEOUT_S)
+        except KafkaException as exc:
+            self._next_broker_probe = now + self.broker.failed(exc)
+            return
+        self.broker.ok()
 
     def _seek_to_stored(self) -> None:
         """Position every assigned partition just after the last offset stored in Redis."""
@@ -275,12 +298,8 @@ class Mirror:
                     continue
                 if error.fatal():
                     raise KafkaException(error)
-                if error.code() in _BROKER_DOWN:
-                    self.broker.failed(KafkaException(error))  # the client reconnects by itself
-                else:
-                    log.warning("mirror consume error %s", error)
+                log.warning("mirror consume error %s", error)
                 continue
-            self.broker.ok()
             by_topic[message.topic() or ""].append(message)
         for topic, batch in by_topic.items():
             args: list[Any] = [len(batch)]

@@ -11,7 +11,8 @@ function, or of a fused chain of functions. Each turn it
    with the reason, alone: the rest of the batch goes on (bad input never stops the line);
 3. calls the handler (:mod:`streams.isolation`); if it raises, the batch is retried event by
    event: ``PoisonMessage`` -> dead letter, any other error -> left pending (retried after
-   reclaim, dead-lettered after ``max_deliveries``);
+   reclaim, dead-lettered after ``max_deliveries``); ``DependencyDown`` (no model) -> the batch
+   is held and retried with backoff, never dead-lettered for it (:meth:`Worker._call`);
 4. commits effects, dead letters, counters and the XACK in one script that first checks this
    consumer still owns the entries (:mod:`streams.commit`); if some were reclaimed meanwhile,
    it re-runs the handler on the ones it still owns and writes nothing for the others.
@@ -36,14 +37,14 @@ from typing import Any
 
 import redis
 
-from core.errors import PoisonMessage
+from core.errors import DependencyDown, PoisonMessage
 from core.settings import Settings
 from streams.commit import Committer, DeadLetter
 from streams.events import Event, split_fields, text
 from streams.function import Context, FunctionSpec, history_caps
 from streams.fusion import fuse, fused_outputs
 from streams.groups import ensure_group, prune_consumers, trim_consumed
-from streams.isolation import call_isolated, decode
+from streams.isolation import Outcome, call_isolated, decode
 from streams.keys import Keys
 from streams.metrics import record_latency
 from streams.outage import REDIS_DOWN, Outage
@@ -118,6 +119,7 @@ class Worker:
         self._claim_every = min(self.claim_idle_ms / 2, 1000) / 1000
         self._next_claim = self._next_trim = self._next_flush = 0.0
         self.redis = Outage(f"redis (function {self.name}, consumer {self.consumer})")
+        self.dependency = Outage(f"a dependency of function {self.name}", cap_s=10.0)
         self._latencies: list[int] = []  # batch latencies not yet written to Redis (flushed each second)
 
     def run(self, burst: bool = False) -> WorkerReport:
@@ -150,8 +152,8 @@ class Worker:
 
     @property
     def ready(self) -> bool:
-        """False while Redis is unreachable."""
-        return self.redis.ready
+        """False while Redis is unreachable or the function waits for a dependency (a model)."""
+        return self.redis.ready and self.dependency.ready
 
     def _turn(self, burst: bool) -> bool:
         """One batch (reclaimed or new) and the periodic chores; False once a burst is drained."""
@@ -258,7 +260,9 @@ class Worker:
         for entry_id, fields, deliveries in entries:
             event_or_letter = self._decode(entry_id, fields, deliveries)
             (events if isinstance(event_or_letter, Event) else dead).append(event_or_letter)  # type: ignore[arg-type]
-        outcome = call_isolated(self.handler, self.name, self.outputs, events)
+        outcome = self._call(entries, events)
+        if outcome is None:  # stopped while a dependency was down: the entries stay pending
+            return
         effects, failed, rejected = outcome.effects, outcome.failed, outcome.rejected
         dead.extend(rejected)
         ack = [entry_id for entry_id, _, _ in entries if entry_id not in failed]
@@ -287,6 +291,34 @@ class Worker:
         self.report.batches += 1
         micros = (time.perf_counter_ns() - started) // 1000
         self._latencies.append(micros)
+
+    def _call(self, entries: list[Entry], events: list[Event[Any]]) -> Outcome | None:
+        """The handler's outcome; while it raises ``DependencyDown`` (no model ...), wait with capped
+        backoff and call it again. Meanwhile the entries are kept ours with XCLAIM JUSTID, which
+        resets their idle time without counting a delivery: no other consumer reclaims them and
+        ``max_deliveries`` never dead-letters them for an outage. None when stopped meanwhile."""
+        while True:
+            try:
+                outcome = call_isolated(self.handler, self.name, self.outputs, events)
+            except DependencyDown as exc:
+                if not self._keep(entries, self.dependency.failed(exc)):
+                    return None
+                continue
+            self.dependency.ok()
+            return outcome
+
+    def _keep(self, entries: list[Entry], wait_s: float) -> bool:
+        """Wait ``wait_s`` keeping ``entries`` ours (idle time reset more often than claim_idle_ms);
+        False when stopped meanwhile."""
+        deadline = time.monotonic() + wait_s
+        ids: list[Any] = [entry_id for entry_id, _, _ in entries]
+        while True:
+            self.client.xclaim(self.stream_key, self.group, self.consumer, 0, ids, justid=True)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return True
+            if self.stop.wait(min(remaining, self.claim_idle_ms / 3000)):
+                return False
 
     def _decode(
         self, entry_id: str, fields: dict[bytes, bytes] | None, deliveries: int

@@ -9,6 +9,7 @@ import msgspec
 
 from data.schema import Transaction
 from functions import scorer
+from functions.descriptions import FEATURE_DESCRIPTIONS
 from gateway.problems import Invalid
 
 Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0, description="Calibrated probability of fraud.")]
@@ -21,16 +22,24 @@ Verdict = Literal["fraud", "legitimate"]
 
 
 class Reason(msgspec.Struct, frozen=True, kw_only=True):
-    """One reason behind a score: a feature, its value, and its push on the log-odds (path attribution)."""
+    """One reason behind a score: a feature, its value (a categorical column's original text),
+    its push on the log-odds (path attribution), and what the feature means."""
 
     feature: str
-    value: float | None
+    value: float | str | None
     contribution: float
+    description: str = ""
+
+    @classmethod
+    def of(cls, feature: str, value: float | str | None, contribution: float) -> Reason:
+        """A reason with its feature's description (``functions.descriptions``)."""
+        description = FEATURE_DESCRIPTIONS.get(feature, "")
+        return cls(feature=feature, value=value, contribution=contribution, description=description)
 
 
 def reasons_of(reasons: Sequence[scorer.Reason]) -> list[Reason]:
     """A score's reasons (stream payloads, result records) as the API shows them."""
-    return [Reason(feature=r.feature, value=r.value, contribution=r.contribution) for r in reasons]
+    return [Reason.of(r.feature, r.value, r.contribution) for r in reasons]
 
 
 def check_id(tx: Transaction) -> None:

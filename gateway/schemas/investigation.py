@@ -33,7 +33,7 @@ class Forensics(msgspec.Struct, frozen=True, kw_only=True):
     transaction_id: TransactionId
     scored_at: float  # unix seconds
     published_at: float | None = None  # when it entered Sentinel (unix seconds)
-    raw: dict[str, Any]  # the fields the score stage records (TransactionDT, amount, card1)
+    raw: dict[str, Any]  # the transaction as received, every column present (kept as long as the result)
     uid: str  # the client identity the entity features aggregate over
     features: dict[str, float | None]  # the stateful entity features computed for it
     probability: Probability

@@ -20,6 +20,7 @@ from litestar.response import ServerSentEventMessage
 
 from functions.events import decode_alert, decode_scored
 from gateway.problems import Unavailable
+from gateway.schemas.common import Reason
 from gateway.schemas.events import EventType, LiveEvent
 from streams.events import PAYLOAD as PAYLOAD_FIELD
 
@@ -42,7 +43,7 @@ def to_live(kind: EventType, payload: bytes) -> LiveEvent:
             "risk_level": event.risk,
             "decision": event.decision,
             "model_version": event.model_version,
-            "reasons": msgspec.to_builtins(event.reasons),
+            "reasons": [Reason.of(r.feature, r.value, r.contribution) for r in event.reasons],
         },
         LiveEvent,
     )

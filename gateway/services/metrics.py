@@ -1,7 +1,8 @@
 """Operations view: the score stage's per-minute KPI counters, label quality and per-function stats.
 
 Everything is read from Redis: KPI hashes (``ScoreKeys.kpi``, one per minute, written in the
-score stage's atomic commit; counter names from ``functions.result``), the label stage's
+score stage's atomic commit; counter names from ``functions.result``, the publish -> scored
+latency histogram from ``functions.latency``), the label stage's
 counters and live quality, and the runtime's
 per-function counters, batch latencies and consumer lag (``streams.metrics``).
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 import redis
 
+from functions import latency
 from functions.decision import Decision
 from functions.keys import LabelKeys, ScoreKeys
 from functions.result import SCORED, amount_field, count_field
@@ -78,14 +80,14 @@ class MetricsService:
         quality: Any = self._redis.hgetall(self._labels.quality)
         q = _floats(quality)
         functions = [self._function(*f) for f in self._functions]
-        scored = next((f for f in functions if f.name == "score"), None)
         return Overview(
             volumes=Volumes(
                 minutes=minutes,
                 **_volumes(totals),
                 throughput_per_s=round(last_full / 60, 3),
-                latency_p50_ms=None if scored is None else scored.batch_latency_p50_ms,
-                latency_p99_ms=None if scored is None else scored.batch_latency_p99_ms,
+                latency_p50_ms=latency.quantile(totals, 0.5),
+                latency_p95_ms=latency.quantile(totals, 0.95),
+                latency_p99_ms=latency.quantile(totals, 0.99),
             ),
             fraud_rate=labels["fraud"] / labels["labels"] if labels.get("labels") else None,
             labels=int(labels.get("labels", 0)),
@@ -125,4 +127,6 @@ def _volumes(counters: dict[str, float]) -> dict[str, Any]:
 
 
 def _point(minute: int, counters: dict[str, float]) -> MinutePoint:
-    return MinutePoint(minute=minute * 60, **_volumes(counters))
+    return MinutePoint(
+        minute=minute * 60, **_volumes(counters), latency_p99_ms=latency.quantile(counters, 0.99)
+    )

@@ -19,6 +19,7 @@ from streams.events import PAYLOAD
 from streams.keys import Keys
 
 _PAYLOAD = PAYLOAD.encode()
+_decode_row = msgspec.json.Decoder(dict[str, Any]).decode
 SCAN = 5_000  # entries one page reads at most
 ENTITY_SCAN = 50_000  # one card's or client's history is sparse: look further back
 
@@ -103,7 +104,8 @@ class TransactionService:
             transaction_id=tx_id,
             scored_at=record.scored_ns / 1e9,
             published_at=record.published_ns / 1e9 if record.published_ns is not None else None,
-            raw={
+            raw=self._received(tx_id)
+            or {  # received before the record was kept (older versions): what the score recorded
                 "TransactionID": tx_id,
                 "TransactionDT": scored.TransactionDT,
                 "TransactionAmt": scored.TransactionAmt,
@@ -121,6 +123,11 @@ class TransactionService:
             challenger=result.challenger,
             label=None if label is None else int(label),
         )
+
+    def _received(self, tx_id: int) -> dict[str, Any] | None:
+        """The transaction as received by the enrich stage (every column present), if still kept."""
+        raw: Any = self._redis.hget(self._features.received(tx_id), "raw")
+        return None if raw is None else _decode_row(raw)
 
     def _state_features(self, tx_id: int) -> dict[str, float | None]:
         blob: Any = self._redis.get(self._features.vector(tx_id))

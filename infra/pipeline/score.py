@@ -10,9 +10,11 @@ runtime commits atomically with the XACK of the inputs:
 - ``alerts``: one ``AlertRaised`` per review/decline, also published on the alerts channel;
 - the result record per transaction (``functions.result``, expiring): what the gateway, the
   label stage and forensics read;
-- the per-minute KPI counters (``functions.result.kpi_increments``).
+- the per-minute KPI counters (``functions.result.kpi_increments``) and the publish -> scored
+  latency histogram (``functions.latency``).
 
-No champion registered: the batch fails with ``TransientError`` (left pending, retried),
+No champion registered, or one that cannot be loaded: the batch fails with ``DependencyDown``
+and the runtime holds it (retried with backoff, never dead-lettered for it),
 so transactions wait for a model rather than pass unscored.
 """
 
@@ -24,7 +26,8 @@ from typing import Any
 
 import msgspec
 
-from core.errors import PoisonMessage, TransientError
+from core.errors import DependencyDown, PoisonMessage
+from functions import latency
 from functions.events import FEATURE_SET, AlertRaised, TxEnriched, TxScored, decode_enriched, encode_event
 from functions.features import FEATURE_NAMES
 from functions.keys import OperatorKeys, ScoreKeys
@@ -83,8 +86,14 @@ def score_effects(
         payload = encode_event(alert)
         effects.append(by_id[alert.TransactionID].emit(ALERTS, payload))
         effects.append(Publish(keys.alerts_channel, payload))
-    minute = int(time.time() // 60)
-    effects += [HashIncr(keys.kpi(minute), name, n, KPI_TTL_S) for name, n in kpi_increments(scored).items()]
+    now_ns = time.time_ns()
+    published = [event.published_ns for event in batch]
+    counters = {
+        **kpi_increments(scored),
+        **latency.counts([(now_ns - p) / 1e6 for p in published if p is not None]),
+    }
+    minute = now_ns // 60_000_000_000
+    effects += [HashIncr(keys.kpi(minute), name, n, KPI_TTL_S) for name, n in counters.items()]
     return effects
 
 
@@ -96,9 +105,14 @@ def build(ctx: Context) -> Handler:
     result_ttl_s = ctx.settings.features.result_ttl_s
 
     def handler(batch: Sequence[Event[Any]]) -> list[Effect]:
-        champion = models.champion()
+        try:
+            champion = models.champion()
+        except Exception as exc:
+            raise DependencyDown(
+                f"the champion in {models_cfg.registry_dir} cannot be loaded: {exc!r}"
+            ) from exc
         if champion is None:
-            raise TransientError(f"no champion model in {models_cfg.registry_dir}: train one first")
+            raise DependencyDown(f"no champion model in {models_cfg.registry_dir}: train one first")
         live = thresholds.live(champion.thresholds).thresholds
         values = [event.value for event in batch]
         scored, alerts = score(values, champion, live, models.challenger(), models_cfg.max_reasons)

@@ -8,23 +8,27 @@ restarted by the test but the server itself.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from confluent_kafka import Producer
+from litestar.testing import TestClient
 
-from core.settings import Settings
-from data.schema import encode_transaction
+from core.settings import KafkaSettings, Settings
+from data.schema import encode_transaction, transaction_to_dict
+from data.simulator import simulate
+from infra.gateway import gateway_app
 from infra.pipeline.streams import RAW
 from infra.pipeline.table import PIPELINE
-from infra.services import ManagedProcess, find_binary, free_port, wait_until
+from infra.services import ManagedProcess, ensure_topics, find_binary, free_port, local_broker, wait_until
 from streams.events import split_fields
 from streams.groups import backlog, group_states
 from streams.keys import Keys
@@ -207,3 +211,82 @@ def test_the_backlog_cannot_report_a_phantom_after_a_redis_restart(
 def _rewriting(client: redis.Redis) -> bool:
     info: Any = client.info("persistence")
     return bool(int(info["aof_rewrite_in_progress"]) or int(info["aof_rewrite_scheduled"]))
+
+
+SCORER = {"X-API-Key": "k-outage-scorer"}
+
+
+def _rows(txs: Sequence[Any]) -> list[dict[str, Any]]:
+    return [transaction_to_dict(tx) for tx in txs]
+
+
+class BrokerServer:
+    """The local broker on a port of its own, to stop and start again (memory storage: it comes
+    back empty, like a broker that lost its disk; the topics are created again as at start-up)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.cfg = KafkaSettings(broker="tansu", port=free_port())
+        self.data_dir = data_dir
+        self.bootstrap = f"127.0.0.1:{self.cfg.port}"
+        self._block: contextlib.ExitStack | None = None
+
+    def start(self, topics: Sequence[str], partitions: int) -> None:
+        self._block = contextlib.ExitStack()
+        self._block.enter_context(local_broker(self.cfg, self.data_dir))
+        ensure_topics(self.bootstrap, topics, partitions)
+
+    def stop(self) -> None:
+        if self._block is not None:
+            self._block.close()
+            self._block = None
+
+
+def test_a_broker_outage_is_ridden_out_by_the_mirror_and_the_simulator(
+    settings: Settings, redis_client: redis.Redis, tmp_path: Path, topic_suffix: str
+) -> None:
+    broker = BrokerServer(tmp_path / "broker")
+    live = settings.replace(
+        gateway={"api_keys": f"scorer:{SCORER['X-API-Key']}", "publish_timeout_s": 1.0},
+        kafka={
+            "bootstrap": broker.bootstrap,
+            "topic_transactions": f"tx-{topic_suffix}",
+            "topic_labels": f"labels-{topic_suffix}",
+        },
+        streams={"mirror_group": f"mirror-{topic_suffix}", "session_timeout_ms": 2000},
+    )
+    topics = [live.kafka.topic_transactions, live.kafka.topic_labels]
+    keys = Keys(live.redis.key_prefix)
+    txs = transactions(1_000, seed=5)
+    broker.start(topics, live.kafka.partitions)
+    run = Running()
+    mirror = Mirror(live, redis.Redis.from_url(live.redis.url or ""), run.stop_event)
+    run.start(mirror.run, "mirror")
+    gateway = TestClient(app=gateway_app(live))
+    gateway.__enter__()
+    try:
+        first = simulate(live, txs[:500], rate=1e9)
+        assert first.sent == 500 and first.errors == 0
+        wait_until(lambda: _xlen(redis_client, keys.stream(RAW)) >= 500, 60, "the first half mirrored")
+
+        broker.stop()
+        wait_until(lambda: not mirror.ready, 30, "the mirror to notice the broker outage")
+        outcome: list[Any] = []
+        run.start(lambda: outcome.append(simulate(live, txs[500:900], rate=1e9)), "simulator", finite=True)
+        refused = gateway.post("/v1/transactions", json=_rows(txs[900:]), headers=SCORER)
+        assert refused.status_code == 503, refused.text  # never 202 for what the broker does not have
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        wait_until(lambda: mirror.broker.attempts >= 3, 30, "a few probes of the broker")
+        assert run.alive()
+        broker.start(topics, live.kafka.partitions)  # back, empty, topics created as at start-up
+
+        wait_until(lambda: bool(outcome), 120, "the simulator to finish")
+        assert outcome[0].sent == 400 and outcome[0].errors == 0, outcome[0]
+        wait_until(lambda: _xlen(redis_client, keys.stream(RAW)) >= 900, 60, "the second half mirrored")
+        wait_until(lambda: mirror.ready, 30, "the mirror to report ready again")
+        assert run.alive()
+    finally:
+        gateway.__exit__(None, None, None)
+        run.stop()
+        broker.stop()
+    ids = [json.loads(p or b"")["TransactionID"] for p, _ in _entries(redis_client, keys.stream(RAW))]
+    assert sorted(ids) == sorted(tx.TransactionID for tx in txs[:900])  # each exactly once; 900: refused

@@ -86,7 +86,7 @@ def test_the_table_rejects_duplicates_and_unfusable_chains() -> None:
 
 
 def test_load_pipeline_checks_what_it_loads() -> None:
-    assert len(load_pipeline("tests.integration.streams.fns:PIPELINE")) == 5
+    assert len(load_pipeline("tests.integration.streams.fns:PIPELINE")) == 6
     with pytest.raises(ConfigError, match="module:attribute"):
         load_pipeline("no_colon")
     with pytest.raises(ConfigError, match="not a streams Pipeline"):
