@@ -257,7 +257,8 @@ def test_prometheus_scrapes_the_pipeline(
         )
     redis_client.xgroup_create(keys.stream(RAW), "enrich", id="0", mkstream=True)
     for payload in _sample(trained, 5)[3:]:
-        redis_client.xadd(keys.stream(RAW), entry_fields(payload, {PUBLISHED_NS: "1"}))
+        fields: Any = entry_fields(payload, {PUBLISHED_NS: "1"})
+        redis_client.xadd(keys.stream(RAW), fields)
 
     scraped = scoring_client.get("/metrics").text  # one target: HTTP metrics and the pipeline's
     assert 'sentinel_decisions_5m{decision="review"} 3.0' in scraped
