@@ -18,6 +18,10 @@ All keys live under the runtime's prefix (``ctx.keys.prefix``; a scratch prefix 
     <prefix>audit                       stream: audit log of strategy / model changes
     <prefix>alert:verdict:<TransactionID>  hash: analyst's verdict on an alert (becomes a label)
     <prefix>feat:lbl:...                label store and live quality metrics (the label stage)
+    <prefix>model:drift                 stream: drift reports of the drift job (capped), newest last
+    <prefix>model:drift:live            pub/sub channel: each new drift report as JSON
+    <prefix>model:jobs                  hash: lifecycle job state (last retrain, last trigger ...)
+    <prefix>model:retrain:lock          string, expiring: held while a retrain runs
 
 State keys expire after a period without activity (``FeatureTtl``), so memory is bounded
 by the entities active in that period.
@@ -100,6 +104,27 @@ class FeatureKeys:
     def audit(self) -> str:
         """Stream: audit trail of operator actions (strategy changes, alert verdicts, model pointer)."""
         return f"{self.prefix}audit"
+
+    # model lifecycle jobs (models.jobs)
+    @property
+    def drift_reports(self) -> str:
+        """Stream: one drift report (JSON, field ``d``) per drift check, capped, newest last."""
+        return f"{self.prefix}model:drift"
+
+    @property
+    def drift_channel(self) -> str:
+        """Pub/sub channel: each new drift report as JSON, for live dashboards."""
+        return f"{self.prefix}model:drift:live"
+
+    @property
+    def jobs_state(self) -> str:
+        """Hash: lifecycle job state (``last_retrain_at``, ``last_trigger``, ``last_decision`` ...)."""
+        return f"{self.prefix}model:jobs"
+
+    @property
+    def retrain_lock(self) -> str:
+        """String, expiring: the id of the retrain job that holds it (one retrain at a time)."""
+        return f"{self.prefix}model:retrain:lock"
 
     # alert queue (the score stage raises alerts; analysts resolve them through the gateway)
     def alert_verdict(self, transaction_id: int) -> str:

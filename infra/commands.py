@@ -89,7 +89,7 @@ def down() -> None:
 
 @click.command()
 def prepare() -> None:
-    """Make the stack ready to run: topics, data, and a champion model if none is registered.
+    """Make the stack ready to run: topics, data, a champion model if none is registered, the job schedule.
 
     Uses the configured Redis and broker (compose runs it once before the services).
     """
@@ -101,5 +101,6 @@ def prepare() -> None:
             transactions, identity = stack.dataset(live)
             env = stack.child_env(live, stack.api_keys(live), transactions, identity)
             stack.ensure_model(live, env, transactions, identity)
+            stack.install_schedule(live)
     except SentinelError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -7,11 +7,12 @@ prefixes them (``streams.keys``). The mirror feeds ``tx.raw`` and ``labels``. Th
 
     input          group   function  outputs
     tx.raw         enrich  enrich    tx.enriched            features (functions.enrich)
-    tx.enriched    score   score     tx.scored, alerts      champion model, thresholds (functions.score)
+    tx.enriched    score   score     tx.scored, alerts,     champion model, thresholds (functions.score)
+                                     tx.features
     labels         label   label     labels.stored          label store + live quality (functions.label)
     bench.in       noop    noop      bench.out              copies entries (benchmarks, smoke tests)
 
-Outputs no group reads (``tx.scored``, ``alerts``, ``labels.stored``) are kept as a capped
+Outputs no group reads (``tx.scored``, ``alerts``, ``tx.features``, ``labels.stored``) are kept as a capped
 history (``streams.function.history_caps``); the others are trimmed only below what
 every group has consumed.
 
@@ -21,6 +22,7 @@ the outputs are the same, ``tx.enriched`` is then never written.
 
 from __future__ import annotations
 
+from functions.served import FEATURES_STREAM
 from infra import score_stage, stages
 from infra.stages import ALERTS, ENRICHED, LABELS, LABELS_STORED, RAW, SCORED
 from streams.function import FunctionSpec, Pipeline, identity
@@ -40,8 +42,9 @@ PIPELINE = Pipeline(
             name="score",
             input=ENRICHED,
             group="score",
-            outputs=(SCORED, ALERTS),
-            history=(SCORED, ALERTS),  # records for the gateway and people: capped, no group reads them
+            outputs=(SCORED, ALERTS, FEATURES_STREAM),
+            # records for the gateway, people and the model jobs: capped, no group reads them
+            history=(SCORED, ALERTS, FEATURES_STREAM),
             build=score_stage.build_score,
             codec=stages.EnrichedCodec(),
             description="TxEnriched -> TxScored (+ AlertRaised): calibrated probability, decision, reasons.",

@@ -10,7 +10,9 @@ with the XACK of the inputs:
 - ``alerts``: one ``AlertRaised`` per review/decline, also published on the alerts channel;
 - the result record per transaction (``FeatureKeys.result``, expiring): what the gateway,
   the label stage and forensics read;
-- per-minute KPI counters (``FeatureKeys.kpi``): scored, per decision, amounts.
+- per-minute KPI counters (``FeatureKeys.kpi``): scored, per decision, amounts;
+- ``tx.features``: one ``ScoredFeatures`` per input (the vector scored and the probabilities),
+  a capped history the model lifecycle jobs read (drift, performance estimate, retraining).
 
 No champion registered: the batch fails with ``TransientError`` (left pending, retried),
 so transactions wait for a model rather than pass unscored.
@@ -29,6 +31,7 @@ from functions.decision import AlertRaised, Thresholds, TxScored
 from functions.events import TxEnriched
 from functions.keys import FeatureKeys
 from functions.score import score
+from functions.served import FEATURES_STREAM, ScoredFeatures, encode_scored_features
 from infra.errors import TransientError
 from infra.stages import ALERTS, SCORED
 from models.registry import ChampionSource, Registry
@@ -90,6 +93,9 @@ def score_effects(
     minute = int(time.time() // 60)
     for event, tx in zip(batch, scored, strict=True):
         effects.append(event.emit(SCORED, _encoder.encode(tx)))
+        effects.append(
+            event.emit(FEATURES_STREAM, encode_scored_features(ScoredFeatures.of(event.value, tx)))
+        )
         effects.append(
             HashSet(keys.result(tx.TransactionID), result_record(tx, event.published_ns), result_ttl_s)
         )

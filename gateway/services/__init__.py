@@ -21,6 +21,7 @@ from litestar.di import NamedDependency
 from functions.keys import FeatureKeys
 from gateway.services.alerts import AlertService
 from gateway.services.audit import AuditLog
+from gateway.services.drift import DriftService
 from gateway.services.events import EventService
 from gateway.services.health import HealthService
 from gateway.services.metrics import MetricsService
@@ -51,6 +52,7 @@ class Services:
     publisher: Publisher
     metrics: MetricsService
     audit: AuditLog
+    drift: DriftService
 
 
 def build_services(
@@ -93,6 +95,7 @@ def build_services(
         metrics=MetricsService(client, keys, fkeys, [(s.name, s.input, s.group) for s in wiring.pipeline]),
         alerts=AlertService(client, keys, fkeys, wiring.alerts_stream, audit, settings.features.label_ttl_s),
         audit=audit,
+        drift=DriftService(settings, client, registry, audit),
     )
 
 
