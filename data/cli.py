@@ -10,7 +10,7 @@ import itertools
 import logging
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -26,12 +26,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from core.settings import Settings, get_settings
 from data.check import check_files
 from data.loader import DataFileError, DataFiles, iter_json
 from data.shift import Shift
 from data.simulator import simulate as run_simulation
 from data.synthetic import TRANSACTION_FILE, generate
-from infra.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 console = Console()
@@ -108,10 +108,32 @@ def check(transactions: Path, identity: Path | None) -> None:
         raise SystemExit(1)
 
 
-def _rows(files: DataFiles, limit: int | None) -> Iterator[bytes]:
+def _rows(files: DataFiles, limit: int | None, skip: int = 0) -> Iterator[bytes]:
     chunks = iter_json(files, chunk_rows=min(limit or 20_000, 20_000))
     rows = itertools.chain.from_iterable(chunks)
-    return itertools.islice(rows, limit) if limit is not None else rows
+    return itertools.islice(rows, skip, None if limit is None else skip + limit)
+
+
+def _hold(client: redis.Redis, key: str) -> Callable[[], bool]:
+    """Whether the mirror holds producers (``key`` exists). While Redis is unreachable the answer is
+    unknown, and the mirror might be deleting the topics: hold, and say so once."""
+    unreachable = False
+
+    def held() -> bool:
+        nonlocal unreachable
+        try:
+            answer = bool(client.exists(key))
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            if not unreachable:
+                log.warning("redis unreachable (%s): holding until it answers", exc)
+            unreachable = True
+            return True
+        if unreachable:
+            log.info("redis back: the hold is %s", "on" if answer else "off")
+            unreachable = False
+        return answer
+
+    return held
 
 
 @click.command()
@@ -121,6 +143,8 @@ def _rows(files: DataFiles, limit: int | None) -> Iterator[bytes]:
 @click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=500.0, show_default=True,
               help="Transactions per second.")  # fmt: skip
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after this many transactions.")
+@click.option("--skip", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Start after this many rows (in TransactionDT order), e.g. the period a model learnt.")  # fmt: skip
 @click.option("--speedup", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
               help="Event time runs this much faster than wall time (scales the label delay).")  # fmt: skip
 @click.option("--label-delay", "label_delay", type=click.FloatRange(min=0), default=3_600.0, show_default=True,
@@ -144,6 +168,7 @@ def simulate(
     identity: Path | None,
     rate: float,
     limit: int | None,
+    skip: int,
     speedup: float,
     label_delay: float,
     synthetic_rows: int,
@@ -176,8 +201,7 @@ def simulate(
     if hold_key:
         if not settings.redis.url:
             raise click.UsageError("--hold-key needs SENTINEL_REDIS_URL")
-        client = redis.Redis.from_url(settings.redis.url)
-        hold = lambda: bool(client.exists(hold_key))  # noqa: E731
+        hold = _hold(redis.Redis.from_url(settings.redis.url), hold_key)
     if transactions is None:
         directory = synthetic_dir(settings)
         if not (directory / TRANSACTION_FILE).is_file():
@@ -193,7 +217,7 @@ def simulate(
         with _progress() as progress:
             task = progress.add_task(f"publishing at {rate:g}/s", total=limit)
             summary = run_simulation(
-                settings, _rows(files, limit), rate, limit=limit, speedup=speedup, label_delay_s=label_delay,
+                settings, _rows(files, limit, skip), rate, limit=limit, speedup=speedup, label_delay_s=label_delay,
                 progress=lambda n: progress.advance(task, n), stop=stop, hold=hold, shift=shift,
             )  # fmt: skip
     finally:

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
+from core.errors import SentinelError
 from data.rowjson import table_to_json
 from data.schema import (
     ALL_COLUMNS,
@@ -36,7 +37,6 @@ from data.schema import (
     Column,
     canonical_name,
 )
-from infra.errors import SentinelError
 
 log = logging.getLogger(__name__)
 

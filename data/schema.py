@@ -17,13 +17,14 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import msgspec
 
-from infra.errors import PoisonMessage
+from core.errors import PoisonMessage
 
 Kind = Literal["int", "float", "str"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,20 +232,35 @@ def decode_transaction(raw: bytes, *, strict: bool = True) -> Transaction:
     ``strict=False`` also accepts numbers written as strings (``"card1": "13926"``).
     """
     if b'"id-' in raw:  # rare hyphenated identity spelling: normalise then validate
-        try:
-            obj = _any_decoder.decode(raw)
-        except msgspec.DecodeError as exc:
-            raise InvalidRow(f"not JSON: {exc}") from exc
+        obj = _decode(_any_decoder, raw)
         if not isinstance(obj, dict):
             raise InvalidRow(f"expected a JSON object, got {type(obj).__name__}")
         return decode_row(obj)
+    return _decode(_tx_decoder if strict else _tx_text_decoder, raw)
+
+
+def _decode(decoder: msgspec.json.Decoder[T], raw: bytes) -> T:
+    """``decoder.decode(raw)``; every failure of the bytes (malformed, truncated, out of range,
+    nested too deep, invalid UTF-8) as InvalidRow, naming the column when there is one."""
     try:
-        return (_tx_decoder if strict else _tx_text_decoder).decode(raw)
+        return decoder.decode(raw)
     except msgspec.ValidationError as exc:
-        values = _any_decoder.decode(raw)
-        raise _invalid(exc, values if isinstance(values, dict) else None) from exc
+        raise _invalid(exc, _values(raw)) from exc
     except msgspec.DecodeError as exc:
         raise InvalidRow(f"not JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise InvalidRow("JSON nested too deeply") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidRow(f"invalid UTF-8 in a string: {exc.reason}") from exc
+
+
+def _values(raw: bytes) -> Mapping[str, object] | None:
+    """The event as a mapping, to quote the offending value; None when it is not one."""
+    try:
+        values = _any_decoder.decode(raw)
+    except (msgspec.MsgspecError, RecursionError, UnicodeDecodeError):
+        return None
+    return values if isinstance(values, dict) else None
 
 
 def _present(value: object) -> bool:
@@ -276,13 +292,7 @@ def transaction_to_dict(tx: Transaction) -> dict[str, Any]:
 
 def decode_label(raw: bytes) -> Label:
     """Validate one label event (``{"TransactionID": 1, "isFraud": 0}``)."""
-    try:
-        return _label_decoder.decode(raw)
-    except msgspec.ValidationError as exc:
-        values = _any_decoder.decode(raw)
-        raise _invalid(exc, values if isinstance(values, dict) else None) from exc
-    except msgspec.DecodeError as exc:
-        raise InvalidRow(f"not JSON: {exc}") from exc
+    return _decode(_label_decoder, raw)
 
 
 def encode_label(label: Label) -> bytes:

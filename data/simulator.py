@@ -33,10 +33,10 @@ from typing import Any, TypeVar, cast
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from core.errors import ConfigError
+from core.settings import Settings
 from data.schema import InvalidRow, Label, Transaction, decode_transaction, encode_label, encode_transaction
 from data.shift import Shift
-from infra.errors import ConfigError
-from infra.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
-"""Score stage, contracts: thresholds, and the facts it emits (``TxScored``, ``AlertRaised``).
+"""Score stage, decision rule: thresholds on the calibrated probability -> approve / review / decline.
 
-Risk level and decision follow the thresholds (DESIGN.md defaults):
+Risk level and decision follow the thresholds (DESIGN.md defaults), with one ordering rule
+everywhere (score stage, label stage, the gateway's Strategy API): review < decline, so
 approve < review threshold <= review < decline threshold <= decline.
 """
 
@@ -10,12 +11,11 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from functions.scorer import Reason
-
 Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 Decision = Literal["approve", "review", "decline"]
 Risk = Literal["low", "medium", "high"]
 RISK: dict[Decision, Risk] = {"approve": "low", "review": "medium", "decline": "high"}
+DECISIONS: tuple[Decision, ...] = tuple(RISK)
 
 
 class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
@@ -25,8 +25,10 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
     decline: Probability
 
     def __post_init__(self) -> None:
-        if self.review > self.decline:
-            raise ValueError(f"review threshold {self.review} is above decline threshold {self.decline}")
+        if not self.review < self.decline:
+            raise ValueError(
+                f"review threshold {self.review} is at or above decline threshold {self.decline}"
+            )
 
     def decide(self, probability: float) -> Decision:
         if probability >= self.decline:
@@ -34,44 +36,3 @@ class Thresholds(msgspec.Struct, frozen=True, kw_only=True):
         if probability >= self.review:
             return "review"
         return "approve"
-
-
-class ShadowScore(msgspec.Struct, frozen=True, kw_only=True):
-    """The challenger's opinion, stored beside the champion's and never acted on."""
-
-    model_version: str
-    probability: float
-    decision: Decision
-
-
-class TxScored(msgspec.Struct, frozen=True, kw_only=True):
-    """A transaction's fraud score and decision (stream ``tx.scored``)."""
-
-    TransactionID: int
-    TransactionDT: int
-    TransactionAmt: float
-    card1: int
-    uid: str
-    probability: float
-    risk: Risk
-    decision: Decision
-    reasons: list[Reason] = []  # only for review / decline: explanations cost time
-    model_version: str
-    review_threshold: float
-    decline_threshold: float
-    challenger: ShadowScore | None = None
-
-
-class AlertRaised(msgspec.Struct, frozen=True, kw_only=True):
-    """A transaction that needs action (review or decline) (stream ``alerts`` + pub/sub)."""
-
-    TransactionID: int
-    TransactionDT: int
-    TransactionAmt: float
-    card1: int
-    uid: str
-    probability: float
-    risk: Risk
-    decision: Decision
-    reasons: list[Reason]
-    model_version: str

@@ -7,7 +7,13 @@ from collections.abc import Sequence
 from data.schema import Transaction
 from functions.engine import FeatureEngine
 from functions.events import TxEnriched
+from functions.features import CATEGORICAL_COLUMNS
 from functions.velocity import client_uid
+
+
+def categories(tx: Transaction) -> dict[str, str]:
+    """The categorical columns of ``tx`` that have a value, as received."""
+    return {c: v for c in CATEGORICAL_COLUMNS if (v := getattr(tx, c)) is not None}
 
 
 def enrich(batch: Sequence[Transaction], engine: FeatureEngine) -> list[TxEnriched]:
@@ -23,6 +29,7 @@ def enrich(batch: Sequence[Transaction], engine: FeatureEngine) -> list[TxEnrich
             ProductCD=tx.ProductCD,
             P_emaildomain=tx.P_emaildomain,
             DeviceInfo=tx.DeviceInfo,
+            categories=categories(tx),
             features=row.tobytes(),
         )
         for tx, row in zip(batch, matrix, strict=True)

@@ -1,7 +1,8 @@
-"""Feature state plumbing: every Redis key of the enrich stage's state, built in one place.
+"""Fraud keyspace: every Redis key the stages and the gateway keep, built in one place, one class per owner.
 
 All keys live under the runtime's prefix (``ctx.keys.prefix``; a scratch prefix for replays)::
 
+    FeatureKeys: the enrich stage's state
     <prefix>feat:e:<entity>:<value>     string: packed float64 state: all-history n, sum, sum of
                                          squares, newest TransactionDT, then per window bucket slot:
                                          bucket id, count, amount sum, sum of squares
@@ -11,17 +12,25 @@ All keys live under the runtime's prefix (``ctx.keys.prefix``; a scratch prefix 
     <prefix>feat:freq:<column>          hash: value -> count (online frequency encoding)
     <prefix>feat:vec:<TransactionID>    string: the packed stateful features computed for the tx,
                                          returned again on re-processing (idempotency)
-    <prefix>result:<TransactionID>      hash: the score stage's result for one transaction (expiring)
-    <prefix>kpi:<minute>                hash: per-minute score counters (expiring)
+    <prefix>tx:received:<TransactionID> hash: ``raw``, the transaction as received (forensics),
+                                         expiring with the result record
+    ScoreKeys: the score stage's records
+    <prefix>result:<TransactionID>      hash: the result record of one transaction (``functions.result``)
+    <prefix>kpi:<minute>                hash: per-minute score counters (``functions.result``)
     <prefix>alerts                      pub/sub channel of alerts
+    LabelKeys: the label stage's store
+    <prefix>feat:lbl:...                labels, their window, counters and live quality
+    OperatorKeys: what people change through the gateway
     <prefix>strategy                    hash: live decision thresholds (review, decline, updated_by ...)
     <prefix>audit                       stream: audit log of strategy / model changes
     <prefix>alert:verdict:<TransactionID>  hash: analyst's verdict on an alert (becomes a label)
-    <prefix>feat:lbl:...                label store and live quality metrics (the label stage)
-    <prefix>model:drift                 stream: drift reports of the drift job (capped), newest last
+    ModelJobKeys: the model lifecycle jobs (models.jobs)
+    <prefix>model:drift                 stream: drift reports (capped), newest last
     <prefix>model:drift:live            pub/sub channel: each new drift report as JSON
-    <prefix>model:jobs                  hash: lifecycle job state (last retrain, last trigger ...)
+    <prefix>model:jobs                  hash: lifecycle job state (last retrain, its trigger ...)
     <prefix>model:retrain:lock          string, expiring: held while a retrain runs
+    scratch_prefix: throwaway state
+    <prefix>scratch:<purpose>:<id>:...  a training-set replay, a benchmark, the gateway's dry runs
 
 State keys expire after a period without activity (``FeatureTtl``), so memory is bounded
 by the entities active in that period.
@@ -29,12 +38,18 @@ by the entities active in that period.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+
+
+def scratch_prefix(key_prefix: str, purpose: str) -> str:
+    """A prefix under ``key_prefix`` that nothing else uses, for throwaway state (drop it after)."""
+    return f"{key_prefix}scratch:{purpose}:{uuid.uuid4().hex[:12]}:"
 
 
 @dataclass(frozen=True)
 class FeatureKeys:
-    """Builds the feature-state key names under one prefix."""
+    """The enrich stage's feature-state keys under one prefix."""
 
     prefix: str
 
@@ -58,14 +73,23 @@ class FeatureKeys:
     def vector(self, transaction_id: int) -> str:
         return f"{self.prefix}feat:vec:{transaction_id}"
 
-    # score stage
+    def received(self, transaction_id: int) -> str:
+        """Hash: ``raw``, the transaction as received (JSON), for forensics; expires with the result."""
+        return f"{self.prefix}tx:received:{transaction_id}"
+
+
+@dataclass(frozen=True)
+class ScoreKeys:
+    """The score stage's records under one prefix."""
+
+    prefix: str
+
     def result(self, transaction_id: int) -> str:
-        """Hash: probability, decision, risk, model_version, review/decline_threshold, TransactionDT,
-        amount, card1, uid, published_ns, reasons (JSON), challenger_* (shadow score)."""
+        """Hash: the result record of one transaction (fields: ``functions.result``); expiring."""
         return f"{self.prefix}result:{transaction_id}"
 
     def kpi(self, minute: int) -> str:
-        """Hash: per-minute counters of the score stage (scored, approve/review/decline, amounts)."""
+        """Hash: per-minute counters of the score stage (``functions.result.kpi_increments``)."""
         return f"{self.prefix}kpi:{minute}"
 
     @property
@@ -73,28 +97,40 @@ class FeatureKeys:
         """Pub/sub channel: every AlertRaised as JSON, for live dashboards."""
         return f"{self.prefix}alerts"
 
-    # label stage
+
+@dataclass(frozen=True)
+class LabelKeys:
+    """The label stage's store and live quality under one prefix."""
+
+    prefix: str
+
     def label(self, transaction_id: int) -> str:
         """Hash: the label of one transaction (isFraud, TransactionDT, amount, probability, delay_s)."""
         return f"{self.prefix}feat:lbl:tx:{transaction_id}"
 
     @property
-    def label_window(self) -> str:
+    def window(self) -> str:
         """Zset: recent labelled transactions, member "txid:label:probability" (probability empty
         when the transaction was never scored), score = label arrival time (ns)."""
         return f"{self.prefix}feat:lbl:window"
 
     @property
-    def label_stats(self) -> str:
+    def stats(self) -> str:
         """Hash: label counters (labels, fraud, unscored, delay sums)."""
         return f"{self.prefix}feat:lbl:stats"
 
     @property
-    def label_quality(self) -> str:
+    def quality(self) -> str:
         """Hash: the live precision / recall / PR-AUC over the sliding window."""
         return f"{self.prefix}feat:lbl:quality"
 
-    # decision strategy (score stage reads it; the gateway's Strategy API writes it)
+
+@dataclass(frozen=True)
+class OperatorKeys:
+    """What operators change through the gateway (the score and label stages read the strategy)."""
+
+    prefix: str
+
     @property
     def strategy(self) -> str:
         """Hash: the live thresholds ``review``, ``decline`` and who set them (``updated_by``/``_at``)."""
@@ -105,7 +141,17 @@ class FeatureKeys:
         """Stream: audit trail of operator actions (strategy changes, alert verdicts, model pointer)."""
         return f"{self.prefix}audit"
 
-    # model lifecycle jobs (models.jobs)
+    def alert_verdict(self, transaction_id: int) -> str:
+        """Hash: an analyst's verdict on the alert of one transaction (verdict, by, at, note); expiring."""
+        return f"{self.prefix}alert:verdict:{transaction_id}"
+
+
+@dataclass(frozen=True)
+class ModelJobKeys:
+    """The model lifecycle jobs' keys under one prefix."""
+
+    prefix: str
+
     @property
     def drift_reports(self) -> str:
         """Stream: one drift report (JSON, field ``d``) per drift check, capped, newest last."""
@@ -118,15 +164,10 @@ class FeatureKeys:
 
     @property
     def jobs_state(self) -> str:
-        """Hash: lifecycle job state (``last_retrain_at``, ``last_trigger``, ``last_decision`` ...)."""
+        """Hash: lifecycle job state (``last_retrain_at``, ``last_trigger``)."""
         return f"{self.prefix}model:jobs"
 
     @property
     def retrain_lock(self) -> str:
         """String, expiring: the id of the retrain job that holds it (one retrain at a time)."""
         return f"{self.prefix}model:retrain:lock"
-
-    # alert queue (the score stage raises alerts; analysts resolve them through the gateway)
-    def alert_verdict(self, transaction_id: int) -> str:
-        """Hash: an analyst's verdict on the alert of one transaction (verdict, by, at, note); expiring."""
-        return f"{self.prefix}alert:verdict:{transaction_id}"

@@ -1,7 +1,7 @@
 """Label stage: Label (stream ``labels``) -> label store, live model quality, label delay statistics.
 
 Each label is joined with the score the score stage stored for its transaction
-(``FeatureKeys.result``) and kept for retraining (``LabelStored`` on ``labels.stored``, and a
+(``ScoreKeys.result``) and kept for retraining (``LabelStored`` on ``labels.stored``, and a
 hash per transaction). The live quality over the sliding window of the latest labels
 (``QUALITY_WINDOW``): precision and recall at the review threshold, PR-AUC (average
 precision), the fraud share, and the label delay (label arrival - transaction publish, wall
@@ -19,27 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-import msgspec
 import numpy as np
 
 from data.schema import Label
+from functions.events import LabelStored
 
 QUALITY_WINDOW = 5_000
 """Latest labels the live precision / recall / PR-AUC are computed over."""
-
-
-class LabelStored(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """A label joined with its score (stream ``labels.stored``: the label store for retraining)."""
-
-    TransactionID: int
-    isFraud: int
-    TransactionDT: int | None = None
-    TransactionAmt: float | None = None
-    probability: float | None = None  # None: the transaction was never scored
-    decision: str | None = None
-    model_version: str | None = None
-    delay_s: float | None = None  # label arrival - transaction publish (wall clock)
-    duplicate: bool = False  # the label was already stored (redelivery): nothing counted again
 
 
 @dataclass(frozen=True)

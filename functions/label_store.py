@@ -1,19 +1,24 @@
 """Label stage, state: ``LabelStore`` in Redis, one script call per batch (the client is injected).
 
 Per label, unless its hash already exists (then it is read back, flagged ``duplicate``): join
-the score stage's result record, write the label hash (expiring), add it to the sliding
-window zset (trimmed to ``QUALITY_WINDOW``) and count it (labels, fraud, unscored, delays).
+the score stage's result record (the fields ``functions.result.JOINED`` names), write the label
+hash (expiring), add it to the sliding window zset (trimmed to ``QUALITY_WINDOW``) and count it
+(labels, fraud, unscored, delays).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from string import Template
 from typing import Any, Protocol
 
-from functions.keys import FeatureKeys
-from functions.label import QUALITY_WINDOW, LabelIn, LabelStored
+from functions.events import LabelStored
+from functions.keys import LabelKeys, ScoreKeys
+from functions.label import QUALITY_WINDOW, LabelIn
+from functions.result import JOINED
+from functions.velocity import ScriptClient
 
-_SCRIPT = """
+_SCRIPT = Template("""
 local stats, window = KEYS[1], KEYS[2]
 local n, ttl, keep = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local FIELDS = {'isFraud', 'TransactionDT', 'amount', 'probability', 'decision', 'model_version', 'delay_s'}
@@ -25,8 +30,7 @@ for i = 1, n do
   if row[1] then
     out[#out + 1] = '1'
   else
-    local r = redis.call('HMGET', rk, 'TransactionDT', 'amount', 'probability', 'decision',
-                         'model_version', 'published_ns')
+    local r = redis.call('HMGET', rk, $joined)
     local delay = false
     if arrived and tonumber(r[6]) then delay = string.format('%.6f', (arrived - tonumber(r[6])) / 1e9) end
     row = {tostring(y), r[1], r[2], r[3], r[4], r[5], delay}
@@ -52,13 +56,11 @@ for i = 1, n do
 end
 redis.call('ZREMRANGEBYRANK', window, 0, -(keep + 1))
 return out
-"""
+""").substitute(joined=", ".join(f"'{field}'" for field in JOINED))
 _WIDTH = 8
 
 
-class ScriptClient(Protocol):
-    def register_script(self, script: str) -> Any: ...
-
+class LabelClient(ScriptClient, Protocol):
     def zrevrange(self, name: str, start: int, end: int) -> Any: ...
 
 
@@ -73,20 +75,23 @@ def _text(raw: bytes) -> str | None:
 class RedisLabelStore:
     """``LabelStore`` on Redis under ``keys``; labels kept ``ttl_s`` seconds."""
 
-    def __init__(self, client: ScriptClient, keys: FeatureKeys, ttl_s: int = 90 * 86_400) -> None:
+    def __init__(
+        self, client: LabelClient, keys: LabelKeys, results: ScoreKeys, ttl_s: int = 90 * 86_400
+    ) -> None:
         self._client = client
         self._script = client.register_script(_SCRIPT)
         self._keys = keys
+        self._results = results
         self._ttl_s = ttl_s
 
     def store(self, batch: Sequence[LabelIn]) -> list[LabelStored]:
         if not batch:
             return []
-        keys: list[str] = [self._keys.label_stats, self._keys.label_window]
+        keys: list[str] = [self._keys.stats, self._keys.window]
         args: list[Any] = [len(batch), self._ttl_s, QUALITY_WINDOW]
         for item in batch:
             tx_id = item.label.TransactionID
-            keys += (self._keys.label(tx_id), self._keys.result(tx_id))
+            keys += (self._keys.label(tx_id), self._results.result(tx_id))
             args += (tx_id, item.label.isFraud, "" if item.arrived_ns is None else item.arrived_ns)
         flat = self._script(keys=keys, args=args)
         out = []
@@ -108,7 +113,7 @@ class RedisLabelStore:
         return out
 
     def window(self) -> list[tuple[int, float]]:
-        members = self._client.zrevrange(self._keys.label_window, 0, QUALITY_WINDOW - 1)
+        members = self._client.zrevrange(self._keys.window, 0, QUALITY_WINDOW - 1)
         pairs = []
         for member in members:
             _, y, probability = member.split(b":")

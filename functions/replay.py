@@ -3,15 +3,14 @@
 Invariant 2 (zero training/serving skew): the matrix a model is trained on is produced by
 ``FeatureEngine`` + ``RedisFeatureState``, the very objects the enrich function runs, in
 batches like the stream. Give the transactions in TransactionDT order (the order the live
-stream approximately sees them) and a fresh prefix (``scratch_prefix``); drop it afterwards
-with ``drop_state``.
+stream approximately sees them) and a fresh prefix (``functions.keys.scratch_prefix``); drop it
+afterwards with ``drop_state``.
 
-    X, meta = replay_features(client, scratch_prefix("train"), transactions)
+    X, meta = replay_features(client, scratch_prefix(key_prefix, "train"), transactions)
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import islice
@@ -47,11 +46,6 @@ class ReplayMeta:
 
     def __len__(self) -> int:
         return len(self.transaction_id)
-
-
-def scratch_prefix(purpose: str = "replay") -> str:
-    """A key prefix nothing else uses, for one replay."""
-    return f"scratch:{purpose}:{uuid.uuid4().hex[:12]}:"
 
 
 def replay_features(

@@ -2,22 +2,26 @@
 
 Pure and deterministic: the model (a ``Scorer`` port), an optional challenger scored in
 shadow, and the thresholds come in as arguments; nothing is read from Redis or the clock.
-One batched model call per batch; native-SHAP reasons only for the rows at or above the
-review threshold (explanations cost ~10x a prediction, and approvals need none).
+One batched model call per batch; reasons (the model's path attribution, ``Scorer.reasons``)
+only for the rows at or above the review threshold (approvals need none, and explaining costs
+more than predicting).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import msgspec
 import numpy as np
 
-from functions.decision import RISK, AlertRaised, ShadowScore, Thresholds, TxScored
-from functions.events import TxEnriched, feature_matrix
-from functions.features import FEATURE_INDEX, FEATURE_NAMES
+from functions.decision import RISK, Thresholds
+from functions.events import AlertRaised, ShadowScore, TxEnriched, TxScored, feature_matrix
+from functions.features import CATEGORICAL_COLUMNS, FEATURE_INDEX, FEATURE_NAMES
 from functions.scorer import Matrix, Reason, Scorer
 
 DEFAULT_REASONS = 5
+"""Reasons per flagged row when the caller sets none (the score stage passes ``models.max_reasons``)."""
+CATEGORICAL = frozenset(CATEGORICAL_COLUMNS)
 
 
 def model_matrix(full: Matrix, names: Sequence[str]) -> Matrix:
@@ -29,6 +33,14 @@ def model_matrix(full: Matrix, names: Sequence[str]) -> Matrix:
         # A model trained on features this code no longer computes: a deployment error.
         raise ValueError(f"model needs features the enrich stage does not produce: {missing[:5]}")
     return np.ascontiguousarray(full[:, [FEATURE_INDEX[name] for name in names]])
+
+
+def readable(reasons: list[Reason], tx: TxEnriched) -> list[Reason]:
+    """Reasons with a categorical feature's original value instead of the code the model reads."""
+    return [
+        msgspec.structs.replace(r, value=tx.categories.get(r.feature)) if r.feature in CATEGORICAL else r
+        for r in reasons
+    ]
 
 
 def score(
@@ -49,7 +61,7 @@ def score(
     reasons: dict[int, list[Reason]] = {}
     if flagged:
         explained = model.reasons(matrix[flagged], top_k)
-        reasons = dict(zip(flagged, explained, strict=True))
+        reasons = {i: readable(found, batch[i]) for i, found in zip(flagged, explained, strict=True)}
     shadow: list[ShadowScore | None] = [None] * len(batch)
     if challenger is not None:
         challenger_proba = challenger.predict_proba(model_matrix(full, challenger.feature_names))
@@ -77,18 +89,5 @@ def score(
         )
         scored.append(event)
         if decision != "approve":
-            alerts.append(
-                AlertRaised(
-                    TransactionID=event.TransactionID,
-                    TransactionDT=event.TransactionDT,
-                    TransactionAmt=event.TransactionAmt,
-                    card1=event.card1,
-                    uid=event.uid,
-                    probability=event.probability,
-                    risk=event.risk,
-                    decision=decision,
-                    reasons=event.reasons,
-                    model_version=event.model_version,
-                )
-            )
+            alerts.append(AlertRaised.of(event))
     return scored, alerts

@@ -18,10 +18,13 @@ Matrix = npt.NDArray[np.float32]
 
 
 class Reason(msgspec.Struct, frozen=True, kw_only=True):
-    """One reason behind a score: a feature, its value, and its push on the log-odds."""
+    """One reason behind a score: a feature, its value, and its push on the log-odds.
+
+    ``value`` is the original text for a categorical column (``"W"``), not the code the model reads.
+    """
 
     feature: str
-    value: float | None
+    value: float | str | None
     contribution: float
 
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import msgspec
 
-from functions.decision import TxScored
-from functions.events import TxEnriched
+from functions.events import TxEnriched, TxScored
 
 FEATURES_STREAM = "tx.features"
 

@@ -193,9 +193,12 @@ def _text(value: object) -> str:
 
 
 def client_uid(tx: Transaction) -> str:
-    """The client identity: card1 | addr1 | account start day (TransactionDT//86400 - D1)."""
-    addr = None if tx.addr1 is None else repr(tx.addr1)
-    start = None if tx.D1 is None else tx.TransactionDT // DAY - tx.D1
+    """The client identity: card1 | addr1 | account start day (TransactionDT//86400 - D1).
+
+    A missing part is empty (``"6838||31.0"``), never the text ``None``.
+    """
+    addr = "" if tx.addr1 is None else repr(tx.addr1)
+    start = "" if tx.D1 is None else tx.TransactionDT // DAY - tx.D1
     return f"{tx.card1}|{addr}|{start}"
 
 

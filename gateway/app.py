@@ -11,22 +11,26 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.static_files import create_static_files_router
+from swagger_ui_bundle import swagger_ui_path
 
+from core.settings import Settings
 from gateway.auth import API_KEY_HEADER, SECURITY_SCHEME, KeyRing, parse_api_keys
+from gateway.body import BodyRequest
 from gateway.controllers import CONTROLLERS
 from gateway.problems import EXCEPTION_HANDLERS
 from gateway.services import Services, open_services
 from gateway.wiring import Wiring
-from infra.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +54,11 @@ def create_app(settings: Settings, wiring: Wiring) -> Litestar:
         app_name="sentinel_gateway", prefix="sentinel_gateway", group_path=True, exclude=["^/metrics"]
     )
     return Litestar(
-        route_handlers=[*CONTROLLERS, PrometheusMetrics],
+        route_handlers=[*CONTROLLERS, PrometheusMetrics, swagger_assets()],
         lifespan=[lifespan],
         dependencies={"services": Provide(_services, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
+        request_class=BodyRequest,
         cors_config=CORSConfig(
             allow_origins=list(cfg.cors_origins),
             allow_methods=["GET", "POST", "PUT", "OPTIONS"],
@@ -66,7 +71,7 @@ def create_app(settings: Settings, wiring: Wiring) -> Litestar:
             version=API_VERSION,
             description="Real-time fraud scoring, investigation and operations.",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(path="/"), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=[swagger_ui()],
             components=Components(
                 security_schemes={
                     SECURITY_SCHEME: SecurityScheme(
@@ -77,6 +82,28 @@ def create_app(settings: Settings, wiring: Wiring) -> Litestar:
         ),
         state=_initial_state(settings, keyring),
         debug=False,
+    )
+
+
+SWAGGER_ASSETS = "/schema/assets"
+
+
+def swagger_assets() -> Any:
+    """Swagger UI's JS, CSS and icons, served from the ``swagger-ui-bundle-v2`` package: the API
+    docs work on a host with no internet access (no CDN)."""
+    return create_static_files_router(
+        path=SWAGGER_ASSETS, directories=[swagger_ui_path], include_in_schema=False, name="swagger-assets"
+    )
+
+
+def swagger_ui() -> SwaggerRenderPlugin:
+    """The API docs at ``/schema`` and ``/schema/swagger``, every asset from ``SWAGGER_ASSETS``."""
+    return SwaggerRenderPlugin(
+        path=["/", "/swagger"],
+        js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
+        css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
+        standalone_preset_js_url=f"{SWAGGER_ASSETS}/swagger-ui-standalone-preset.js",
+        favicon=f"<link rel='icon' type='image/png' href='{SWAGGER_ASSETS}/favicon-32x32.png'>",
     )
 
 

@@ -23,7 +23,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
-from infra.errors import ConfigError
+from core.errors import ConfigError
 
 API_KEY_HEADER = "X-API-Key"
 SECURITY_SCHEME = "apiKey"
@@ -108,18 +108,18 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
 
 
 def requires(
-    role: Role,
+    role: Role | None,
 ) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
-    """A route guard: 401 without a valid key, 403 when its role does not grant ``role``."""
+    """A route guard: 401 without a valid key, 403 when its role does not grant ``role`` (None: any)."""
 
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         ring: KeyRing = connection.app.state.keyring
         principal = ring.identify(connection.headers.get(API_KEY_HEADER))
         if principal is None:
             raise NotAuthorizedException(f"missing or unknown API key in the {API_KEY_HEADER} header")
-        if not principal.holds(role):
+        if role is not None and not principal.holds(role):
             raise PermissionDeniedException(f"this endpoint needs the {role.value} role")
         connection.scope.setdefault("state", {})["principal"] = principal
 
-    guard.__name__ = f"requires_{role.value}"
+    guard.__name__ = f"requires_{role.value if role else 'key'}"
     return guard

@@ -6,7 +6,7 @@ import logging
 
 import click
 
-from infra.settings import get_settings
+from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 

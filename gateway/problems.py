@@ -18,8 +18,8 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import ResponseSpec
 from litestar.utils.scope.state import ScopeState
 
+from core.errors import PoisonMessage, SentinelError, TransientError
 from data.schema import InvalidRow
-from infra.errors import PoisonMessage, SentinelError, TransientError
 
 log = logging.getLogger(__name__)
 

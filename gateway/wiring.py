@@ -2,7 +2,8 @@
 
 The gateway scores with the pipeline's own functions (the same ``build(ctx)`` factories the
 stream workers run, fused like ``sentinel fn run enrich+score``), so it needs the table and
-the names of the chain and of its output streams; ``infra.gateway`` supplies them.
+the names of the chain, of its output streams and of the labels stream analysts' verdicts
+join; ``infra.gateway`` supplies them.
 """
 
 from __future__ import annotations
@@ -18,3 +19,4 @@ class Wiring:
     score_chain: tuple[str, ...]  # e.g. ("enrich", "score"): raw transaction -> scored
     scored_stream: str  # logical stream of scored transactions (TxScored)
     alerts_stream: str  # logical stream of alerts (AlertRaised)
+    labels_stream: str  # logical stream the label stage reads (a resolved alert becomes a Label)

@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v redis-server >/dev/null || need_apt+=(redis-server)
+command -v npm >/dev/null || need_apt+=(npm)              # installs node and bun for the dashboard
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)         # the browser tests (Playwright, system Chromium)
 if ((${#need_apt[@]})); then
   echo "installing system packages: ${need_apt[*]}"
   sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
@@ -27,5 +29,13 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e '.[dev]'
   rm -f .venv/.installed-*; touch "$stamp"
+fi
+# Node and bun for the dashboard's frontend build, as npm packages (tools/js/package.json + lock).
+js_stamp=.tools/js/.installed-$(cat tools/js/package.json tools/js/package-lock.json | sha256sum | cut -c1-16)
+if [ ! -f "$js_stamp" ]; then
+  echo "installing node and bun into .tools/js (npm registry)"
+  rm -rf .tools/js && mkdir -p .tools/js && cp tools/js/package.json tools/js/package-lock.json .tools/js/
+  npm ci --prefix .tools/js --ignore-scripts --no-audit --no-fund --loglevel=error
+  touch "$js_stamp"
 fi
 exec .venv/bin/just "$@"

@@ -3,6 +3,9 @@
 Subcommands live next to the code they drive and are imported only when run, so
 ``sentinel --help`` stays fast and a command never pays for another's imports.
 Add one by adding a row to ``COMMANDS``.
+
+Errors end a command as one line on stderr and exit status 1 (``one_line_errors``); the
+traceback is logged at debug level (`sentinel -vv ...`).
 """
 
 from __future__ import annotations
@@ -12,8 +15,13 @@ import logging
 from typing import Any
 
 import click
+import redis
+from confluent_kafka import KafkaException
 
-from infra.settings import get_settings
+from core.errors import SentinelError
+from core.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 # name -> (module:attribute of a click command, one-line help shown by `sentinel --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -29,7 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mirror": ("streams.cli:mirror", "Copy the broker topics into Redis streams, exactly once."),
     "gateway": ("gateway.cli:gateway", "Serve the HTTP API (scoring, investigation, operations) on granian."),
     "train": (
-        "infra.commands_models:train_command",
+        "infra.train:train_command",
         "Train, calibrate, evaluate and register a fraud model.",
     ),
     "models": ("models.cli:models", "Model registry: list, show, promote, rollback."),
@@ -38,10 +46,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "models.jobs.cli:drift",
         "Drift reports: PSI per input and score, estimated vs realised metrics.",
     ),
-    "bench": ("infra.bench:bench", "Run a benchmark; print a table and write JSON."),
+    "bench": ("infra.bench.cli:bench", "Run a benchmark; print a table and write JSON."),
     "up": ("infra.commands:up", "Run the whole local stack (what `just up` does)."),
     "down": ("infra.commands:down", "Stop a local stack started with `sentinel up --detach`."),
     "prepare": ("infra.commands:prepare", "Create topics, data and a first model if missing."),
+    "dashboard": ("infra.commands:dashboard", "Serve the analyst dashboard (builds it on first start)."),
 }
 
 
@@ -70,10 +79,29 @@ class LazyGroup(click.Group):
             raise TypeError(f"{module_name}:{attr} is not a click command")
         return command
 
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (SentinelError, redis.RedisError, KafkaException, OSError) as exc:
+            log.debug("command failed", exc_info=True)
+            raise click.ClickException(one_line(exc)) from exc
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Help texts come from the table so listing commands imports none of them.
         with formatter.section(self.section):
             formatter.write_dl([(name, self.table[name][1]) for name in sorted(self.table)])
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one readable line: what failed, in the words of the failing layer."""
+    if isinstance(exc, redis.ConnectionError):
+        return f"cannot reach Redis: {exc}".replace("\n", " ")
+    if isinstance(exc, redis.RedisError):
+        return f"Redis refused the command: {exc}".replace("\n", " ")
+    if isinstance(exc, KafkaException):
+        return f"broker error: {exc.args[0] if exc.args else exc}"
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
 
 
 @click.group(cls=LazyGroup, table=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})

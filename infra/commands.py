@@ -3,38 +3,20 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import sys
 import threading
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import suppress
+from pathlib import Path
 
 import click
 
-from infra.errors import SentinelError
-from infra.services import broker_kind, ensure_topics, local_broker, local_redis, topic_config
-from infra.settings import Settings, get_settings
+from core.errors import SentinelError
+from core.settings import get_settings
+from infra.services import running_services
 
 log = logging.getLogger(__name__)
-
-
-@contextmanager
-def running_services(settings: Settings) -> Iterator[Settings]:
-    """Start what is not configured (Redis, broker), create topics; yield settings pointing at them."""
-    with ExitStack() as stack:
-        redis_url = settings.redis.url or stack.enter_context(
-            local_redis(settings.redis, settings.local.state_dir / "redis")
-        )
-        kafka = settings.kafka
-        bootstrap, recycle = kafka.bootstrap, kafka.recycle_messages
-        if not bootstrap:
-            bootstrap = stack.enter_context(local_broker(kafka, settings.local.state_dir / "broker"))
-            if broker_kind(kafka) == "tansu":  # it keeps every message in memory: the mirror empties it
-                recycle = recycle or settings.local.broker_max_messages
-        topics = [kafka.topic_transactions, kafka.topic_labels]
-        ensure_topics(bootstrap, topics, kafka.partitions, config=topic_config(kafka))
-        yield settings.replace(
-            redis={"url": redis_url}, kafka={"bootstrap": bootstrap, "recycle_messages": recycle}
-        )
 
 
 @click.command()
@@ -99,8 +81,33 @@ def prepare() -> None:
     try:
         with running_services(settings) as live:
             transactions, identity = stack.dataset(live)
-            env = stack.child_env(live, stack.api_keys(live), transactions, identity)
-            stack.ensure_model(live, env, transactions, identity)
+            split = stack.periods(transactions, live.local.stream_fraction, live.local.rate)
+            env = stack.child_env(live, stack.api_keys(live), transactions, identity, split)
+            stack.ensure_model(live, env, transactions, identity, split.train_rows)
             stack.install_schedule(live)
     except SentinelError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@click.command()
+@click.option("--build-only", is_flag=True, help="Build the frontend (when needed) and exit.")
+def dashboard(build_only: bool) -> None:
+    """Serve the analyst dashboard (frontend/, Reflex, production mode) on local.dashboard_port.
+
+    The first start builds the frontend (node and bun from .tools/js); later starts reuse the
+    build. The dashboard reads the gateway only.
+    """
+    settings = get_settings()
+    serve = Path(__file__).resolve().parents[1] / "frontend" / "serve.py"
+    if not serve.exists():
+        raise click.ClickException(f"{serve} not found: the dashboard needs the source checkout")
+    gateway_host = "127.0.0.1" if settings.gateway.host in ("0.0.0.0", "::") else settings.gateway.host
+    env = {
+        **os.environ,
+        "SENTINEL_DASHBOARD_PORT": str(settings.local.dashboard_port),
+        "SENTINEL_DASHBOARD_HOST": settings.local.dashboard_host,
+        "SENTINEL_DASHBOARD_GATEWAY_URL": settings.local.dashboard_gateway_url
+        or f"http://{gateway_host}:{settings.gateway.port}",
+    }
+    argv = [sys.executable, str(serve), *(["--build-only"] if build_only else [])]
+    os.execve(sys.executable, argv, env)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from litestar import Litestar
 
+from core.settings import Settings, get_settings
 from gateway.app import create_app
 from gateway.wiring import Wiring
-from infra.settings import Settings, get_settings
-from infra.stages import ALERTS, SCORED
+from infra.pipeline.streams import ALERTS, LABELS, SCORED
 from streams.function import load_pipeline
 
 SCORE_CHAIN = ("enrich", "score")
@@ -25,6 +25,7 @@ def wiring(settings: Settings) -> Wiring:
         score_chain=SCORE_CHAIN,
         scored_stream=SCORED,
         alerts_stream=ALERTS,
+        labels_stream=LABELS,
     )
 
 

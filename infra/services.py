@@ -1,7 +1,7 @@
 """Embedded local services: a redis-server and a Kafka-compatible broker as child processes.
 
-Used by the local stack (``sentinel services``) and by the test fixtures, so both run on
-the same real servers. Each service binds to 127.0.0.1 on a free port, is waited for
+Used by the local stack (``sentinel services``, ``running_services``) and by the test fixtures,
+so both run on the same real servers. Each service binds to 127.0.0.1 on a free port, is waited for
 until it answers, and is stopped with its whole process group, leaving nothing behind.
 """
 
@@ -15,7 +15,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,8 +24,8 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from infra.errors import SentinelError
-from infra.settings import KafkaSettings, RedisSettings
+from core.errors import SentinelError
+from core.settings import KafkaSettings, RedisSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,8 @@ def local_redis(cfg: RedisSettings, data_dir: Path) -> Iterator[str]:
         "",
         "--appendonly",
         "yes" if cfg.appendonly else "no",
+        "--appendfsync",
+        cfg.appendfsync,
         "--daemonize",
         "no",
     ]
@@ -287,3 +289,23 @@ def ensure_topics(
         except KafkaException as exc:
             if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
                 raise ServiceError(f"could not create topic {name}: {exc}") from exc
+
+
+@contextmanager
+def running_services(settings: Settings) -> Iterator[Settings]:
+    """Start what is not configured (Redis, broker), create topics; yield settings pointing at them."""
+    with ExitStack() as stack:
+        redis_url = settings.redis.url or stack.enter_context(
+            local_redis(settings.redis, settings.local.state_dir / "redis")
+        )
+        kafka = settings.kafka
+        bootstrap, recycle = kafka.bootstrap, kafka.recycle_messages
+        if not bootstrap:
+            bootstrap = stack.enter_context(local_broker(kafka, settings.local.state_dir / "broker"))
+            if broker_kind(kafka) == "tansu":  # it keeps every message in memory: the mirror empties it
+                recycle = recycle or settings.local.broker_max_messages
+        topics = [kafka.topic_transactions, kafka.topic_labels]
+        ensure_topics(bootstrap, topics, kafka.partitions, config=topic_config(kafka))
+        yield settings.replace(
+            redis={"url": redis_url}, kafka={"bootstrap": bootstrap, "recycle_messages": recycle}
+        )

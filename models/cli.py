@@ -17,7 +17,7 @@ import click
 from rich.console import Console
 from rich.table import Column, Table
 
-from infra.settings import get_settings
+from core.settings import get_settings
 from models.registry import Registry, RegistryError
 
 

@@ -17,7 +17,8 @@ import numpy.typing as npt
 from data.loader import DataFiles, iter_json
 from data.schema import Transaction, decode_transaction
 from functions.features import FEATURE_NAMES
-from functions.replay import ReplayClient, ReplayMeta, drop_state, replay_features, scratch_prefix
+from functions.keys import scratch_prefix
+from functions.replay import ReplayClient, ReplayMeta, drop_state, replay_features
 
 Matrix = npt.NDArray[np.float32]
 EARLY_STOP_SHARE = 0.15
@@ -118,7 +119,7 @@ def replay_training_set(
     progress: Callable[[int], None] | None = None,
 ) -> TrainingSet:
     """Replay labelled history through the online feature code on a scratch prefix (then dropped)."""
-    scratch = key_prefix + scratch_prefix("train")
+    scratch = scratch_prefix(key_prefix, "train")
     try:
         matrix, meta = replay_features(client, scratch, transactions, batch_size, progress)
     finally:

@@ -42,7 +42,7 @@ class LoadedModel:
         input_names: Sequence[str],
         kept: Sequence[str],
         members: Sequence[Member],
-        thresholds: tuple[float, float],
+        thresholds: tuple[float, float] | None,
     ) -> None:
         position = {name: j for j, name in enumerate(input_names)}
         missing = [name for name in kept if name not in position]

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from infra.errors import SentinelError
+from core.errors import SentinelError
 from models.boosters import BOOSTERS
 from models.calibration import Calibrator
 from models.loaded import LoadedModel, Member
@@ -108,7 +108,6 @@ class Registry:
     def load(self, version: str) -> LoadedModel:
         manifest = self.read(version, "manifest.json")
         features = self.read(version, "features.json")
-        thresholds = self.read(version, "thresholds.json")
         members = [
             Member(
                 booster=BOOSTERS[m["algorithm"]].load(self.root / version / m["file"]),
@@ -121,8 +120,21 @@ class Registry:
             features["input_names"],
             features["kept"],
             members,
-            (float(thresholds["review"]), float(thresholds["decline"])),
+            self.thresholds(version),
         )
+
+    def thresholds(self, version: str) -> tuple[float, float] | None:
+        """The cost-optimal (review, decline) thresholds training found for ``version``, if it has them."""
+        path = self.root / version / "thresholds.json"
+        if not path.is_file():
+            return None
+        found = read_json(path)
+        return float(found["review"]), float(found["decline"])
+
+    def champion_thresholds(self) -> tuple[float, float] | None:
+        """The champion's own thresholds (None: no champion, or one trained without them)."""
+        champion = self.pointer().get("champion")
+        return None if champion is None else self.thresholds(champion)
 
     # -- pointer ---------------------------------------------------------------------------
 

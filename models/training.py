@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from infra.settings import ModelSettings
+from core.settings import ModelSettings
 from models.boosters import ALGORITHMS, BOOSTERS, Algorithm, default_params
 from models.calibration import fit_best
 from models.dataset import Split, TrainingSet, time_split

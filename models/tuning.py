@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.metrics import average_precision_score
 
-from infra.settings import ModelSettings
+from core.settings import ModelSettings
 from models.boosters import BOOSTERS, Algorithm
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 The score stage writes one ``ScoredFeatures`` per scored transaction to the capped history
 stream ``tx.features``; a window is its latest ``size`` entries, put in event-time
 (TransactionDT) order. Labels are the label stage's per-transaction hashes
-(``FeatureKeys.label``): what is known now, nothing more.
+(``LabelKeys.label``): what is known now, nothing more.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from functions.events import feature_matrix
-from functions.keys import FeatureKeys
+from functions.keys import LabelKeys
 from functions.served import FEATURES_STREAM, ScoredFeatures, decode_scored_features
 from streams.events import PAYLOAD
 from streams.keys import Keys
@@ -84,7 +84,7 @@ def read_window(client: Any, prefix: str, size: int) -> Window:
 
 def arrived_labels(client: Any, prefix: str, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int8]:
     """isFraud per transaction whose label has arrived, ``UNKNOWN`` (-1) for the others."""
-    keys = FeatureKeys(prefix)
+    keys = LabelKeys(prefix)
     out = np.full(len(ids), UNKNOWN, dtype=np.int8)
     for start in range(0, len(ids), _CHUNK):
         pipe = client.pipeline(transaction=False)

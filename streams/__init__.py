@@ -14,5 +14,7 @@ It knows nothing about fraud. The pieces, in the order an event meets them:
 - :mod:`streams.metrics`  per-function counters, latencies, lag (Redis + Prometheus)
 - :mod:`streams.dlq`      dead letters: list, show, replay
 - :mod:`streams.cli`      ``sentinel fn``, ``sentinel dlq``, ``sentinel mirror``
-- :mod:`streams.bench`    ``sentinel bench streams``: events/s and per-hop latency
+- :mod:`streams.inline`   the one-off door: a chain run once outside a consumer group (sync scoring)
+
+Its benchmark (``sentinel bench streams``) lives with the others in ``infra/bench/``.
 """

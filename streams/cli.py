@@ -19,8 +19,8 @@ import redis
 from rich.console import Console
 from rich.table import Table
 
-from infra.errors import ConfigError
-from infra.settings import Settings, get_settings
+from core.errors import ConfigError
+from core.settings import Settings, get_settings
 from streams import dlq as dead_letters
 from streams.function import Pipeline, load_pipeline
 from streams.keys import Keys
@@ -30,9 +30,17 @@ from streams.worker import Worker, consumer_name
 log = logging.getLogger(__name__)
 
 
+def no_stack(settings: Settings, variable: str) -> click.ClickException:
+    """The error of a command that needs a running stack and found none."""
+    return click.ClickException(
+        f"no Sentinel stack is running in {settings.local.state_dir} and {variable} is not set: "
+        "start one with `sentinel up`, or set the variable"
+    )
+
+
 def _client(settings: Settings) -> redis.Redis:
     if not settings.redis.url:
-        raise click.ClickException("SENTINEL_REDIS_URL is not set (start the stack with `sentinel up`)")
+        raise no_stack(settings, "SENTINEL_REDIS_URL")
     return redis.Redis.from_url(settings.redis.url)
 
 
@@ -224,14 +232,14 @@ def dlq_replay(dead_ids: tuple[str, ...], replay_all: bool, function: str | None
     try:
         new_ids = dead_letters.replay(client, keys, ids)
     except KeyError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(str(exc.args[0])) from exc
     click.echo(f"replayed {len(new_ids)} dead letters")
 
 
 @click.command()
 @click.option("--burst", is_flag=True, help="Return once every assigned partition is copied to its end.")
 def mirror(burst: bool) -> None:
-    """Copy the broker topics (transactions, labels) into Redis streams, exactly once.
+    """Copy the broker topics into Redis streams (the pipeline table's routes), exactly once.
 
     Several instances split the partitions. SIGTERM / Ctrl-C finish the current batch and exit 0.
     """
@@ -239,6 +247,6 @@ def mirror(burst: bool) -> None:
 
     settings = get_settings()
     if not settings.kafka.bootstrap:
-        raise click.ClickException("SENTINEL_KAFKA_BOOTSTRAP is not set (start the stack with `sentinel up`)")
+        raise no_stack(settings, "SENTINEL_KAFKA_BOOTSTRAP")
     report = run_mirror(settings, stop_on_signals(), burst=burst, client=_client(settings))
     click.echo(f"mirror: copied={dict(report.copied)} skipped={report.skipped} pauses={report.pauses}")

@@ -21,7 +21,7 @@ from typing import Any
 
 import redis
 
-from streams.events import PAYLOAD, Effect, Emit, HashIncr, HashSet, Publish, entry_fields
+from streams.events import PAYLOAD, Effect, Emit, HashIncr, HashSet, Publish, entry_fields, text
 from streams.keys import Keys
 
 # Applies the flattened operations of ARGV from index ``i`` on (shared by both scripts below).
@@ -218,10 +218,10 @@ class Committer:
                 if amount:
                     call.op("I", self._keys.function_stats(function), name, amount, 0)
         reply = self._script(keys=call.keys, args=call.args)
-        status = _text(reply[0])
+        status = text(reply[0])
         if status == "ok":
             return CommitResult(True, ordered)
-        return CommitResult(False, [_text(x) for x in reply[1:]])
+        return CommitResult(False, [text(x) for x in reply[1:]])
 
     def dead_letter_fields(self, letter: DeadLetter) -> dict[str, Any]:
         return {
@@ -254,10 +254,6 @@ def _number(amount: int | float) -> str:
 def _id_order(entry_id: str) -> tuple[int, int]:
     ms, _, seq = entry_id.partition("-")
     return int(ms), int(seq or 0)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class GuardedCommitter:

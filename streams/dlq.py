@@ -10,6 +10,7 @@ and deletes the dead letter, in one MULTI/EXEC, e.g. after a fix was deployed.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,9 @@ class DeadLetterEntry:
     deliveries: int
     meta: dict[str, str]
     payload: bytes
+
+
+_STREAM_ID = re.compile(r"\d+-\d+")
 
 
 def _parse(entry_id: bytes | str, fields: dict[bytes, bytes]) -> DeadLetterEntry:
@@ -64,6 +68,9 @@ def list_dead_letters(
 
 
 def get_dead_letter(client: redis.Redis, keys: Keys, dead_id: str) -> DeadLetterEntry | None:
+    """The dead letter ``dead_id``, or None when there is none (or the id is not a stream id)."""
+    if not _STREAM_ID.fullmatch(dead_id):
+        return None
     rows: Any = client.xrange(keys.dead_letters, min=dead_id, max=dead_id)
     return _parse(*rows[0]) if rows else None
 

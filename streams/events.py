@@ -28,7 +28,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 
-from infra.errors import PoisonMessage
+from core.errors import PoisonMessage
 
 PAYLOAD = "d"
 PUBLISHED_NS = "published_ns"
@@ -40,11 +40,17 @@ T_co = TypeVar("T_co", covariant=True)
 
 @dataclass(frozen=True)
 class Emit:
-    """Append ``payload`` with ``meta`` to the logical output stream ``stream``."""
+    """Append ``payload`` with ``meta`` to the logical output stream ``stream``.
+
+    ``value``, when given, is the object ``payload`` encodes: a caller of the one-off door
+    (``streams.inline``) reads the output from it instead of decoding what was just encoded.
+    It is never written.
+    """
 
     stream: str
     payload: bytes
     meta: Mapping[str, str] = field(default_factory=dict)
+    value: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -92,13 +98,17 @@ class Event(Generic[T]):
         raw = self.meta.get(PUBLISHED_NS)
         return int(raw) if raw and raw.isdigit() else None
 
-    def emit(self, stream: str, payload: bytes) -> Emit:
-        """An output to ``stream`` that carries this event's metadata."""
-        return Emit(stream, payload, dict(self.meta))
+    def emit(self, stream: str, payload: bytes, value: Any = None) -> Emit:
+        """An output to ``stream`` that carries this event's metadata (``value``: what ``payload`` encodes)."""
+        return Emit(stream, payload, dict(self.meta), value)
 
 
 class Codec(Protocol[T_co]):
-    """Turns payload bytes into a typed event; raises PoisonMessage when it cannot."""
+    """Turns payload bytes into a typed event; raises PoisonMessage when it cannot.
+
+    Whatever else it raises is treated the same way (:func:`streams.isolation.decode`): a
+    failure to decode the bytes is the record's fault, except ``TransientError``.
+    """
 
     name: str
 
@@ -149,3 +159,8 @@ def entry_fields(payload: bytes, meta: Mapping[str, str]) -> dict[str, Any]:
     if PAYLOAD in meta:
         raise ValueError(f"metadata may not use the payload field name {PAYLOAD!r}")
     return {PAYLOAD: payload, **meta}
+
+
+def text(value: bytes | str) -> str:
+    """A Redis reply (an entry id, a status, a name) as text, whether the client decodes or not."""
+    return value.decode() if isinstance(value, bytes) else value

@@ -4,12 +4,12 @@ A function is a plain callable over a batch of decoded events that returns effec
 
     Handler = Callable[[Sequence[Event[Any]]], Sequence[Effect]]
 
-It is declared once, in the pipeline table (``infra/pipeline.py``)::
+It is declared once, in the pipeline table (``infra/pipeline/table.py``)::
 
     FunctionSpec(
-        name="score", input="tx.enriched", group="score", outputs=("tx.scored", "alerts"),
-        build=build_score,                # build(ctx) -> handler; ctx has redis, settings, keys
-        codec=JsonCodec(TxEnriched),      # bytes -> typed event; failures -> dead letter
+        name="score", input=ENRICHED, group="score", outputs=(SCORED, ALERTS),
+        build=score.build,                # build(ctx) -> handler; ctx has redis, settings, keys
+        codec=score.EnrichedCodec(),      # bytes -> typed event; failures -> dead letter
         batch_size=500, block_ms=100, max_deliveries=5,
     )
 
@@ -17,23 +17,24 @@ It is declared once, in the pipeline table (``infra/pipeline.py``)::
 state, and returns the handler. Most stages are one event in, one event out: wrap such a
 function with :func:`per_event` and it carries each input's metadata onto its output.
 
-The table itself is a :class:`Pipeline`; ``sentinel fn list/run`` load it from the dotted
-path in ``settings.streams.pipeline`` (default ``infra.pipeline:PIPELINE``), so the runtime
-never imports the project's wiring.
+The table itself is a :class:`Pipeline`, with the mirror's routes (broker topic -> the stream
+it feeds); ``sentinel fn list/run`` and ``sentinel mirror`` load it from the dotted path in
+``settings.streams.pipeline`` (default ``infra.pipeline.table:PIPELINE``), so the runtime never
+imports the project's wiring.
 """
 
 from __future__ import annotations
 
 import importlib
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 
-from infra.errors import ConfigError
-from infra.settings import Settings
+from core.errors import ConfigError
+from core.settings import KafkaSettings, Settings
 from streams.commit import HistoryCap
 from streams.events import BytesCodec, Codec, Effect, Emit, Event
 from streams.keys import Keys
@@ -51,6 +52,8 @@ class Context:
 
 
 Factory = Callable[[Context], Handler]
+Routes = Callable[[KafkaSettings], Mapping[str, str]]
+"""The mirror's routes: configured broker topic -> the logical stream it is copied into."""
 
 
 @dataclass(frozen=True)
@@ -107,9 +110,10 @@ def identity(output: str) -> Factory:
 
 
 class Pipeline:
-    """The ordered table of functions; consecutive ones can be fused (``chain``)."""
+    """The ordered table of functions, and the mirror's routes into it; consecutive functions can
+    be fused (``chain``)."""
 
-    def __init__(self, specs: Sequence[FunctionSpec]) -> None:
+    def __init__(self, specs: Sequence[FunctionSpec], routes: Routes | None = None) -> None:
         names = [s.name for s in specs]
         dupes = {n for n in names if names.count(n) > 1}
         if dupes:
@@ -118,6 +122,7 @@ class Pipeline:
         if len(set(groups)) != len(groups):
             raise ConfigError("two functions share one (input stream, group)")
         self._specs = list(specs)
+        self._routes = routes
 
     def __iter__(self) -> Iterator[FunctionSpec]:
         return iter(self._specs)
@@ -130,6 +135,10 @@ class Pipeline:
             if spec.name == name:
                 return spec
         raise ConfigError(f"no function {name!r} in the pipeline (known: {[s.name for s in self]})")
+
+    def mirror_routes(self, kafka: KafkaSettings) -> dict[str, str]:
+        """Broker topic -> logical stream the mirror copies it into (empty: the table has no routes)."""
+        return dict(self._routes(kafka)) if self._routes is not None else {}
 
     def chain(self, names: Sequence[str]) -> list[FunctionSpec]:
         """The specs of ``names``, checked to be fusable: each reads a stream the previous writes."""

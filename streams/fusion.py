@@ -15,6 +15,7 @@ from typing import Any
 
 from streams.events import Effect, Emit, Event
 from streams.function import FunctionSpec, Handler
+from streams.isolation import decode
 
 
 def fused_outputs(specs: Sequence[FunctionSpec]) -> tuple[str, ...]:
@@ -45,7 +46,7 @@ def fuse(specs: Sequence[FunctionSpec], handlers: Sequence[Handler]) -> Handler:
             passed: list[Event[Any]] = []
             for effect in produced:
                 if isinstance(effect, Emit) and effect.stream == downstream.input:
-                    value = downstream.codec.decode(effect.payload)
+                    value = decode(downstream.codec, effect.payload)
                     passed.append(Event(f"fused-{len(passed)}", value, effect.payload, dict(effect.meta)))
                 else:
                     effects.append(effect)

@@ -1,8 +1,17 @@
-"""Runtime error policy: call a function on a batch; if it raises, isolate the bad event.
+"""Runtime error policy: one place decides a bad record's fate, by the kind of failure.
 
-The function sees the whole batch first. If it raises, the batch is retried event by event,
-so one bad event cannot hold back the others: ``PoisonMessage`` -> dead letter with the
-reason; any other exception -> that event fails (left pending: reclaimed, retried, and
+Decoding (:func:`decode`): the payload's bytes are the record's own; a failure to decode them
+is the record's fault whatever exception type the decoder raises (``msgspec.DecodeError`` for
+truncated or malformed JSON, ``ValidationError`` for a float that overflows,
+``RecursionError`` for deep nesting, ``UnicodeDecodeError`` for invalid UTF-8 ...): it becomes
+``PoisonMessage`` (-> dead letter with the reason), never a crash of the consumer and never a
+fault of the other events of the batch. Only ``TransientError`` passes through (a codec that
+depends on something outside the bytes, and says so).
+
+Calling (:func:`call_isolated`): the function sees the whole batch first. If it raises, the
+batch is retried event by event, so one bad event cannot hold back the others: ``PoisonMessage`` -> dead letter with the
+reason; Redis unreachable or ``DependencyDown`` (no model) -> raised to the worker, which
+holds the batch and retries it (never the events' fault); any other exception -> that event fails (left pending: reclaimed, retried, and
 dead-lettered after ``max_deliveries``). Returned effects are checked: only effects of the
 vocabulary, and appends only to the streams the function declared.
 """
@@ -12,14 +21,29 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from infra.errors import PoisonMessage
+from core.errors import DependencyDown, PoisonMessage, TransientError
 from streams.commit import DeadLetter
-from streams.events import Effect, Emit, Event, HashIncr, HashSet, Publish
+from streams.events import Codec, Effect, Emit, Event, HashIncr, HashSet, Publish
 from streams.function import Handler
+from streams.outage import REDIS_DOWN
 
 log = logging.getLogger(__name__)
+
+_NOT_THE_EVENTS: tuple[type[Exception], ...] = (*REDIS_DOWN, DependencyDown)
+
+T = TypeVar("T")
+
+
+def decode(codec: Codec[T], payload: bytes) -> T:
+    """``codec.decode(payload)``; any failure of the bytes raises ``PoisonMessage`` naming it."""
+    try:
+        return codec.decode(payload)
+    except (PoisonMessage, TransientError):
+        raise
+    except Exception as exc:
+        raise PoisonMessage(f"undecodable {codec.name} payload: {type(exc).__name__}: {exc}") from exc
 
 
 @dataclass
@@ -37,6 +61,8 @@ def call_isolated(handler: Handler, name: str, outputs: Sequence[str], events: l
         return Outcome()
     try:
         return Outcome(effects=checked(handler(events), name, outputs))
+    except _NOT_THE_EVENTS:
+        raise  # an outage, not a property of these events: the worker waits and redoes the batch
     except PoisonMessage as exc:
         if len(events) == 1:
             event = events[0]

@@ -2,7 +2,7 @@
 
 All names start with the configured prefix (``settings.redis.key_prefix``, default ``sentinel:``)::
 
-    <prefix>stream:<name>              a stream named in the pipeline table, e.g. stream:tx.raw
+    <prefix>stream:<name>              a stream named in the pipeline table, e.g. stream:items
     <prefix>dlq                        the dead-letter stream (one for the whole runtime)
     <prefix>fn:<function>:stats        hash: processed, failed, dead_lettered, batches, reclaimed
     <prefix>fn:<function>:latency      list: recent batch latencies in microseconds (newest first)
@@ -19,10 +19,6 @@ prefix from ``ctx.keys.prefix`` so tests and replays can run against a scratch p
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-# Logical stream names the mirror writes to; the pipeline table reads them.
-RAW_TRANSACTIONS = "tx.raw"
-LABELS = "labels"
 
 
 @dataclass(frozen=True)
@@ -43,16 +39,6 @@ class Keys:
         if not key.startswith(head):
             raise ValueError(f"{key!r} is not a stream key under {self.prefix!r}")
         return key[len(head) :]
-
-    @property
-    def raw_transactions(self) -> str:
-        """Stream the mirror copies the transactions topic into."""
-        return self.stream(RAW_TRANSACTIONS)
-
-    @property
-    def labels(self) -> str:
-        """Stream the mirror copies the labels topic into."""
-        return self.stream(LABELS)
 
     @property
     def dead_letters(self) -> str:

@@ -1,4 +1,7 @@
-"""Ingest: broker topics (transactions, labels) -> Redis streams (tx.raw, labels), exactly once.
+"""Ingest: broker topics -> Redis streams, exactly once, along the pipeline table's routes.
+
+The routes (topic -> stream) come from the pipeline table (``Pipeline.mirror_routes``), loaded
+from ``settings.streams.pipeline`` like ``sentinel fn`` loads it, unless given.
 
 Each broker message becomes one stream entry: ``d`` = the message value, ``origin`` =
 ``topic/partition/offset``, plus every message header as metadata (``published_ns``, set by
@@ -36,6 +39,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,10 +56,13 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from infra.settings import Settings
+from core.errors import ConfigError
+from core.settings import Settings
 from streams.events import ORIGIN, PAYLOAD
+from streams.function import load_pipeline
 from streams.groups import backlog
 from streams.keys import Keys
+from streams.outage import REDIS_DOWN, Outage
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +84,8 @@ if written > 0 then redis.call('HINCRBY', KEYS[3], ARGV[i], written) end
 return written
 """
 _BACKPRESSURE_EVERY_S = 0.05
+_BROKER_DOWN = {KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._RESOLVE}
+_BROKER_PROBE_TIMEOUT_S = 1.0
 _TOPIC_ID = "topic_id"  # field of the offsets hash beside the partitions
 RECYCLE_CHECK_S = 1.0  # how often the topics' size is checked
 RECYCLE_QUIET_S = 1.0  # producers honour the hold within 0.1 s (data.simulator); wait 10x that
@@ -99,17 +108,22 @@ class Mirror:
     """One mirror instance: a broker consumer in the mirror group writing to Redis."""
 
     def __init__(
-        self, settings: Settings, client: redis.Redis | None = None, stop: threading.Event | None = None
+        self,
+        settings: Settings,
+        client: redis.Redis | None = None,
+        stop: threading.Event | None = None,
+        routes: Mapping[str, str] | None = None,
     ) -> None:
         kafka, cfg = settings.kafka, settings.streams
         if not kafka.bootstrap or not (client or settings.redis.url):
             raise ValueError("the mirror needs settings.kafka.bootstrap and settings.redis.url")
         self.client = client or redis.Redis.from_url(settings.redis.url or "")
         self.keys = Keys(settings.redis.key_prefix)
-        self.streams = {
-            kafka.topic_transactions: self.keys.raw_transactions,
-            kafka.topic_labels: self.keys.labels,
-        }
+        if routes is None:
+            routes = load_pipeline(cfg.pipeline).mirror_routes(kafka)
+        if not routes:
+            raise ConfigError(f"the pipeline {cfg.pipeline} routes no broker topic to a stream")
+        self.streams = {topic: self.keys.stream(stream) for topic, stream in routes.items()}
         self.batch = cfg.mirror_batch
         self.limit = cfg.backlog_limit
         self.stop = stop or threading.Event()
@@ -119,6 +133,10 @@ class Mirror:
         self._assigned: list[TopicPartition] = []
         self._kafka, self._cfg = kafka, cfg
         self._admin = AdminClient({"bootstrap.servers": kafka.bootstrap})
+        self._reseek = False  # after a Redis outage: seek to the stored offsets before copying more
+        self.redis = Outage("redis (mirror)")
+        self.broker = Outage(f"broker {kafka.bootstrap} (mirror)")
+        self._next_broker_probe = 0.0
         self._consumer = self._new_consumer()
         self._next_recycle_check = 0.0
         self._recycle_refused = False
@@ -135,6 +153,7 @@ class Mirror:
                 "fetch.wait.max.ms": self._cfg.fetch_wait_max_ms,
                 "session.timeout.ms": self._cfg.session_timeout_ms,
                 "heartbeat.interval.ms": max(100, self._cfg.session_timeout_ms // 4),
+                "error_cb": self._on_kafka_error,
             }
         )
 
@@ -142,28 +161,83 @@ class Mirror:
         self._consumer.subscribe(list(self.streams), on_assign=self._on_assign, on_revoke=self._on_revoke)
 
     def run(self, burst: bool = False) -> MirrorReport:
-        """Copy until ``stop`` is set (burst: until every assigned partition is copied to its end)."""
+        """Copy until ``stop`` is set (burst: until every assigned partition is copied to its end).
+
+        Outages are ridden out (:mod:`streams.outage`). Redis unreachable: wait with capped
+        backoff, then seek every assigned partition back to the offset stored in Redis, since a
+        Redis restarted from its append-only file may have lost its last second of copies, which
+        the broker consumer has already read past. Broker unreachable: the client reconnects by
+        itself; the outage is logged once each way.
+        """
         self._subscribe()
         log.info("mirror start topics=%s", list(self.streams))
         next_check = 0.0
         try:
             while not self.stop.is_set():
-                messages = self._fetch()
-                if messages:
-                    self._copy(messages)
-                now = time.monotonic()
-                if messages or now >= next_check:  # after every copy: overshoot at most one batch
-                    self._apply_backpressure()
-                    next_check = now + _BACKPRESSURE_EVERY_S
-                if self._kafka.recycle_messages and now >= self._next_recycle_check:
-                    self._next_recycle_check = now + RECYCLE_CHECK_S
-                    self._maybe_recycle()
-                if burst and not messages and self._caught_up():
-                    break
+                try:
+                    if self._reseek:
+                        self._seek_to_stored()
+                    messages = self._fetch()
+                    if messages:
+                        self._copy(messages)
+                    now = time.monotonic()
+                    if messages or now >= next_check:  # after every copy: overshoot at most one batch
+                        self._apply_backpressure()
+                        next_check = now + _BACKPRESSURE_EVERY_S
+                    if self._kafka.recycle_messages and now >= self._next_recycle_check:
+                        self._next_recycle_check = now + RECYCLE_CHECK_S
+                        self._maybe_recycle()
+                    if not self.broker.ready and now >= self._next_broker_probe:
+                        self._probe_broker(now)
+                    if burst and not messages and self._caught_up():
+                        break
+                except REDIS_DOWN as exc:
+                    self._reseek = True
+                    self.stop.wait(self.redis.failed(exc))
+                    continue
+                self.redis.ok()
         finally:
             self._consumer.close()
         log.info("mirror stop copied=%s skipped=%d", dict(self.report.copied), self.report.skipped)
         return self.report
+
+    @property
+    def ready(self) -> bool:
+        """False while Redis or the broker is unreachable."""
+        return self.redis.ready and self.broker.ready
+
+    def _on_kafka_error(self, error: KafkaError) -> None:
+        """librdkafka's error callback: the client reconnects by itself; note the outage once."""
+        if error.code() in _BROKER_DOWN:
+            if self.broker.ready:
+                self.broker.failed(KafkaException(error))
+                self._next_broker_probe = time.monotonic() + self.broker.first_s
+        else:
+            log.warning("mirror broker client error %s", error)
+
+    def _probe_broker(self, now: float) -> None:
+        """While the broker is down: ask it for metadata (capped backoff) until it answers."""
+        try:
+            self._admin.list_topics(timeout=_BROKER_PROBE_TIMEOUT_S)
+        except KafkaException as exc:
+            self._next_broker_probe = now + self.broker.failed(exc)
+            return
+        self.broker.ok()
+
+    def _seek_to_stored(self) -> None:
+        """Position every assigned partition just after the last offset stored in Redis."""
+        for topic in {tp.topic for tp in self._assigned}:
+            self._forget_older_incarnation(topic)
+        for tp in self._assigned:
+            offset = self._copied_to(tp)
+            self._consumer.seek(TopicPartition(tp.topic, tp.partition, offset or OFFSET_BEGINNING))
+        held = [tp for tp in self._assigned if tp.topic not in self.paused]
+        if held:
+            self._consumer.resume(held)
+        self._reseek = False
+        log.info(
+            "mirror resumed from the stored offsets %s", [(tp.topic, tp.partition) for tp in self._assigned]
+        )
 
     def _fetch(self) -> list[Message]:
         # consume(n, timeout) waits for n messages or the timeout: take what is queued, else wait
@@ -176,11 +250,20 @@ class Mirror:
         return messages
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        for topic in {tp.topic for tp in partitions}:
-            self._forget_older_incarnation(topic)
-        for tp in partitions:
-            stored: Any = self.client.hget(self.keys.mirror_offsets(tp.topic), str(tp.partition))
-            tp.offset = int(stored) + 1 if stored is not None else OFFSET_BEGINNING
+        try:
+            for topic in {tp.topic for tp in partitions}:
+                self._forget_older_incarnation(topic)
+            for tp in partitions:
+                stored: Any = self.client.hget(self.keys.mirror_offsets(tp.topic), str(tp.partition))
+                tp.offset = int(stored) + 1 if stored is not None else OFFSET_BEGINNING
+        except REDIS_DOWN as exc:  # no stored offsets to start from: hold the partitions until Redis is back
+            consumer.assign(partitions)
+            consumer.pause(partitions)
+            self._assigned = list(partitions)
+            self._reseek = True
+            log.warning("mirror assigned %d partitions while Redis is unreachable (%s); holding them",
+                        len(partitions), exc)  # fmt: skip
+            return
         consumer.assign(partitions)
         self._assigned = list(partitions)
         self.paused -= {tp.topic for tp in partitions}

@@ -6,22 +6,26 @@ function, or of a fused chain of functions. Each turn it
 
 1. reclaims entries idle longer than ``claim_idle_ms`` in the group's pending list
    (XAUTOCLAIM: their consumer died or is stuck), else reads new ones (XREADGROUP ``>``);
-2. decodes them; oversized, payload-less, undecodable and too-often-delivered entries
-   become dead letters with the reason (bad input never stops the line);
+2. decodes them; oversized, payload-less, undecodable (whatever the decoder raises:
+   :func:`streams.isolation.decode`) and too-often-delivered entries become dead letters
+   with the reason, alone: the rest of the batch goes on (bad input never stops the line);
 3. calls the handler (:mod:`streams.isolation`); if it raises, the batch is retried event by
    event: ``PoisonMessage`` -> dead letter, any other error -> left pending (retried after
-   reclaim, dead-lettered after ``max_deliveries``);
+   reclaim, dead-lettered after ``max_deliveries``); ``DependencyDown`` (no model) -> the batch
+   is held and retried with backoff, never dead-lettered for it (:meth:`Worker._call`);
 4. commits effects, dead letters, counters and the XACK in one script that first checks this
    consumer still owns the entries (:mod:`streams.commit`); if some were reclaimed meanwhile,
    it re-runs the handler on the ones it still owns and writes nothing for the others.
 
 ``stop`` (set by SIGTERM/SIGINT in ``sentinel fn run``) is checked between batches, so the
-current batch is always finished and committed. ``run(burst=True)`` returns once nothing is
+current batch is always finished and committed. A Redis outage does not end the loop: see
+:meth:`Worker.run`. ``run(burst=True)`` returns once nothing is
 new and nothing is pending in the group.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -33,16 +37,17 @@ from typing import Any
 
 import redis
 
-from infra.errors import PoisonMessage
-from infra.settings import Settings
+from core.errors import DependencyDown, PoisonMessage
+from core.settings import Settings
 from streams.commit import Committer, DeadLetter
-from streams.events import Event, split_fields
+from streams.events import Event, split_fields, text
 from streams.function import Context, FunctionSpec, history_caps
 from streams.fusion import fuse, fused_outputs
 from streams.groups import ensure_group, prune_consumers, trim_consumed
-from streams.isolation import call_isolated
+from streams.isolation import Outcome, call_isolated, decode
 from streams.keys import Keys
 from streams.metrics import record_latency
+from streams.outage import REDIS_DOWN, Outage
 
 log = logging.getLogger(__name__)
 
@@ -111,41 +116,70 @@ class Worker:
         )
         self.report = WorkerReport()
         self._claim_cursor = "0-0"
+        self._claim_every = min(self.claim_idle_ms / 2, 1000) / 1000
+        self._next_claim = self._next_trim = self._next_flush = 0.0
+        self.redis = Outage(f"redis (function {self.name}, consumer {self.consumer})")
+        self.dependency = Outage(f"a dependency of function {self.name}", cap_s=10.0)
         self._latencies: list[int] = []  # batch latencies not yet written to Redis (flushed each second)
 
     def run(self, burst: bool = False) -> WorkerReport:
-        """Process batches until ``stop`` is set (or, in burst mode, the input is drained)."""
-        ensure_group(self.client, self.stream_key, self.group)
+        """Process batches until ``stop`` is set (or, in burst mode, the input is drained).
+
+        A Redis outage is ridden out (:mod:`streams.outage`): the loop waits with capped backoff
+        (``ready`` is False meanwhile), then ensures the group again (a Redis that lost its data
+        has lost it too) and re-reads this consumer's own pending entries, so a batch whose
+        commit never reached Redis is redone at once and one that did is not redone at all.
+        """
         log.info("worker start function=%s consumer=%s stream=%s", self.name, self.consumer, self.stream_key)
-        self._resume_own_pending()
-        claim_every = min(self.claim_idle_ms / 2, 1000) / 1000
-        next_claim = next_trim = next_flush = 0.0
+        joined = False
         while not self.stop.is_set():
-            now = time.monotonic()
-            entries: list[Entry] = []
-            if now >= next_claim:
-                entries = self._claim()
-                next_claim = now + claim_every
-            if not entries:
-                entries = self._read(">")
-            if entries:
-                self._process(entries)
-            elif burst:
-                if self._drained():
+            try:
+                if not joined:
+                    ensure_group(self.client, self.stream_key, self.group)
+                    self._resume_own_pending()
+                    joined = True
+                if not self._turn(burst):
                     break
-                next_claim = 0.0  # nothing new: what is left is pending elsewhere, look for idle entries
-                if not self.block_ms:
-                    self.stop.wait(0.01)
-            if now >= next_flush:
-                self._flush_latencies()
-                next_flush = now + 1.0
-            if self.trim_interval_s and now >= next_trim:
-                trim_consumed(self.client, self.stream_key)
-                prune_consumers(self.client, self.stream_key, self.group, self.prune_idle_ms)
-                next_trim = now + self.trim_interval_s
-        self._flush_latencies()
+            except REDIS_DOWN as exc:
+                joined = False
+                self.stop.wait(self.redis.failed(exc))
+                continue
+            self.redis.ok()
+        with contextlib.suppress(*REDIS_DOWN):
+            self._flush_latencies()
         log.info("worker stop function=%s consumer=%s report=%s", self.name, self.consumer, self.report)
         return self.report
+
+    @property
+    def ready(self) -> bool:
+        """False while Redis is unreachable or the function waits for a dependency (a model)."""
+        return self.redis.ready and self.dependency.ready
+
+    def _turn(self, burst: bool) -> bool:
+        """One batch (reclaimed or new) and the periodic chores; False once a burst is drained."""
+        now = time.monotonic()
+        entries: list[Entry] = []
+        if now >= self._next_claim:
+            entries = self._claim()
+            self._next_claim = now + self._claim_every
+        if not entries:
+            entries = self._read(">")
+        if entries:
+            self._process(entries)
+        elif burst:
+            if self._drained():
+                return False
+            self._next_claim = 0.0  # nothing new: what is left is pending elsewhere, look for idle entries
+            if not self.block_ms:
+                self.stop.wait(0.01)
+        if now >= self._next_flush:
+            self._flush_latencies()
+            self._next_flush = now + 1.0
+        if self.trim_interval_s and now >= self._next_trim:
+            trim_consumed(self.client, self.stream_key)
+            prune_consumers(self.client, self.stream_key, self.group, self.prune_idle_ms)
+            self._next_trim = now + self.trim_interval_s
+        return True
 
     def _resume_own_pending(self) -> None:
         """Entries still pending under this consumer name (a restart under a stable name)."""
@@ -168,7 +202,7 @@ class Worker:
         if not reply:
             return []
         if start == ">":
-            return [(_text(i), fields or None, 1) for i, fields in reply[0][1]]
+            return [(text(i), fields or None, 1) for i, fields in reply[0][1]]
         return self._with_deliveries(reply[0][1])
 
     def _claim(self) -> list[Entry]:
@@ -181,10 +215,10 @@ class Worker:
             count=self.batch_size,
         )
         cursor, claimed, deleted = reply[:3]
-        self._claim_cursor = _text(cursor)
+        self._claim_cursor = text(cursor)
         if deleted:  # Redis already dropped them from the pending list: record them, never drop silently
             reason = "entry deleted from the stream before it was processed"
-            letters = [DeadLetter(_text(i), reason, b"") for i in deleted]
+            letters = [DeadLetter(text(i), reason, b"") for i in deleted]
             self.committer.commit(
                 [], [], letters, {"dead_lettered": len(letters)}, [s.name for s in self.specs]
             )
@@ -201,7 +235,7 @@ class Worker:
         """Entries of our pending list with their delivery counts (for max_deliveries)."""
         if not rows:
             return []
-        ids = [_text(i) for i, _ in rows]
+        ids = [text(i) for i, _ in rows]
         pending: Any = self.client.xpending_range(
             self.stream_key,
             self.group,
@@ -210,7 +244,7 @@ class Worker:
             count=len(ids) * 4 + 100,
             consumername=self.consumer,
         )
-        counts = {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
+        counts = {text(p["message_id"]): int(p["times_delivered"]) for p in pending}
         return [(i, fields or None, counts.get(i, 2)) for i, (_, fields) in zip(ids, rows, strict=True)]
 
     def _drained(self) -> bool:
@@ -226,7 +260,9 @@ class Worker:
         for entry_id, fields, deliveries in entries:
             event_or_letter = self._decode(entry_id, fields, deliveries)
             (events if isinstance(event_or_letter, Event) else dead).append(event_or_letter)  # type: ignore[arg-type]
-        outcome = call_isolated(self.handler, self.name, self.outputs, events)
+        outcome = self._call(entries, events)
+        if outcome is None:  # stopped while a dependency was down: the entries stay pending
+            return
         effects, failed, rejected = outcome.effects, outcome.failed, outcome.rejected
         dead.extend(rejected)
         ack = [entry_id for entry_id, _, _ in entries if entry_id not in failed]
@@ -256,6 +292,34 @@ class Worker:
         micros = (time.perf_counter_ns() - started) // 1000
         self._latencies.append(micros)
 
+    def _call(self, entries: list[Entry], events: list[Event[Any]]) -> Outcome | None:
+        """The handler's outcome; while it raises ``DependencyDown`` (no model ...), wait with capped
+        backoff and call it again. Meanwhile the entries are kept ours with XCLAIM JUSTID, which
+        resets their idle time without counting a delivery: no other consumer reclaims them and
+        ``max_deliveries`` never dead-letters them for an outage. None when stopped meanwhile."""
+        while True:
+            try:
+                outcome = call_isolated(self.handler, self.name, self.outputs, events)
+            except DependencyDown as exc:
+                if not self._keep(entries, self.dependency.failed(exc)):
+                    return None
+                continue
+            self.dependency.ok()
+            return outcome
+
+    def _keep(self, entries: list[Entry], wait_s: float) -> bool:
+        """Wait ``wait_s`` keeping ``entries`` ours (idle time reset more often than claim_idle_ms);
+        False when stopped meanwhile."""
+        deadline = time.monotonic() + wait_s
+        ids: list[Any] = [entry_id for entry_id, _, _ in entries]
+        while True:
+            self.client.xclaim(self.stream_key, self.group, self.consumer, 0, ids, justid=True)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return True
+            if self.stop.wait(min(remaining, self.claim_idle_ms / 3000)):
+                return False
+
     def _decode(
         self, entry_id: str, fields: dict[bytes, bytes] | None, deliveries: int
     ) -> Event[Any] | DeadLetter:
@@ -266,7 +330,9 @@ class Worker:
         payload, meta = split_fields(fields)
         if deliveries > self.max_deliveries:
             error: Any = self.client.hget(self.keys.function_errors(self.name), entry_id)
-            reason = f"delivered {deliveries} times (max {self.max_deliveries}); last error: {_text(error or b'-')}"
+            reason = (
+                f"delivered {deliveries} times (max {self.max_deliveries}); last error: {text(error or b'-')}"
+            )
             return DeadLetter(entry_id, reason, payload or b"", meta, deliveries)
         if payload is None:
             return DeadLetter(entry_id, "missing payload field 'd'", b"", meta, deliveries)
@@ -274,7 +340,7 @@ class Worker:
             reason = f"oversized: {len(payload)} bytes > max_event_bytes {self.max_bytes}"
             return DeadLetter(entry_id, reason, payload[:1024], meta, deliveries)
         try:
-            value = self.specs[0].codec.decode(payload)
+            value = decode(self.specs[0].codec, payload)
         except PoisonMessage as exc:
             return DeadLetter(entry_id, str(exc), payload, meta, deliveries)
         return Event(entry_id, value, payload, meta, deliveries)
@@ -290,7 +356,3 @@ class Worker:
         pipe.hset(key, mapping={k: v[:2000] for k, v in failed.items()})
         pipe.expire(key, _ERROR_TTL_S)
         pipe.execute()
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from core.settings import KafkaSettings, RedisSettings, Settings
 from infra.services import ensure_topics, local_broker, local_redis
-from infra.settings import KafkaSettings, RedisSettings, Settings
 from tests.keyspace import delete_prefix
 
 

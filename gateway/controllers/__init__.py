@@ -9,6 +9,7 @@ from gateway.controllers.audit import AuditController
 from gateway.controllers.drift import DriftController
 from gateway.controllers.events import EventsController
 from gateway.controllers.health import HealthController
+from gateway.controllers.me import MeController
 from gateway.controllers.metrics import MetricsController
 from gateway.controllers.models import ModelsController
 from gateway.controllers.score import ScoreController
@@ -25,5 +26,6 @@ CONTROLLERS: list[ControllerRouterHandler] = [
     AlertsController,
     AuditController,
     MetricsController,
+    MeController,
     DriftController,
 ]

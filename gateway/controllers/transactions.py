@@ -39,6 +39,8 @@ class TransactionsController(Controller):
     )
     def submit(self, services: Deps, data: JSONBody[Transaction | Batch]) -> Accepted:
         batch = data if isinstance(data, list) else [data]
+        if not batch:  # Litestar's body parsing drops Batch's min_length
+            raise Invalid("data", "a batch holds at least one transaction")
         limit = services.settings.gateway.max_batch
         if len(batch) > limit:
             raise HTTPException(status_code=413, detail=f"at most {limit} transactions per request")
@@ -49,7 +51,7 @@ class TransactionsController(Controller):
 
     @get(
         guards=[requires(Role.ANALYST)],
-        summary="Recently scored transactions, newest first; filter by risk level, decision and time",
+        summary="Recently scored transactions, newest first; filter by risk level, decision, time, card, client",
         responses=problem_responses(401, 403, 422),
         sync_to_thread=True,
     )
@@ -64,6 +66,10 @@ class TransactionsController(Controller):
         until: Annotated[
             float | None, QueryParameter(ge=0, le=1e11, description="Scored at or before (unix s)")
         ] = None,
+        card1: Annotated[int | None, QueryParameter(ge=0, le=2**31, description="One card's")] = None,
+        uid: Annotated[
+            str | None, QueryParameter(min_length=1, max_length=100, description="One client's (uid)")
+        ] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
         cursor: Annotated[str | None, QueryParameter(pattern=CURSOR_PATTERN)] = None,
     ) -> TransactionPage:
@@ -74,6 +80,8 @@ class TransactionsController(Controller):
             decision=decision,
             since_ms=None if since is None else int(since * 1000),
             until_ms=None if until is None else int(until * 1000),
+            card1=card1,
+            uid=uid,
         )
         return services.transactions.list(flt, min(limit, services.settings.gateway.page_max), cursor)
 

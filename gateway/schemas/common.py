@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from data.schema import Transaction
+from functions.descriptions import FEATURE_DESCRIPTIONS
 from gateway.problems import Invalid
 
 Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0, description="Calibrated probability of fraud.")]
@@ -19,11 +20,19 @@ Verdict = Literal["fraud", "legitimate"]
 
 
 class Reason(msgspec.Struct, frozen=True, kw_only=True):
-    """One reason behind a score: a feature, its value, and its push on the log-odds (SHAP)."""
+    """One reason behind a score: a feature, its value (a categorical column's original text),
+    its push on the log-odds (path attribution), and what the feature means."""
 
     feature: str
-    value: float | None
+    value: float | str | None
     contribution: float
+    description: str = ""
+
+    @classmethod
+    def of(cls, feature: str, value: float | str | None, contribution: float) -> Reason:
+        """A reason with its feature's description (``functions.descriptions``)."""
+        description = FEATURE_DESCRIPTIONS.get(feature, "")
+        return cls(feature=feature, value=value, contribution=contribution, description=description)
 
 
 def check_id(tx: Transaction) -> None:

@@ -18,6 +18,8 @@ class TransactionSummary(msgspec.Struct, frozen=True, kw_only=True):
     risk_level: str
     decision: Decision
     model_version: str
+    card1: int | None = None
+    uid: str | None = None
 
 
 class TransactionPage(msgspec.Struct, frozen=True, kw_only=True):
@@ -31,7 +33,7 @@ class Forensics(msgspec.Struct, frozen=True, kw_only=True):
     transaction_id: TransactionId
     scored_at: float  # unix seconds
     published_at: float | None = None  # when it entered Sentinel (unix seconds)
-    raw: dict[str, Any]  # the fields the score stage records (TransactionDT, amount, card1)
+    raw: dict[str, Any]  # the transaction as received, every column present (kept as long as the result)
     uid: str  # the client identity the entity features aggregate over
     features: dict[str, float | None]  # the stateful entity features computed for it
     probability: Probability
@@ -54,6 +56,9 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
     risk_level: str
     decision: Decision
     reasons: list[Reason]
+    card1: int | None = None
+    uid: str | None = None
+    model_version: str | None = None
     status: str  # open | resolved
     verdict: Verdict | None = None
     resolved_by: str | None = None
@@ -63,6 +68,18 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True):
 class AlertPage(msgspec.Struct, frozen=True, kw_only=True):
     items: list[Alert]
     next_cursor: str | None = None
+
+
+class AlertQueue(msgspec.Struct, frozen=True, kw_only=True):
+    """One page of the sorted, filtered alert queue, with the queue's own KPIs."""
+
+    items: list[Alert]
+    total: int  # alerts matching the filters
+    offset: int
+    open: int  # open alerts in the queue (whatever the filters)
+    resolved: int
+    oldest_open_age_s: float | None  # age of the oldest open alert
+    median_time_to_verdict_s: float | None  # over the latest resolved alerts
 
 
 Note = Annotated[str, msgspec.Meta(max_length=500, description="Why (kept in the audit log).")]

@@ -40,7 +40,7 @@ class Volumes(msgspec.Struct, frozen=True, kw_only=True):
     amount_reviewed: float
     amount_declined: float
     throughput_per_s: float
-    latency_p50_ms: float | None = None  # publish -> scored, when known
+    latency_p50_ms: float | None = None  # publish -> scored over the period (histogram estimate)
     latency_p95_ms: float | None = None
     latency_p99_ms: float | None = None
 
@@ -62,7 +62,7 @@ class MinutePoint(msgspec.Struct, frozen=True, kw_only=True):
     amount_approved: float
     amount_reviewed: float
     amount_declined: float
-    latency_p99_ms: float | None = None
+    latency_p99_ms: float | None = None  # publish -> scored in this minute (histogram estimate)
 
 
 class Timeseries(msgspec.Struct, frozen=True, kw_only=True):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -14,10 +14,16 @@ SimulationSize = Annotated[
 
 
 class Strategy(msgspec.Struct, frozen=True, kw_only=True):
-    """Live thresholds: approve below review, review below decline, decline from decline."""
+    """Live thresholds: approve below review, review below decline, decline from decline.
+
+    ``source``: ``strategy`` (set through this API), ``champion`` (the champion model's own
+    cost-optimal thresholds, while none is set) or ``defaults`` (configured; a champion without
+    thresholds, or no champion).
+    """
 
     review_threshold: Probability
     decline_threshold: Probability
+    source: Literal["strategy", "champion", "defaults"]
     updated_at: str | None = None
     updated_by: str | None = None
 

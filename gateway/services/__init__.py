@@ -18,7 +18,10 @@ import redis
 import redis.asyncio as aioredis
 from litestar.di import NamedDependency
 
-from functions.keys import FeatureKeys
+from core.errors import ConfigError
+from core.settings import Settings
+from functions.keys import FeatureKeys, LabelKeys, OperatorKeys, ScoreKeys
+from functions.strategy import RedisThresholds
 from gateway.services.alerts import AlertService
 from gateway.services.audit import AuditLog
 from gateway.services.drift import DriftService
@@ -27,12 +30,11 @@ from gateway.services.health import HealthService
 from gateway.services.metrics import MetricsService
 from gateway.services.models import ModelService
 from gateway.services.publisher import Publisher
+from gateway.services.queue import QueueService
 from gateway.services.scoring import ScoreService
 from gateway.services.strategy import DeclineCost, StrategyService
 from gateway.services.transactions import TransactionService
 from gateway.wiring import Wiring
-from infra.errors import ConfigError
-from infra.settings import Settings
 from models.registry import Registry
 from streams.keys import Keys
 
@@ -48,6 +50,7 @@ class Services:
     events: EventService
     scoring: ScoreService
     alerts: AlertService
+    queue: QueueService
     transactions: TransactionService
     publisher: Publisher
     metrics: MetricsService
@@ -59,11 +62,17 @@ def build_services(
     settings: Settings, wiring: Wiring, client: redis.Redis, aclient: aioredis.Redis
 ) -> Services:
     """Wire the services around open Redis clients."""
-    fkeys = FeatureKeys(settings.redis.key_prefix)
-    keys = Keys(settings.redis.key_prefix)
-    audit = AuditLog(client, fkeys.audit)
+    prefix = settings.redis.key_prefix
+    keys, results, labels, operators = (
+        Keys(prefix),
+        ScoreKeys(prefix),
+        LabelKeys(prefix),
+        OperatorKeys(prefix),
+    )
+    audit = AuditLog(client, operators.audit)
     scoring = ScoreService(client, settings, wiring)
     registry = Registry(settings.models.registry_dir)
+    defaults = (settings.strategy.review_threshold, settings.strategy.decline_threshold)
     return Services(
         settings=settings,
         redis=client,
@@ -78,9 +87,10 @@ def build_services(
         models=ModelService(registry, client, audit),
         strategy=StrategyService(
             client,
-            fkeys,
+            RedisThresholds(client, operators, defaults),
+            registry.champion_thresholds,
+            labels,
             audit,
-            (settings.strategy.review_threshold, settings.strategy.decline_threshold),
             DeclineCost(settings.models.decline_fee, settings.models.decline_amount_share),
         ),
         events=EventService(
@@ -90,10 +100,24 @@ def build_services(
             settings.gateway.events_max_seconds,
         ),
         scoring=scoring,
-        transactions=TransactionService(client, keys, fkeys, wiring.scored_stream, scoring),
+        transactions=TransactionService(
+            client, keys, FeatureKeys(prefix), labels, wiring.scored_stream, scoring
+        ),
         publisher=Publisher(settings),
-        metrics=MetricsService(client, keys, fkeys, [(s.name, s.input, s.group) for s in wiring.pipeline]),
-        alerts=AlertService(client, keys, fkeys, wiring.alerts_stream, audit, settings.features.label_ttl_s),
+        metrics=MetricsService(
+            client, keys, results, labels, [(s.name, s.input, s.group) for s in wiring.pipeline]
+        ),
+        alerts=AlertService(
+            client,
+            keys,
+            results,
+            operators,
+            wiring.alerts_stream,
+            wiring.labels_stream,
+            audit,
+            settings.features.label_ttl_s,
+        ),
+        queue=QueueService(client, keys, operators, wiring.alerts_stream),
         audit=audit,
         drift=DriftService(settings, client, registry, audit),
     )

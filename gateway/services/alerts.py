@@ -16,8 +16,9 @@ import msgspec
 import redis
 
 from data.schema import Label, encode_label
-from functions.decision import AlertRaised
-from functions.keys import FeatureKeys
+from functions.events import AlertRaised, decode_alert
+from functions.keys import OperatorKeys, ScoreKeys
+from functions.result import from_hash
 from gateway.problems import Conflict, NotFound
 from gateway.schemas.common import Reason, Verdict
 from gateway.schemas.investigation import Alert, AlertPage, Resolution, Resolve
@@ -28,7 +29,6 @@ from streams.keys import Keys
 
 log = logging.getLogger(__name__)
 
-_decode_alert = msgspec.json.Decoder(AlertRaised).decode
 _PAYLOAD = PAYLOAD.encode()
 LABEL_OF: dict[Verdict, int] = {"fraud": 1, "legitimate": 0}
 
@@ -44,25 +44,28 @@ class AlertService:
         self,
         client: redis.Redis,
         keys: Keys,
-        fkeys: FeatureKeys,
+        results: ScoreKeys,
+        operators: OperatorKeys,
         alerts_stream: str,
+        labels_stream: str,  # a verdict becomes a Label here
         audit: AuditLog,
         ttl_s: int,
     ) -> None:
         self._redis = client
-        self._keys = keys
-        self._fkeys = fkeys
+        self._results = results
+        self._operators = operators
         self._stream = keys.stream(alerts_stream)
+        self._labels = keys.stream(labels_stream)
         self._audit = audit
         self._ttl_s = ttl_s
 
     def list(self, flt: AlertFilter, limit: int, cursor: str | None) -> AlertPage:
         def convert(entries: list[Entry]) -> list[Alert | None]:
-            raised = [_decode_alert(p) if (p := fields.get(_PAYLOAD)) else None for _, fields in entries]
+            raised = [decode_alert(p) if (p := fields.get(_PAYLOAD)) else None for _, fields in entries]
             pipe = self._redis.pipeline(transaction=False)
             for alert in raised:
                 if alert is not None:
-                    pipe.hgetall(self._fkeys.alert_verdict(alert.TransactionID))
+                    pipe.hgetall(self._operators.alert_verdict(alert.TransactionID))
             verdicts = iter(pipe.execute())
             out: list[Alert | None] = []
             for (entry_id, _), alert in zip(entries, raised, strict=True):
@@ -76,19 +79,19 @@ class AlertService:
                     and not (flt.status == "open" and verdict)
                     and not (flt.status == "resolved" and not verdict)
                 )
-                out.append(_alert(entry_id, alert, verdict) if keep else None)
+                out.append(alert_of(entry_id, alert, verdict) if keep else None)
             return out
 
         items, next_cursor = page_back(self._redis, self._stream, convert, limit, cursor)
         return AlertPage(items=items, next_cursor=next_cursor)
 
     def resolve(self, tx_id: int, resolution: Resolve, actor: str) -> Resolution:
-        result: Any = self._redis.hmget(self._fkeys.result(tx_id), ["decision"])
-        if result[0] is None:
+        found: Any = self._redis.hgetall(self._results.result(tx_id))
+        if not found:
             raise NotFound(f"no scored transaction {tx_id} (never scored, or its record expired)")
-        if result[0].decode() == "approve":
+        if from_hash(tx_id, found).scored.decision == "approve":
             raise NotFound(f"transaction {tx_id} was approved: it raised no alert")
-        verdict_key = self._fkeys.alert_verdict(tx_id)
+        verdict_key = self._operators.alert_verdict(tx_id)
         at = now_iso()
         record = {"verdict": resolution.verdict, "by": actor, "at": at, "note": resolution.note or ""}
         with self._redis.pipeline(transaction=True) as pipe:
@@ -100,7 +103,7 @@ class AlertService:
             pipe.expire(verdict_key, self._ttl_s)
             label = encode_label(Label(TransactionID=tx_id, isFraud=LABEL_OF[resolution.verdict]))  # type: ignore[arg-type]
             fields: Any = entry_fields(label, {PUBLISHED_NS: str(time.time_ns()), ORIGIN: f"analyst/{actor}"})
-            pipe.xadd(self._keys.labels, fields)
+            pipe.xadd(self._labels, fields)
             detail = {
                 "transaction_id": str(tx_id),
                 "verdict": resolution.verdict,
@@ -120,18 +123,20 @@ class AlertService:
         )
 
 
-def _alert(entry_id: str, raised: AlertRaised, verdict: dict[str, str]) -> Alert:
+def alert_of(entry_id: str, raised: AlertRaised, verdict: dict[str, str]) -> Alert:
+    """The API view of an alert stream entry and its verdict record (empty: open)."""
     return Alert(
         alert_id=str(raised.TransactionID),
         transaction_id=raised.TransactionID,
         raised_at=int(entry_id.split("-")[0]) / 1000,
         amount=raised.TransactionAmt,
+        card1=raised.card1,
+        uid=raised.uid,
+        model_version=raised.model_version,
         probability=raised.probability,
         risk_level=raised.risk,
         decision=raised.decision,
-        reasons=[
-            Reason(feature=r.feature, value=r.value, contribution=r.contribution) for r in raised.reasons
-        ],
+        reasons=[Reason.of(r.feature, r.value, r.contribution) for r in raised.reasons],
         status="resolved" if verdict else "open",
         verdict=verdict.get("verdict"),  # type: ignore[arg-type]
         resolved_by=verdict.get("by"),

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import redis
 
-from functions.keys import FeatureKeys
+from core.settings import Settings
+from functions.keys import ModelJobKeys
 from gateway.problems import NotFound
 from gateway.schemas.drift import DriftSummary, PerformanceView, RetrainQueued
 from gateway.services.audit import AuditLog, now_iso
-from infra.settings import Settings
 from models.jobs.context import JobContext
 from models.jobs.drift import recent_reports
 from models.monitoring import DriftReport
@@ -23,7 +23,7 @@ class DriftService:
     def __init__(self, settings: Settings, client: redis.Redis, registry: Registry, audit: AuditLog) -> None:
         self._settings = settings
         self._redis = client
-        self._keys = FeatureKeys(settings.redis.key_prefix)
+        self._keys = ModelJobKeys(settings.redis.key_prefix)
         self._registry = registry
         self._audit = audit
 

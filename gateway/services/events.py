@@ -18,7 +18,9 @@ import msgspec
 import redis.asyncio as aioredis
 from litestar.response import ServerSentEventMessage
 
+from functions.events import decode_alert, decode_scored
 from gateway.problems import Unavailable
+from gateway.schemas.common import Reason
 from gateway.schemas.events import EventType, LiveEvent
 from streams.events import PAYLOAD as PAYLOAD_FIELD
 
@@ -28,35 +30,20 @@ PAYLOAD = PAYLOAD_FIELD.encode()
 _encode = msgspec.json.encode
 
 
-class _Wire(msgspec.Struct, kw_only=True):
-    """The fields of a scored / alert stream payload the live view needs (others are ignored)."""
-
-    TransactionID: int
-    TransactionDT: int
-    TransactionAmt: float
-    probability: float
-    risk: str
-    decision: str
-    model_version: str
-    reasons: list[dict[str, Any]] = []
-
-
-_decode_wire = msgspec.json.Decoder(_Wire).decode
-
-
 def to_live(kind: EventType, payload: bytes) -> LiveEvent:
-    wire = _decode_wire(payload)
+    """A scored / alert stream payload as the live view's event; raises msgspec errors."""
+    event = decode_scored(payload) if kind == "scored" else decode_alert(payload)
     return msgspec.convert(
         {
             "type": kind,
-            "transaction_id": wire.TransactionID,
-            "transaction_dt": wire.TransactionDT,
-            "amount": wire.TransactionAmt,
-            "probability": wire.probability,
-            "risk_level": wire.risk,
-            "decision": wire.decision,
-            "model_version": wire.model_version,
-            "reasons": wire.reasons,
+            "transaction_id": event.TransactionID,
+            "transaction_dt": event.TransactionDT,
+            "amount": event.TransactionAmt,
+            "probability": event.probability,
+            "risk_level": event.risk,
+            "decision": event.decision,
+            "model_version": event.model_version,
+            "reasons": [Reason.of(r.feature, r.value, r.contribution) for r in event.reasons],
         },
         LiveEvent,
     )

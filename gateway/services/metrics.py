@@ -1,7 +1,9 @@
 """Operations view: the score stage's per-minute KPI counters, label quality and per-function stats.
 
-Everything is read from Redis: KPI hashes (``FeatureKeys.kpi``, one per minute, written in the
-score stage's atomic commit), the label stage's counters and live quality, and the runtime's
+Everything is read from Redis: KPI hashes (``ScoreKeys.kpi``, one per minute, written in the
+score stage's atomic commit; counter names from ``functions.result``, the publish -> scored
+latency histogram from ``functions.latency``), the label stage's
+counters and live quality, and the runtime's
 per-function counters, batch latencies and consumer lag (``streams.metrics``).
 """
 
@@ -14,12 +16,20 @@ from typing import Any
 
 import redis
 
-from functions.keys import FeatureKeys
+from functions import latency
+from functions.decision import Decision
+from functions.keys import LabelKeys, ScoreKeys
+from functions.result import SCORED, amount_field, count_field
 from gateway.schemas.metrics import FunctionMetrics, MinutePoint, Overview, Quality, Timeseries, Volumes
 from streams.keys import Keys
 from streams.metrics import read_function_stats
 
-DECISIONS = ("approve", "review", "decline")
+# KPI decision counters -> the API's volume names
+VOLUMES: tuple[tuple[Decision, str], ...] = (
+    ("approve", "approved"),
+    ("review", "reviewed"),
+    ("decline", "declined"),
+)
 
 
 def _floats(raw: dict[bytes, bytes]) -> dict[str, float]:
@@ -35,12 +45,14 @@ class MetricsService:
         self,
         client: redis.Redis,
         keys: Keys,
-        fkeys: FeatureKeys,
+        results: ScoreKeys,
+        labels: LabelKeys,
         functions: Sequence[tuple[str, str, str]],  # (name, input stream, group) of the pipeline
     ) -> None:
         self._redis = client
         self._keys = keys
-        self._fkeys = fkeys
+        self._results = results
+        self._labels = labels
         self._functions = list(functions)
 
     def _minutes(self, count: int) -> list[tuple[int, dict[str, float]]]:
@@ -49,7 +61,7 @@ class MetricsService:
         minutes = list(range(now - count + 1, now + 1))
         pipe = self._redis.pipeline(transaction=False)
         for minute in minutes:
-            pipe.hgetall(self._fkeys.kpi(minute))
+            pipe.hgetall(self._results.kpi(minute))
         return [(m, _floats(raw)) for m, raw in zip(minutes, pipe.execute(), strict=True)]
 
     def timeseries(self, minutes: int) -> Timeseries:
@@ -62,26 +74,20 @@ class MetricsService:
             for name, value in counters.items():
                 totals[name] = totals.get(name, 0.0) + value
         # throughput over the last complete minute (the current one is still filling)
-        last_full = series[-2][1].get("scored", 0.0) if len(series) > 1 else 0.0
-        stats: Any = self._redis.hgetall(self._fkeys.label_stats)
+        last_full = series[-2][1].get(SCORED, 0.0) if len(series) > 1 else 0.0
+        stats: Any = self._redis.hgetall(self._labels.stats)
         labels = _floats(stats)
-        quality: Any = self._redis.hgetall(self._fkeys.label_quality)
+        quality: Any = self._redis.hgetall(self._labels.quality)
         q = _floats(quality)
         functions = [self._function(*f) for f in self._functions]
-        scored = next((f for f in functions if f.name == "score"), None)
         return Overview(
             volumes=Volumes(
                 minutes=minutes,
-                scored=int(totals.get("scored", 0)),
-                approved=int(totals.get("approve", 0)),
-                reviewed=int(totals.get("review", 0)),
-                declined=int(totals.get("decline", 0)),
-                amount_approved=round(totals.get("approve_amount", 0.0), 2),
-                amount_reviewed=round(totals.get("review_amount", 0.0), 2),
-                amount_declined=round(totals.get("decline_amount", 0.0), 2),
+                **_volumes(totals),
                 throughput_per_s=round(last_full / 60, 3),
-                latency_p50_ms=None if scored is None else scored.batch_latency_p50_ms,
-                latency_p99_ms=None if scored is None else scored.batch_latency_p99_ms,
+                latency_p50_ms=latency.quantile(totals, 0.5),
+                latency_p95_ms=latency.quantile(totals, 0.95),
+                latency_p99_ms=latency.quantile(totals, 0.99),
             ),
             fraud_rate=labels["fraud"] / labels["labels"] if labels.get("labels") else None,
             labels=int(labels.get("labels", 0)),
@@ -111,14 +117,16 @@ class MetricsService:
         )
 
 
+def _volumes(counters: dict[str, float]) -> dict[str, Any]:
+    """The KPI counters (``functions.result``) as the API names them."""
+    volumes: dict[str, Any] = {"scored": int(counters.get(SCORED, 0))}
+    for decision, name in VOLUMES:
+        volumes[name] = int(counters.get(count_field(decision), 0))
+        volumes[f"amount_{name}"] = round(counters.get(amount_field(decision), 0.0), 2)
+    return volumes
+
+
 def _point(minute: int, counters: dict[str, float]) -> MinutePoint:
     return MinutePoint(
-        minute=minute * 60,
-        scored=int(counters.get("scored", 0)),
-        approved=int(counters.get("approve", 0)),
-        reviewed=int(counters.get("review", 0)),
-        declined=int(counters.get("decline", 0)),
-        amount_approved=round(counters.get("approve_amount", 0.0), 2),
-        amount_reviewed=round(counters.get("review_amount", 0.0), 2),
-        amount_declined=round(counters.get("decline_amount", 0.0), 2),
+        minute=minute * 60, **_volumes(counters), latency_p99_ms=latency.quantile(counters, 0.99)
     )

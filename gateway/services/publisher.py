@@ -15,21 +15,28 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from core.settings import Settings
 from data.schema import Transaction, encode_transaction
 from data.simulator import PUBLISHED_HEADER, producer_config
 from gateway.problems import Unavailable
-from infra.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 class Publisher:
-    def __init__(self, settings: Settings, timeout_s: float = 10.0) -> None:
+    """Publishes a request's transactions; each one the broker has not acknowledged within the
+    timeout expires in the client (``message.timeout.ms``), so a 503 is never followed by a
+    late delivery of what it refused (a broker outage is answered 503 until the broker is back)."""
+
+    def __init__(self, settings: Settings) -> None:
         self.topic = settings.kafka.topic_transactions
-        self._timeout_s = timeout_s
+        self._timeout_s = settings.gateway.publish_timeout_s
         self._producer: Producer | None = None
         if settings.kafka.bootstrap:
-            self._producer = Producer({**producer_config(settings), "linger.ms": 1})
+            timeout_ms = int(self._timeout_s * 1000)
+            self._producer = Producer(
+                {**producer_config(settings), "linger.ms": 1, "message.timeout.ms": timeout_ms}
+            )
 
     def publish(self, batch: Sequence[Transaction]) -> list[int]:
         if self._producer is None:
@@ -52,7 +59,7 @@ class Publisher:
                 )
         except (BufferError, KafkaException) as exc:
             raise Unavailable(f"broker not accepting messages: {exc}") from exc
-        remaining = self._producer.flush(self._timeout_s)
+        remaining = self._producer.flush(self._timeout_s + 1)  # by then each one is acknowledged or expired
         if remaining or failures:
             log.warning(
                 "publish failed topic=%s undelivered=%d errors=%s", self.topic, remaining, failures[:3]

@@ -1,15 +1,19 @@
-"""Decision strategy: the live thresholds the score stage reads from Redis, changed and simulated here."""
+"""Decision strategy: the live thresholds (``functions.strategy``, as the stages read them), changed and
+simulated here."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import redis
 
-from functions.keys import FeatureKeys
+from functions.decision import Thresholds
+from functions.keys import LabelKeys
+from functions.strategy import ThresholdStore
 from gateway.problems import Invalid
 from gateway.schemas.strategy import Simulation, SimulationRequest, Strategy, StrategyUpdate
 from gateway.services.audit import AuditLog, now_iso
@@ -25,9 +29,12 @@ class DeclineCost:
     amount_share: float
 
 
-def check_order(review: float, decline: float) -> None:
-    if not review < decline:
-        raise Invalid("decline_threshold", f"must be greater than review_threshold ({review})")
+def check_order(review: float, decline: float) -> Thresholds:
+    """The requested thresholds, if they keep the one ordering rule (``Thresholds``): else 400."""
+    try:
+        return Thresholds(review=review, decline=decline)
+    except ValueError as exc:
+        raise Invalid("decline_threshold", str(exc)) from exc
 
 
 def simulate(
@@ -61,49 +68,40 @@ def simulate(
 
 
 class StrategyService:
-    """Reads and changes the live thresholds (one Redis hash) and replays them over labelled history."""
+    """Reads and changes the live thresholds (the stages' store) and replays them over labelled history."""
 
     def __init__(
         self,
         client: redis.Redis,
-        keys: FeatureKeys,
+        store: ThresholdStore,
+        champion: Callable[[], tuple[float, float] | None],  # the champion's own thresholds, if any
+        labels: LabelKeys,
         audit: AuditLog,
-        defaults: tuple[float, float],
         cost: DeclineCost,
     ) -> None:
         self._redis = client
-        self._keys = keys
+        self._store = store
+        self._champion = champion
+        self._labels = labels
         self._audit = audit
-        self._defaults = defaults
         self._cost = cost
 
     def get(self) -> Strategy:
-        found: Any = self._redis.hgetall(self._keys.strategy)
-        raw = {k.decode(): v.decode() for k, v in found.items()}
-        if "review" not in raw or "decline" not in raw:
-            review, decline = self._defaults
-            return Strategy(review_threshold=review, decline_threshold=decline)
+        live = self._store.live(self._champion())
         return Strategy(
-            review_threshold=float(raw["review"]),
-            decline_threshold=float(raw["decline"]),
-            updated_at=raw.get("updated_at"),
-            updated_by=raw.get("updated_by"),
+            review_threshold=live.thresholds.review,
+            decline_threshold=live.thresholds.decline,
+            source=live.source,
+            updated_at=live.updated_at,
+            updated_by=live.updated_by,
         )
 
     def put(self, update: StrategyUpdate, actor: str) -> Strategy:
-        check_order(update.review_threshold, update.decline_threshold)
+        wanted = check_order(update.review_threshold, update.decline_threshold)
         before = self.get()
         at = now_iso()
         pipe = self._redis.pipeline(transaction=True)
-        pipe.hset(
-            self._keys.strategy,
-            mapping={
-                "review": repr(update.review_threshold),
-                "decline": repr(update.decline_threshold),
-                "updated_at": at,
-                "updated_by": actor,
-            },
-        )
+        self._store.set(pipe, wanted, actor, at)
         detail = {
             "review": f"{before.review_threshold} -> {update.review_threshold}",
             "decline": f"{before.decline_threshold} -> {update.decline_threshold}",
@@ -113,6 +111,7 @@ class StrategyService:
         return Strategy(
             review_threshold=update.review_threshold,
             decline_threshold=update.decline_threshold,
+            source="strategy",
             updated_at=at,
             updated_by=actor,
         )
@@ -126,7 +125,7 @@ class StrategyService:
 
     def _labelled(self, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(probability, label, amount) of the most recent scored, labelled transactions."""
-        members: Any = self._redis.zrevrange(self._keys.label_window, 0, limit - 1)
+        members: Any = self._redis.zrevrange(self._labels.window, 0, limit - 1)
         ids, labels, probs = [], [], []
         for member in members:
             tx_id, label, score = member.decode().split(":")
@@ -137,7 +136,7 @@ class StrategyService:
             probs.append(float(score))
         pipe = self._redis.pipeline(transaction=False)
         for tx_id in ids:
-            pipe.hget(self._keys.label(tx_id), "amount")
+            pipe.hget(self._labels.label(tx_id), "amount")
         amounts = [float(a) if a is not None else 0.0 for a in pipe.execute()]
         return (
             np.asarray(probs, dtype=np.float64),

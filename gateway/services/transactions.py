@@ -8,18 +8,20 @@ import msgspec
 import numpy as np
 import redis
 
-from functions.decision import TxScored
+from functions.events import decode_scored
 from functions.features import STATE_FEATURES
-from functions.keys import FeatureKeys
+from functions.keys import FeatureKeys, LabelKeys
 from gateway.problems import NotFound
 from gateway.schemas.investigation import Forensics, TransactionPage, TransactionSummary
 from gateway.services.pages import Entry, page_back
-from gateway.services.scoring import ScoreService, from_record, to_result
+from gateway.services.scoring import ScoreService, to_result
 from streams.events import PAYLOAD
 from streams.keys import Keys
 
-_decode_scored = msgspec.json.Decoder(TxScored).decode
 _PAYLOAD = PAYLOAD.encode()
+_decode_row = msgspec.json.Decoder(dict[str, Any]).decode
+SCAN = 5_000  # entries one page reads at most
+ENTITY_SCAN = 50_000  # one card's or client's history is sparse: look further back
 
 
 class TransactionFilter(msgspec.Struct, frozen=True, kw_only=True):
@@ -27,14 +29,27 @@ class TransactionFilter(msgspec.Struct, frozen=True, kw_only=True):
     decision: str | None = None
     since_ms: int | None = None
     until_ms: int | None = None
+    card1: int | None = None  # one card's transactions
+    uid: str | None = None  # one client's transactions
+
+    @property
+    def entity(self) -> bool:
+        return self.card1 is not None or self.uid is not None
 
 
 class TransactionService:
     def __init__(
-        self, client: redis.Redis, keys: Keys, fkeys: FeatureKeys, scored_stream: str, scoring: ScoreService
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        features: FeatureKeys,
+        labels: LabelKeys,
+        scored_stream: str,
+        scoring: ScoreService,
     ) -> None:
         self._redis = client
-        self._fkeys = fkeys
+        self._features = features
+        self._labels = labels
         self._stream = keys.stream(scored_stream)
         self._scoring = scoring
 
@@ -43,9 +58,12 @@ class TransactionService:
             payload = fields.get(_PAYLOAD)
             if payload is None:
                 return None
-            scored = _decode_scored(payload)
-            if (flt.risk_level and scored.risk != flt.risk_level) or (
-                flt.decision and scored.decision != flt.decision
+            scored = decode_scored(payload)
+            if (
+                (flt.risk_level and scored.risk != flt.risk_level)
+                or (flt.decision and scored.decision != flt.decision)
+                or (flt.card1 is not None and scored.card1 != flt.card1)
+                or (flt.uid is not None and scored.uid != flt.uid)
             ):
                 return None
             return TransactionSummary(
@@ -56,13 +74,22 @@ class TransactionService:
                 risk_level=scored.risk,
                 decision=scored.decision,
                 model_version=scored.model_version,
+                card1=scored.card1,
+                uid=scored.uid,
             )
 
         def convert(entries: list[Entry]) -> list[TransactionSummary | None]:
             return [summary(entry_id, fields) for entry_id, fields in entries]
 
         items, next_cursor = page_back(
-            self._redis, self._stream, convert, limit, cursor, since_ms=flt.since_ms, until_ms=flt.until_ms
+            self._redis,
+            self._stream,
+            convert,
+            limit,
+            cursor,
+            since_ms=flt.since_ms,
+            until_ms=flt.until_ms,
+            scan_limit=ENTITY_SCAN if flt.entity else SCAN,
         )
         return TransactionPage(items=items, next_cursor=next_cursor)
 
@@ -70,14 +97,15 @@ class TransactionService:
         record = self._scoring.record(tx_id)
         if record is None:
             raise NotFound(f"no scored transaction {tx_id} (never scored, or its record expired)")
-        scored = from_record(tx_id, record)
+        scored = record.scored
         result = to_result(scored, 0.0, dry_run=False, replayed=True)
-        label: Any = self._redis.hget(self._fkeys.label(tx_id), "isFraud")
+        label: Any = self._redis.hget(self._labels.label(tx_id), "isFraud")
         return Forensics(
             transaction_id=tx_id,
-            scored_at=int(record.get("scored_ns", 0)) / 1e9,
-            published_at=int(record["published_ns"]) / 1e9 if "published_ns" in record else None,
-            raw={
+            scored_at=record.scored_ns / 1e9,
+            published_at=record.published_ns / 1e9 if record.published_ns is not None else None,
+            raw=self._received(tx_id)
+            or {  # received before the record was kept (older versions): what the score recorded
                 "TransactionID": tx_id,
                 "TransactionDT": scored.TransactionDT,
                 "TransactionAmt": scored.TransactionAmt,
@@ -96,8 +124,13 @@ class TransactionService:
             label=None if label is None else int(label),
         )
 
+    def _received(self, tx_id: int) -> dict[str, Any] | None:
+        """The transaction as received by the enrich stage (every column present), if still kept."""
+        raw: Any = self._redis.hget(self._features.received(tx_id), "raw")
+        return None if raw is None else _decode_row(raw)
+
     def _state_features(self, tx_id: int) -> dict[str, float | None]:
-        blob: Any = self._redis.get(self._fkeys.vector(tx_id))
+        blob: Any = self._redis.get(self._features.vector(tx_id))
         if not blob:
             return {}
         values = np.frombuffer(blob, dtype="<f8")

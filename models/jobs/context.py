@@ -13,8 +13,9 @@ from typing import Any
 import redis
 from rq import get_current_job
 
-from functions.keys import FeatureKeys
-from infra.settings import Settings, get_settings
+from core.settings import Settings, get_settings
+from functions.keys import ModelJobKeys, OperatorKeys
+from functions.strategy import RedisThresholds
 from models.audit import KEEP, audit_fields, now_iso
 from models.jobs.queue import JsonJob, connect
 from models.registry import Registry
@@ -27,7 +28,7 @@ ACTOR = "model-jobs"
 class JobContext:
     settings: Settings
     redis: redis.Redis
-    keys: FeatureKeys
+    keys: ModelJobKeys
     registry: Registry
     job: JsonJob | None  # None when called outside a worker (tests of the pure parts, the CLI)
 
@@ -39,7 +40,7 @@ class JobContext:
         return cls(
             settings,
             client,
-            FeatureKeys(settings.redis.key_prefix),
+            ModelJobKeys(settings.redis.key_prefix),
             Registry(settings.models.registry_dir),
             job if isinstance(job, JsonJob) else None,
         )
@@ -54,7 +55,7 @@ class JobContext:
     def audit(self, action: str, detail: dict[str, Any]) -> None:
         """Append to the audit stream (the gateway's ``/v1/audit`` reads it), values as text."""
         fields = audit_fields(ACTOR, action, detail, now_iso())
-        self.redis.xadd(self.keys.audit, fields, maxlen=KEEP, approximate=True)  # type: ignore[arg-type]
+        self.redis.xadd(OperatorKeys(self.keys.prefix).audit, fields, maxlen=KEEP, approximate=True)  # type: ignore[arg-type]
         log.info("audit action=%s detail=%s", action, detail)
 
     def text(self, key: str, field: str | None = None) -> str | None:
@@ -62,11 +63,15 @@ class JobContext:
         raw: Any = self.redis.get(key) if field is None else self.redis.hget(key, field)
         return None if raw is None else str(raw.decode())
 
-    def thresholds(self) -> tuple[float, float]:
-        """The live (review, decline) thresholds the score stage applies (Strategy hash, else defaults)."""
-        review, decline = self.redis.hmget(self.keys.strategy, ["review", "decline"])  # type: ignore[misc]
-        default = self.settings.strategy
-        return (
-            float(review) if review is not None else default.review_threshold,
-            float(decline) if decline is not None else default.decline_threshold,
+    def thresholds(self, champion: str) -> tuple[float, float]:
+        """The live (review, decline) the score stage applies: the operators' strategy, else the
+        champion's own, else the configured defaults (``functions.strategy``)."""
+        own = self.registry.read(champion, "thresholds.json")
+        defaults = self.settings.strategy
+        store = RedisThresholds(
+            self.redis,
+            OperatorKeys(self.keys.prefix),
+            (defaults.review_threshold, defaults.decline_threshold),
         )
+        live = store.live((float(own["review"]), float(own["decline"]))).thresholds
+        return live.review, live.decline

@@ -57,7 +57,7 @@ def drift_check() -> dict[str, Any]:
         kept,
         references,
         score_reference,
-        ctx.thresholds(),
+        ctx.thresholds(champion),
         cfg.performance_bucket_s,
         now_iso(),
     )

@@ -21,7 +21,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq_scheduler import Scheduler
 
-from infra.settings import Settings
+from core.settings import Settings
 
 SERIALIZER = "rq.serializers.JSONSerializer"
 JOB_CLASS = "models.jobs.queue.JsonJob"

@@ -8,7 +8,7 @@ transactions, with the labels that have arrived. A transaction without a label i
 negative only once it is older (in event time) than ``jobs.label_horizon_s`` before the
 newest one; younger unlabelled rows are left out, since their chargeback may still come.
 
-One retrain at a time: a Redis lock (``FeatureKeys.retrain_lock``) held for the job's
+One retrain at a time: a Redis lock (``ModelJobKeys.retrain_lock``) held for the job's
 timeout; the retry of a killed retrain (RQ ``Retry``, same job id) takes its own lock over.
 The registry version is written to a temporary directory and renamed when complete
 (``Registry.new_version``), so a kill leaves no half version. The candidate is compared

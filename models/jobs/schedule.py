@@ -22,7 +22,7 @@ from typing import Any
 import redis
 from rq.job import Job
 
-from infra.settings import JobsSettings, Settings
+from core.settings import JobsSettings, Settings
 from models.jobs.queue import job_queue, scheduler
 
 

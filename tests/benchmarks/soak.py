@@ -22,8 +22,8 @@ from typing import Any
 import psutil
 import redis
 
-from infra.pipeline import PIPELINE
-from infra.settings import get_settings
+from core.settings import get_settings
+from infra.pipeline.table import PIPELINE
 from streams.keys import Keys
 
 

@@ -12,12 +12,12 @@ import pytest
 from click.testing import CliRunner
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
+from core.settings import Settings
 from data import cli as data_cli
 from data.loader import DataFiles, iter_json
 from data.schema import decode_label, decode_transaction
 from data.simulator import PUBLISHED_HEADER, simulate
 from data.synthetic import generate
-from infra.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._config import ConfigResource
 
+from core.settings import KafkaSettings, RedisSettings
 from infra.services import ensure_topics, free_port, local_broker, local_redis, topic_config
-from infra.settings import KafkaSettings, RedisSettings
 
 pytestmark = pytest.mark.integration
 

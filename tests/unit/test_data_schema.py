@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
+from core.errors import PoisonMessage
 from data.schema import (
     ALL_COLUMNS,
     COLUMNS_BY_NAME,
@@ -20,7 +21,6 @@ from data.schema import (
     encode_transaction,
     transaction_to_dict,
 )
-from infra.errors import PoisonMessage
 
 KAGGLE_TRANSACTION_HEADER = (
     ["TransactionID", "isFraud", "TransactionDT", "TransactionAmt", "ProductCD"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from infra.settings import Settings
+from core.settings import Settings
 
 
 def test_defaults_are_documented_and_usable() -> None:

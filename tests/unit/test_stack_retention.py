@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.settings import Settings
-from infra.stack import LONGEST_WINDOW_S, event_speed, retention
+from core.settings import Settings
+from infra.stack import LONGEST_WINDOW_S, periods, retention
 
 
 def test_records_are_kept_for_the_retention_and_state_for_the_longest_window() -> None:
@@ -23,7 +23,10 @@ def test_records_are_kept_for_the_retention_and_state_for_the_longest_window() -
     assert slow["SENTINEL_FEATURES_STATE_TTL_S"] == str(LONGEST_WINDOW_S)
 
 
-def test_event_speed_is_the_data_span_over_its_send_time(tmp_path: Path) -> None:
+def test_the_stack_streams_the_later_period_at_its_own_event_speed(tmp_path: Path) -> None:
     data = tmp_path / "train_transaction.csv"
-    data.write_text("TransactionID,TransactionDT\n1,1000\n2,5000\n3,9000\n4,21000\n")
-    assert event_speed(data, rate=2.0) == pytest.approx(20_000 / 2)  # 4 rows at 2/s: 2 wall s
+    rows = [(1, 1000), (2, 5000), (3, 3000), (4, 9000), (5, 21000), (6, 41000)]  # not in time order
+    data.write_text("TransactionID,TransactionDT\n" + "".join(f"{i},{dt}\n" for i, dt in rows))
+    split = periods(data, stream_fraction=0.5, rate=2.0)
+    assert (split.train_rows, split.stream_rows) == (3, 3)  # 1000, 3000, 5000 | 9000, 21000, 41000
+    assert split.event_speed == pytest.approx(32_000 / 1.5)  # the streamed span over 3 rows at 2/s

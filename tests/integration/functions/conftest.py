@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 import redis
 
+from core.settings import Settings
 from data.loader import DataFiles, iter_json
 from data.schema import Transaction, decode_transaction
 from data.simulator import simulate
 from data.synthetic import generate
 from functions.events import decode_enriched, feature_matrix
-from infra.pipeline import PIPELINE
+from infra.pipeline.table import PIPELINE
 from infra.services import ensure_topics
-from infra.settings import Settings
 from streams.events import split_fields
 from streams.keys import Keys
 from streams.mirror import run_mirror

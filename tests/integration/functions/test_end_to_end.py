@@ -13,11 +13,11 @@ import msgspec
 import pytest
 import redis
 
+from core.settings import Settings
 from data.simulator import simulate
-from functions.decision import AlertRaised, TxScored
-from functions.keys import FeatureKeys
-from infra.pipeline import PIPELINE
-from infra.settings import Settings
+from functions.events import AlertRaised, TxScored
+from functions.keys import LabelKeys, ScoreKeys
+from infra.pipeline.table import PIPELINE
 from streams.keys import Keys
 from streams.mirror import run_mirror
 from streams.worker import Worker
@@ -38,7 +38,8 @@ def test_simulated_transactions_are_scored_once_alerted_and_labelled(
         Worker(PIPELINE.chain([name]), redis_client, settings).run(burst=True)
     Worker(PIPELINE.chain(["enrich", "score"]), redis_client, settings).run(burst=True)  # nothing left
 
-    keys, fkeys = Keys(settings.redis.key_prefix), FeatureKeys(settings.redis.key_prefix)
+    prefix = settings.redis.key_prefix
+    keys, results, labels = Keys(prefix), ScoreKeys(prefix), LabelKeys(prefix)
     scored = [
         msgspec.json.decode(p or b"", type=TxScored)
         for p, _ in stream_entries(redis_client, keys.stream("tx.scored"))
@@ -57,14 +58,14 @@ def test_simulated_transactions_are_scored_once_alerted_and_labelled(
     fraud = {tx.TransactionID for tx in synth.transactions if tx.isFraud == 1}
     assert flagged & fraud, "the model flags none of the planted fraud"
     some = scored[len(scored) // 2]
-    record: Any = redis_client.hgetall(fkeys.result(some.TransactionID))
+    record: Any = redis_client.hgetall(results.result(some.TransactionID))
     assert float(record[b"probability"]) == some.probability and record[b"decision"].decode() == some.decision
 
-    stats: Any = redis_client.hgetall(fkeys.label_stats)
+    stats: Any = redis_client.hgetall(labels.stats)
     assert int(stats[b"labels"]) == len(synth.raw)
     assert int(stats[b"fraud"]) == len(fraud)
     assert int(stats.get(b"unscored", 0)) == 0
     assert int(stats[b"delay_n"]) == len(synth.raw)
-    quality: Any = redis_client.hgetall(fkeys.label_quality)
+    quality: Any = redis_client.hgetall(labels.quality)
     assert int(float(quality[b"window"])) == len(synth.raw)
     assert 0 < float(quality[b"pr_auc"]) <= 1

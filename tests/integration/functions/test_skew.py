@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import redis
 
+from core.settings import Settings
 from functions.features import FEATURE_NAMES
 from functions.replay import replay_features
-from infra.settings import Settings
 from tests.integration.functions.conftest import Dataset, run_live_enrich, with_partitions
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import redis
 
+from core.settings import Settings
 from data.schema import Label, Transaction, encode_label, encode_transaction
-from functions.events import decode_enriched, feature_matrix
-from functions.keys import FeatureKeys
-from functions.label import LabelStored
+from functions.events import LabelStored, decode_enriched, feature_matrix
+from functions.keys import LabelKeys, ScoreKeys
 from functions.replay import replay_features
-from infra.pipeline import PIPELINE
-from infra.settings import Settings
+from infra.pipeline.streams import LABELS, RAW
+from infra.pipeline.table import PIPELINE
 from streams.events import PUBLISHED_NS, entry_fields, split_fields
 from streams.keys import Keys
 from streams.worker import Worker
@@ -66,8 +66,8 @@ def test_enrich_stage_matches_the_replay_and_carries_metadata(
     keys = Keys(key_prefix)
     txs = transactions(1200)
     for i, tx in enumerate(txs):
-        xadd(redis_client, keys.raw_transactions, encode_transaction(tx), {PUBLISHED_NS: str(10**18 + i)})
-    xadd(redis_client, keys.raw_transactions, b'{"TransactionID": 1, "card1": 5}', {})
+        xadd(redis_client, keys.stream(RAW), encode_transaction(tx), {PUBLISHED_NS: str(10**18 + i)})
+    xadd(redis_client, keys.stream(RAW), b'{"TransactionID": 1, "card1": 5}', {})
     run(settings, redis_client, "enrich")
 
     out = stream(redis_client, keys.stream("tx.enriched"))
@@ -83,12 +83,12 @@ def test_enrich_stage_matches_the_replay_and_carries_metadata(
 def test_label_stage_joins_scores_counts_once_and_publishes_quality(
     settings: Settings, redis_client: redis.Redis, key_prefix: str
 ) -> None:
-    keys, fkeys = Keys(key_prefix), FeatureKeys(key_prefix)
+    keys, results, labels = Keys(key_prefix), ScoreKeys(key_prefix), LabelKeys(key_prefix)
     scores = {1: 0.9, 2: 0.8, 3: 0.2, 4: 0.1, 5: 0.6}
     truth = {1: 1, 2: 0, 3: 1, 4: 0, 5: 1, 6: 0}  # 6 was never scored
     for tx_id, p in scores.items():
         redis_client.hset(
-            fkeys.result(tx_id),
+            results.result(tx_id),
             mapping={
                 "probability": p,
                 "decision": "review",
@@ -100,8 +100,8 @@ def test_label_stage_joins_scores_counts_once_and_publishes_quality(
         )
     for tx_id, y in truth.items():
         payload = encode_label(Label(TransactionID=tx_id, isFraud=y))  # type: ignore[arg-type]
-        xadd(redis_client, keys.labels, payload, {PUBLISHED_NS: str(4_000_000_000 + tx_id)})
-    xadd(redis_client, keys.labels, encode_label(Label(TransactionID=1, isFraud=1)), {})  # again
+        xadd(redis_client, keys.stream(LABELS), payload, {PUBLISHED_NS: str(4_000_000_000 + tx_id)})
+    xadd(redis_client, keys.stream(LABELS), encode_label(Label(TransactionID=1, isFraud=1)), {})  # again
     run(settings, redis_client, "label")
 
     stored = [
@@ -112,14 +112,14 @@ def test_label_stage_joins_scores_counts_once_and_publishes_quality(
     assert stored[0].probability == 0.9 and stored[0].delay_s == pytest.approx(3.000000001)
     assert stored[5].probability is None and not stored[5].duplicate
     assert stored[6].duplicate and stored[6].probability == 0.9
-    stats: Any = redis_client.hgetall(fkeys.label_stats)
+    stats: Any = redis_client.hgetall(labels.stats)
     assert int(stats[b"labels"]) == 6 and int(stats[b"fraud"]) == 3 and int(stats[b"unscored"]) == 1
     assert int(stats[b"delay_n"]) == 5
-    quality: Any = redis_client.hgetall(fkeys.label_quality)
+    quality: Any = redis_client.hgetall(labels.quality)
     # window (label, p): (1,.9) (0,.8) (1,.2) (0,.1) (1,.6); review threshold 0.3 flags .9 .8 .6
     assert float(quality[b"window"]) == 5
     assert float(quality[b"delay_p50_s"]) == pytest.approx(3.000000003)
     assert float(quality[b"precision"]) == pytest.approx(2 / 3)
     assert float(quality[b"recall"]) == pytest.approx(2 / 3)
     assert float(quality[b"pr_auc"]) == pytest.approx((1 + 2 / 3 + 3 / 4) / 3)  # ranks 1, 3, 4
-    assert float(redis_client.hget(fkeys.label(3), "amount") or 0) == 30.0  # type: ignore[arg-type]
+    assert float(redis_client.hget(labels.label(3), "amount") or 0) == 30.0  # type: ignore[arg-type]

@@ -13,11 +13,11 @@ import redis
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from core.settings import ModelSettings, Settings
 from data.loader import DataFiles, iter_json
 from data.synthetic import generate
-from gateway.bench.server import GatewayProcess
+from infra.bench.gateway_process import GatewayProcess
 from infra.gateway import gateway_app
-from infra.settings import ModelSettings, Settings
 from models.dataset import read_transactions, replay_training_set
 from models.registry import Registry
 from models.training import register, train

@@ -9,7 +9,7 @@ import threading
 import httpx
 import pytest
 
-from gateway.bench.server import GatewayProcess
+from infra.bench.gateway_process import GatewayProcess
 from tests.integration.gateway.conftest import Trained, auth
 
 pytestmark = pytest.mark.integration

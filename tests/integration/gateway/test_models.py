@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.settings import Settings
+from core.settings import Settings
 from models.registry import Registry, write_json
 from tests.integration.gateway.conftest import Client, auth
 

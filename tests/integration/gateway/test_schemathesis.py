@@ -16,10 +16,10 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
-from gateway.bench.server import GatewayProcess
+from core.settings import Settings
+from infra.bench.gateway_process import GatewayProcess
 from infra.gateway import gateway_app
 from infra.services import ensure_topics
-from infra.settings import Settings
 from tests.integration.gateway.conftest import KEYS, Trained
 from tests.keyspace import delete_prefix
 

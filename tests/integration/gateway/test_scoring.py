@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 import redis
 
+from core.settings import Settings
 from data.schema import decode_transaction
-from functions.keys import FeatureKeys
-from infra.pipeline import PIPELINE
-from infra.settings import Settings
+from functions.features import CATEGORICAL_COLUMNS
+from functions.keys import ScoreKeys
+from infra.pipeline.streams import LABELS, RAW
+from infra.pipeline.table import PIPELINE
 from streams.events import PUBLISHED_NS, entry_fields, split_fields
 from streams.keys import Keys
 from streams.worker import Worker
@@ -34,7 +36,7 @@ def _stream_scores(settings: Settings, client: redis.Redis, raw: list[bytes]) ->
     keys = Keys(settings.redis.key_prefix)
     for payload in raw:
         fields: Any = entry_fields(payload, {PUBLISHED_NS: "1"})
-        client.xadd(keys.raw_transactions, fields)
+        client.xadd(keys.stream(RAW), fields)
     Worker(PIPELINE.chain(["enrich"]), client, settings).run(burst=True)
     Worker(PIPELINE.chain(["score"]), client, settings).run(burst=True)
     entries: Any = client.xrange(keys.stream("tx.scored"))
@@ -64,7 +66,9 @@ def test_sync_score_equals_the_stream_path_score(
             want["risk"],
             want["model_version"],
         )
-        assert got["reasons"] == want["reasons"]
+        assert [{**r, "description": ""} for r in got["reasons"]] == [  # the API adds descriptions
+            {**r, "description": ""} for r in want["reasons"]
+        ]
         assert got["replayed"] is False
         decisions.add(got["decision"])
     assert len({expected[t]["probability"] for t in expected}) > 1  # not a constant model
@@ -188,7 +192,7 @@ def test_recorded_scores_feed_transactions_forensics_alerts_and_kpis(
     assert [(a["transaction_id"], a["verdict"]) for a in done["items"]] == [(ids[0], "fraud")]
 
     keys = Keys(scoring_settings.redis.key_prefix)
-    labels: Any = redis_client.xrange(keys.labels)
+    labels: Any = redis_client.xrange(keys.stream(LABELS))
     label_payload, meta = split_fields(labels[-1][1])
     assert json.loads(label_payload or b"{}") == {"TransactionID": ids[0], "isFraud": 1}
     assert meta["origin"] == "analyst/analyst#2"
@@ -201,4 +205,29 @@ def test_recorded_scores_feed_transactions_forensics_alerts_and_kpis(
     assert overview["volumes"]["amount_reviewed"] == pytest.approx(amount, abs=0.01)
     series = scoring_client.get("/v1/metrics/timeseries?minutes=5", headers=auth("analyst")).json()
     assert len(series["points"]) == 5 and sum(p["scored"] for p in series["points"]) == 5
-    assert FeatureKeys(keys.prefix).result(ids[0]).startswith(keys.prefix)
+    volumes = overview["volumes"]  # publish (the request) -> scored, from the latency histogram
+    assert 0 < volumes["latency_p50_ms"] <= volumes["latency_p95_ms"] <= volumes["latency_p99_ms"]
+    assert all(p["latency_p99_ms"] is not None for p in series["points"] if p["scored"])
+    assert ScoreKeys(keys.prefix).result(ids[0]).startswith(keys.prefix)
+
+
+def test_forensics_holds_the_transaction_as_received_with_readable_reasons(
+    scoring_client: Client, trained: Trained
+) -> None:
+    strategy = {"review_threshold": 0.0, "decline_threshold": 1.0}  # every transaction gets reasons
+    assert scoring_client.put("/v1/strategy", json=strategy, headers=auth("admin")).status_code == 200
+    categorical_reasons = 0
+    for payload in _sample(trained):
+        sent = json.loads(payload)
+        scored = scoring_client.post("/v1/score", content=payload, headers=_json(auth("scorer"))).json()
+        record = scoring_client.get(f"/v1/transactions/{sent['TransactionID']}", headers=auth("analyst"))
+        forensics = record.json()
+        assert forensics["raw"] == sent  # every column, as received
+        assert "None" not in forensics["uid"]
+        assert forensics["reasons"] == scored["reasons"]
+        for reason in scored["reasons"]:
+            assert reason["description"], reason
+            if reason["feature"] in CATEGORICAL_COLUMNS:  # the original text, not its code
+                assert reason["value"] == sent.get(reason["feature"]), reason
+                categorical_reasons += 1
+    assert categorical_reasons  # the sample does exercise categorical reasons

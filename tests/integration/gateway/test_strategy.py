@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 import redis
 
-from functions.keys import FeatureKeys
-from infra.settings import Settings
-from tests.integration.gateway.conftest import Client, auth
+from core.settings import Settings
+from functions.keys import LabelKeys, OperatorKeys
+from models.registry import Registry
+from tests.integration.gateway.conftest import Client, Trained, auth
 
 pytestmark = pytest.mark.integration
 
@@ -19,6 +20,7 @@ def test_defaults_come_from_settings_until_changed(client: Client, gateway_setti
     assert body["review_threshold"] == gateway_settings.strategy.review_threshold
     assert body["decline_threshold"] == gateway_settings.strategy.decline_threshold
     assert body.get("updated_by") is None
+    assert body["source"] == "defaults"  # no champion in this registry
 
 
 def test_put_changes_redis_and_is_audited(
@@ -30,7 +32,7 @@ def test_put_changes_redis_and_is_audited(
         "/v1/strategy", json={"review_threshold": 0.25, "decline_threshold": 0.7}, headers=auth("admin")
     )
     assert response.status_code == 200
-    keys = FeatureKeys(gateway_settings.redis.key_prefix)
+    keys = OperatorKeys(gateway_settings.redis.key_prefix)
     stored: Any = redis_client.hgetall(keys.strategy)
     assert float(stored[b"review"]) == 0.25 and float(stored[b"decline"]) == 0.7
     assert stored[b"updated_by"] == b"admin#3"
@@ -63,7 +65,7 @@ def test_invalid_thresholds_are_rejected_and_not_stored(
     response = client.put("/v1/strategy", json=body, headers=auth("admin"))
     assert response.status_code in (400, 422)
     assert [e["field"] for e in response.json()["errors"]] == [field]
-    assert not redis_client.exists(FeatureKeys(gateway_settings.redis.key_prefix).strategy)
+    assert not redis_client.exists(OperatorKeys(gateway_settings.redis.key_prefix).strategy)
 
 
 def test_simulate_over_labelled_scores(
@@ -71,10 +73,10 @@ def test_simulate_over_labelled_scores(
     gateway_settings: Settings,
     redis_client: redis.Redis,
 ) -> None:
-    keys = FeatureKeys(gateway_settings.redis.key_prefix)
+    keys = LabelKeys(gateway_settings.redis.key_prefix)
     labelled = [(1, 0, 0.05, 10.0), (2, 1, 0.5, 20.0), (3, 0, 0.6, 30.0), (4, 1, 0.95, 40.0)]
     for seq, (tx, label, score, amount) in enumerate(labelled):
-        redis_client.zadd(keys.label_window, {f"{tx}:{label}:{score}": seq})
+        redis_client.zadd(keys.window, {f"{tx}:{label}:{score}": seq})
         redis_client.hset(keys.label(tx), mapping={"isFraud": label, "amount": amount})
     response = client.post(
         "/v1/strategy/simulate",
@@ -87,3 +89,33 @@ def test_simulate_over_labelled_scores(
     assert result["precision"] == pytest.approx(2 / 3) and result["recall"] == 1.0
     assert result["fraud_amount_caught"] == 60.0
     assert result["decline_rate"] == 0.25 and result["false_decline_cost"] == 0.0
+
+
+def test_a_champion_is_served_with_its_own_thresholds_until_a_strategy_is_set(
+    scoring_client: Client, scoring_settings: Settings, trained: Trained
+) -> None:
+    review, decline = Registry(trained.registry_dir).thresholds(trained.version) or (None, None)
+    assert (review, decline) != (
+        scoring_settings.strategy.review_threshold,
+        scoring_settings.strategy.decline_threshold,
+    )
+
+    body = scoring_client.get("/v1/strategy", headers=auth("analyst")).json()
+    assert (body["review_threshold"], body["decline_threshold"], body["source"]) == (
+        review,
+        decline,
+        "champion",
+    )
+    payload = trained.raw[2_500]
+    scored = scoring_client.post(
+        "/v1/score", content=payload, headers={**auth("scorer"), "Content-Type": "application/json"}
+    )
+    assert scored.status_code == 200, scored.text
+    tx_id = scored.json()["transaction_id"]
+    record = scoring_client.get(f"/v1/transactions/{tx_id}", headers=auth("analyst")).json()
+    assert (record["review_threshold"], record["decline_threshold"]) == (review, decline)
+
+    changed = {"review_threshold": 0.2, "decline_threshold": 0.6}
+    assert scoring_client.put("/v1/strategy", json=changed, headers=auth("admin")).status_code == 200
+    body = scoring_client.get("/v1/strategy", headers=auth("analyst")).json()
+    assert (body["review_threshold"], body["decline_threshold"], body["source"]) == (0.2, 0.6, "strategy")

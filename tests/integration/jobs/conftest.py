@@ -19,15 +19,16 @@ import numpy as np
 import pytest
 import redis
 
+from core.settings import ModelSettings, Settings
 from data.loader import DataFiles
 from data.schema import Transaction
 from data.shift import Shift
 from data.synthetic import generate
 from functions.features import FEATURE_NAMES
-from functions.replay import ReplayMeta, drop_state, replay_features, scratch_prefix
+from functions.keys import scratch_prefix
+from functions.replay import ReplayMeta, drop_state, replay_features
 from functions.score import model_matrix
 from functions.served import FEATURES_STREAM, ScoredFeatures, encode_scored_features
-from infra.settings import ModelSettings, Settings
 from models.dataset import TrainingSet, read_transactions
 from models.jobs.queue import JOB_CLASS, QUEUE_CLASS, SERIALIZER
 from models.loaded import LoadedModel
@@ -68,7 +69,7 @@ class Replayed:
 
 def replay(redis_url: str, transactions: Iterable[Transaction]) -> Replayed:
     client = redis.Redis.from_url(redis_url)
-    prefix = f"test:{uuid.uuid4().hex[:8]}:" + scratch_prefix("jobs")
+    prefix = scratch_prefix(f"test:{uuid.uuid4().hex[:8]}:", "jobs")
     try:
         matrix, meta = replay_features(client, prefix, transactions)
     finally:
@@ -223,11 +224,13 @@ def serve(
 def deliver_labels(client: redis.Redis, settings: Settings, traffic: Replayed) -> None:
     """The labels of ``traffic`` arrive, through the label stage's store."""
     from data.schema import Label
-    from functions.keys import FeatureKeys
+    from functions.keys import LabelKeys, ScoreKeys
     from functions.label import LabelIn
     from functions.label_store import RedisLabelStore
 
-    store = RedisLabelStore(client, FeatureKeys(settings.redis.key_prefix))
+    store = RedisLabelStore(
+        client, LabelKeys(settings.redis.key_prefix), ScoreKeys(settings.redis.key_prefix)
+    )
     m = traffic.meta
     batch = [
         LabelIn(Label(TransactionID=int(i), isFraud=1 if y == 1 else 0), None)

@@ -16,9 +16,9 @@ import pytest
 import redis
 from rq.job import Job
 
+from core.settings import Settings
 from data.shift import Shift
-from functions.keys import FeatureKeys
-from infra.settings import Settings
+from functions.keys import ModelJobKeys
 from models.jobs.drift import recent_reports
 from models.jobs.schedule import run_now
 from models.monitoring import DriftReport
@@ -32,7 +32,7 @@ def _drift_report(client: redis.Redis, settings: Settings) -> tuple[Job, DriftRe
     job = run_now(settings, client, "drift")
     run_worker(settings)
     assert job.get_status(refresh=True) == "finished", job.exc_info
-    reports = recent_reports(client, FeatureKeys(settings.redis.key_prefix).drift_reports, 5)
+    reports = recent_reports(client, ModelJobKeys(settings.redis.key_prefix).drift_reports, 5)
     assert len(reports) == 1
     return job, reports[0]
 
@@ -86,7 +86,7 @@ def test_stored_jobs_hold_no_pickle(
     raw = base64.b64decode(results[0][1][b"return_value"])  # RQ stores the serialized value in base64
     assert not raw.startswith(b"\x80"), "job result is a pickle"
     assert json.loads(raw)["status"] in ("stable", "moderate", "significant")
-    reports: Any = redis_client.xrevrange(FeatureKeys(job_settings.redis.key_prefix).drift_reports)
+    reports: Any = redis_client.xrevrange(ModelJobKeys(job_settings.redis.key_prefix).drift_reports)
     assert msgspec.json.decode(reports[0][1][b"d"])["rows"] == 1_000  # the report itself: JSON
 
 

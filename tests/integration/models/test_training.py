@@ -14,10 +14,10 @@ import pytest
 import redis
 from click.testing import CliRunner
 
+from core.settings import ModelSettings
 from data.loader import DataFiles
 from data.synthetic import generate
 from functions.features import RAW_FEATURES
-from infra.settings import ModelSettings
 from models.dataset import TrainingSet, read_transactions, replay_training_set
 from models.registry import Registry
 from models.training import TrainingResult, train
@@ -74,8 +74,8 @@ def test_train_command_registers_and_promotes(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from infra.commands_models import train_command
-    from infra.settings import get_settings
+    from core.settings import get_settings
+    from infra.train import train_command
 
     monkeypatch.setenv("SENTINEL_REDIS_URL", redis_url)
     monkeypatch.setenv("SENTINEL_REDIS_KEY_PREFIX", key_prefix)

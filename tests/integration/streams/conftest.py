@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import redis
 
-from infra.settings import Settings
+from core.settings import Settings
 from streams.events import split_fields
 from streams.keys import Keys
 from streams.worker import Worker

@@ -3,6 +3,8 @@
 items --double--> doubled --tag--> tagged (+ result hash, counter, publish)
 gated.in --gated--> gated.out   (blocks mid-batch until the test opens a gate key)
 flaky.in --flaky--> flaky.out   (TransientError / PoisonMessage for marked items)
+any.in --echo--> any.out        (any JSON value; copies it)
+needs.in --needs--> needs.out   (DependencyDown until the test sets a "model" key)
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from infra.errors import PoisonMessage, TransientError
+from core.errors import DependencyDown, PoisonMessage, TransientError
 from streams.events import Effect, Event, HashIncr, HashSet, JsonCodec, Publish
 from streams.function import Context, FunctionSpec, Handler, Pipeline, identity, per_event
 
@@ -24,6 +26,7 @@ class Item(msgspec.Struct, frozen=True, kw_only=True):
 
 
 ITEM = JsonCodec(Item)
+ANY_JSON = JsonCodec(object)  # any JSON value: the decoder's own failures reach the runtime
 _encode = msgspec.json.Encoder().encode
 
 
@@ -85,6 +88,17 @@ def build_flaky(ctx: Context) -> Handler:
     return per_event(flaky, "flaky.out")
 
 
+def build_needs(ctx: Context) -> Handler:
+    copy = identity("needs.out")(ctx)
+
+    def needs(batch: Sequence[Event[Any]]) -> Sequence[Effect]:
+        if not ctx.redis.exists(ctx.keys.key("model")):
+            raise DependencyDown("no model yet")
+        return copy(batch)
+
+    return needs
+
+
 PIPELINE = Pipeline(
     [
         FunctionSpec(
@@ -114,6 +128,17 @@ PIPELINE = Pipeline(
             outputs=("flaky.out",),
             build=build_flaky,
             codec=ITEM,
+        ),
+        FunctionSpec(
+            name="echo",
+            input="any.in",
+            group="echo",
+            outputs=("any.out",),
+            build=identity("any.out"),
+            codec=ANY_JSON,
+        ),
+        FunctionSpec(
+            name="needs", input="needs.in", group="needs", outputs=("needs.out",), build=build_needs
         ),
     ]
 )

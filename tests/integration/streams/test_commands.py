@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import redis
 
+from core.settings import Settings
 from infra.services import free_port, wait_until
-from infra.settings import Settings
 from streams.keys import Keys
 from tests.integration.streams.conftest import ROOT, read, sentinel_env
 from tests.integration.streams.fns import item
@@ -88,3 +88,39 @@ def test_fn_run_serves_prometheus_metrics_and_stops_cleanly_on_sigterm(
     assert 'sentinel_function_lag{function="double"} 0.0' in scrape()
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(30) == 0
+
+
+def _one_line_error(run: subprocess.CompletedProcess[str]) -> str:
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("dlq", "show", "nope"), "Error: no dead letter nope"),
+        (("dlq", "replay", "nope"), "Error: no dead letter nope"),
+        (("dlq", "replay", "1-1"), "Error: no dead letter 1-1"),  # no stray quotes
+    ],
+)
+def test_dlq_errors_are_one_line(rt_settings: Settings, args: tuple[str, ...], expected: str) -> None:
+    assert _one_line_error(_sentinel(rt_settings, *args)) == expected
+
+
+@pytest.mark.parametrize("args", [("dlq", "list"), ("fn", "list", "--stats"), ("dlq", "show", "1-1")])
+def test_a_stale_redis_url_is_one_line(rt_settings: Settings, args: tuple[str, ...]) -> None:
+    stale = rt_settings.replace(redis={"url": f"redis://127.0.0.1:{free_port()}/0"})
+    line = _one_line_error(_sentinel(stale, *args))
+    assert line.startswith("Error: cannot reach Redis:") and "Connection refused" in line
+
+
+def test_without_a_stack_the_commands_say_so(rt_settings: Settings, tmp_path: Path) -> None:
+    env = {k: v for k, v in sentinel_env(rt_settings).items() if k != "SENTINEL_REDIS_URL"}
+    env["SENTINEL_LOCAL_STATE_DIR"] = str(tmp_path / "no-stack")
+    run = subprocess.run(
+        [SENTINEL, "dlq", "list"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert "no Sentinel stack is running in" in _one_line_error(run)

@@ -12,8 +12,9 @@ import redis
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
+from core.settings import Settings
+from infra.pipeline.streams import LABELS, RAW
 from infra.services import ensure_topics, wait_until
-from infra.settings import Settings
 from streams.keys import Keys
 from streams.metrics import read_mirror_stats
 from streams.mirror import Mirror, run_mirror
@@ -76,16 +77,16 @@ def test_each_message_is_copied_once_with_its_headers(
     labels = _produce(mirror_settings, mirror_settings.kafka.topic_labels, 20)
     report = run_mirror(mirror_settings, burst=True, client=redis_client)
     assert report.copied[mirror_settings.kafka.topic_transactions] == 200
-    assert _by_partition(redis_client, keys.raw_transactions) == sent
-    assert _by_partition(redis_client, keys.labels) == labels
-    assert all(int(m["published_ns"]) > 0 for _, _, m in read(redis_client, keys.raw_transactions))
+    assert _by_partition(redis_client, keys.stream(RAW)) == sent
+    assert _by_partition(redis_client, keys.stream(LABELS)) == labels
+    assert all(int(m["published_ns"]) > 0 for _, _, m in read(redis_client, keys.stream(RAW)))
 
     more = _produce(mirror_settings, mirror_settings.kafka.topic_transactions, 30, start=200)
     again = run_mirror(mirror_settings, burst=True, client=redis_client)  # resumes at the stored offsets
     assert again.copied[mirror_settings.kafka.topic_transactions] == 30
     assert again.skipped == 0
     expected = {p: sent.get(p, []) + more.get(p, []) for p in set(sent) | set(more)}
-    assert _by_partition(redis_client, keys.raw_transactions) == expected
+    assert _by_partition(redis_client, keys.stream(RAW)) == expected
 
 
 def test_two_instances_split_the_partitions(mirror_settings: Settings, redis_client: redis.Redis) -> None:
@@ -104,7 +105,7 @@ def test_two_instances_split_the_partitions(mirror_settings: Settings, redis_cli
             "split",
         )
         sent = _produce(mirror_settings, mirror_settings.kafka.topic_transactions, 300)
-        wait_until(lambda: _xlen(redis_client, keys.raw_transactions) >= 300, 60, "all copied")
+        wait_until(lambda: _xlen(redis_client, keys.stream(RAW)) >= 300, 60, "all copied")
     finally:
         stop.set()
         for thread in threads:
@@ -112,7 +113,7 @@ def test_two_instances_split_the_partitions(mirror_settings: Settings, redis_cli
     topic = mirror_settings.kafka.topic_transactions
     assert all(m.report.copied[topic] > 0 for m in mirrors)
     assert sum(m.report.copied[topic] for m in mirrors) == 300
-    assert _by_partition(redis_client, keys.raw_transactions) == sent
+    assert _by_partition(redis_client, keys.stream(RAW)) == sent
 
 
 def test_sigkill_while_copying_then_restart_copies_each_message_once_in_order(
@@ -128,22 +129,22 @@ def test_sigkill_while_copying_then_restart_copies_each_message_once_in_order(
         SENTINEL_STREAMS_MIRROR_BATCH="1",  # one script call per message: slow enough to be caught mid-copy
     )
     first = spawn(["mirror"], env)
-    wait_until(lambda: _xlen(redis_client, keys.raw_transactions) >= 300, 60, "mirror copying")
+    wait_until(lambda: _xlen(redis_client, keys.stream(RAW)) >= 300, 60, "mirror copying")
     first.send_signal(signal.SIGKILL)
     assert first.wait(10) == -signal.SIGKILL
-    at_kill = _xlen(redis_client, keys.raw_transactions)
+    at_kill = _xlen(redis_client, keys.stream(RAW))
     assert 300 <= at_kill < total
 
     second = spawn(["mirror", "--burst"], env)
     assert second.wait(90) == 0
-    assert _xlen(redis_client, keys.raw_transactions) == total
-    assert _by_partition(redis_client, keys.raw_transactions) == sent  # every partition: 0..n-1, in order
+    assert _xlen(redis_client, keys.stream(RAW)) == total
+    assert _by_partition(redis_client, keys.stream(RAW)) == sent  # every partition: 0..n-1, in order
 
 
 def test_backpressure_pauses_and_resumes(mirror_settings: Settings, redis_client: redis.Redis) -> None:
     settings = mirror_settings.replace(streams={"backlog_limit": 100, "mirror_batch": 10})
     keys = Keys(settings.redis.key_prefix)
-    stream = keys.raw_transactions
+    stream = keys.stream(RAW)
     redis_client.xgroup_create(stream, "consumer", id="0", mkstream=True)
     sent = _produce(settings, settings.kafka.topic_transactions, 400)
     stop = threading.Event()
@@ -193,6 +194,6 @@ def test_a_recreated_topic_is_copied_from_its_start(
     _recreate(mirror_settings, topic)
     second = _produce(mirror_settings, topic, 10, start=40)  # offsets 0.. again, below the stored ones
     assert run_mirror(mirror_settings, burst=True, client=redis_client).copied[topic] == 10
-    copied = _by_partition(redis_client, keys.raw_transactions)
+    copied = _by_partition(redis_client, keys.stream(RAW))
     expected = {p: first.get(p, []) + second.get(p, []) for p in set(first) | set(second)}
     assert copied == expected

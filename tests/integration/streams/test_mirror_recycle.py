@@ -12,11 +12,12 @@ import pytest
 import redis
 from confluent_kafka import Consumer, TopicPartition
 
+from core.settings import Settings
 from data.loader import DataFiles, iter_json
 from data.simulator import simulate
 from data.synthetic import generate
+from infra.pipeline.streams import LABELS, RAW
 from infra.services import wait_until
-from infra.settings import Settings
 from streams.keys import Keys
 from streams.mirror import Mirror
 from tests.integration.streams.conftest import read
@@ -76,8 +77,8 @@ def test_recycling_bounds_the_broker_and_copies_every_message_once(
         assert (summary.sent, summary.labels_sent, summary.errors) == (ROWS, ROWS, 0)
         wait_until(
             lambda: (
-                _xlen(redis_client, keys.raw_transactions) >= ROWS
-                and _xlen(redis_client, keys.labels) >= ROWS
+                _xlen(redis_client, keys.stream(RAW)) >= ROWS
+                and _xlen(redis_client, keys.stream(LABELS)) >= ROWS
                 and _retained(settings) < RECYCLE_AT
             ),
             60,
@@ -88,6 +89,6 @@ def test_recycling_bounds_the_broker_and_copies_every_message_once(
         thread.join(30)
     recycles = mirror.report.recycles
     assert recycles >= 2 and summary.held_s > 0
-    assert sorted(_transaction_ids(redis_client, keys.raw_transactions)) == expected  # none lost, none twice
-    assert sorted(_transaction_ids(redis_client, keys.labels)) == expected
+    assert sorted(_transaction_ids(redis_client, keys.stream(RAW))) == expected  # none lost, none twice
+    assert sorted(_transaction_ids(redis_client, keys.stream(LABELS))) == expected
     assert not redis_client.exists(keys.mirror_hold)

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import redis
 
+from core.settings import Settings
 from infra.services import wait_until
-from infra.settings import Settings
 from streams.events import Effect, Event
 from streams.function import Context, FunctionSpec, Handler, identity
 from streams.keys import Keys

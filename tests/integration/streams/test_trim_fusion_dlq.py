@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import redis
 
+from core.settings import Settings
 from infra.services import wait_until
-from infra.settings import Settings
 from streams import dlq
 from streams.groups import ensure_group, prune_consumers, trim_consumed
 from streams.keys import Keys

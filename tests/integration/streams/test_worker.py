@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import msgspec
@@ -10,7 +11,8 @@ import pytest
 import redis
 from prometheus_client import CollectorRegistry, generate_latest
 
-from infra.settings import Settings
+from core.settings import Settings
+from infra.services import wait_until
 from streams.events import PUBLISHED_NS
 from streams.keys import Keys
 from streams.metrics import StreamsCollector, read_function_stats
@@ -138,3 +140,33 @@ def test_stats_are_readable_and_exported(
     assert 'sentinel_function_dead_lettered_total{function="double"} 1.0' in text
     assert 'sentinel_function_lag{function="double"} 5.0' in text
     assert 'sentinel_function_batch_latency_ms{function="double",quantile="0.99"}' in text
+
+
+def test_events_wait_for_a_missing_dependency_and_are_never_dead_lettered_for_it(
+    rt_settings: Settings, redis_client: redis.Redis, keys: Keys
+) -> None:
+    settings = rt_settings.replace(streams={"max_deliveries": 2, "claim_idle_ms": 500})
+    ids = [_add(redis_client, keys, "needs.in", item(n)) for n in range(5)]
+    stop = threading.Event()
+    waiting = make_worker(settings, redis_client, "needs", stop=stop, consumer="a")
+    other = make_worker(settings, redis_client, "needs", stop=stop, consumer="b")  # would reclaim them
+    threads = [threading.Thread(target=w.run, daemon=True) for w in (waiting, other)]
+    for thread in threads:
+        thread.start()
+    try:
+        # longer than max_deliveries x claim_idle_ms: without the hold they would be dead letters
+        wait_until(lambda: waiting.dependency.attempts + other.dependency.attempts >= 5, 30, "retries")
+        assert not (waiting.ready and other.ready)
+        assert redis_client.xlen(keys.dead_letters) == 0
+        pending: Any = redis_client.xpending_range(keys.stream("needs.in"), "needs", "-", "+", 10)
+        assert [p["times_delivered"] for p in pending] == [1] * 5  # the wait is not a delivery
+        redis_client.set(keys.key("model"), "v1")  # the model arrives
+        wait_until(lambda: len(read(redis_client, keys.stream("needs.out"))) == 5, 30, "all processed")
+        wait_until(lambda: waiting.ready and other.ready, 30, "ready again")
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+    assert [m.get("origin") for _, _, m in read(redis_client, keys.stream("needs.out"))] == [None] * 5
+    assert redis_client.xlen(keys.dead_letters) == 0 and len(ids) == 5
+    assert pending_count(redis_client, keys.stream("needs.in"), "needs") == 0

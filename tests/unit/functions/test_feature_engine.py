@@ -9,7 +9,8 @@ import numpy as np
 
 from data.schema import Transaction
 from functions.engine import FeatureEngine, category_code
-from functions.events import TxEnriched, decode_enriched, encode_enriched, feature_matrix
+from functions.enrich import enrich
+from functions.events import TxEnriched, decode_enriched, encode_event, feature_matrix
 from functions.features import FEATURE_INDEX, FEATURE_NAMES, STATE_FEATURES
 
 
@@ -92,6 +93,12 @@ def test_enriched_event_round_trips_its_float32_vector() -> None:
         ProductCD="W",
         features=vector.tobytes(),
     )
-    back = decode_enriched(encode_enriched(event))
+    back = decode_enriched(encode_event(event))
     assert back == event
     assert np.array_equal(feature_matrix([back, back]), np.vstack([vector, vector]))
+
+
+def test_enrich_carries_the_client_uid_and_the_original_categories() -> None:
+    (event,) = enrich([tx(card1=6838, D1=31.0, card4="visa")], FeatureEngine(ZeroState()))
+    assert event.uid == "6838||-28.0"  # no address: an empty part, not the text None
+    assert event.categories == {"ProductCD": "W", "card4": "visa"}

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import textwrap
+from pathlib import Path
+
 import pytest
 
-from infra.errors import PoisonMessage
-from infra.pipeline import PIPELINE
+from core.errors import PoisonMessage
+from infra.pipeline.table import PIPELINE
 from streams.function import FunctionSpec
 
+ROOT = Path(__file__).resolve().parents[3]
 STAGES = [spec for spec in PIPELINE if spec.name != "noop"]
 
 
@@ -23,3 +27,11 @@ def test_the_table_chains_raw_transactions_to_scores() -> None:
     assert {"enrich", "label"} <= set(names)
     if "score" in names:
         assert [s.name for s in PIPELINE.chain(["enrich", "score"])] == ["enrich", "score"]
+
+
+def test_the_readme_shows_the_noop_row_as_the_table_has_it() -> None:
+    readme = (ROOT / "README.md").read_text()
+    table = (ROOT / "infra" / "pipeline" / "table.py").read_text()
+    shown = readme.split('```python\nFunctionSpec(\n    name="noop",', 1)[1].split("```", 1)[0]
+    row = 'FunctionSpec(\n    name="noop",' + shown
+    assert textwrap.indent(row.rstrip(), " " * 8) in table

@@ -8,13 +8,13 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from functions.decision import Thresholds, TxScored
-from functions.events import TxEnriched
+from functions.decision import Thresholds
+from functions.events import TxEnriched, TxScored
 from functions.features import FEATURE_NAMES
-from functions.keys import FeatureKeys
+from functions.keys import ScoreKeys
 from functions.score import score
 from functions.scorer import Matrix, Reason
-from infra.score_stage import score_effects
+from infra.pipeline.score import score_effects
 from streams.events import PUBLISHED_NS, Emit, Event, HashIncr, HashSet, Publish
 
 
@@ -44,7 +44,7 @@ def event(tx_id: int, p: float) -> Event[TxEnriched]:
 def test_every_input_scored_once_and_only_review_or_decline_alerted() -> None:
     batch = [event(1, 0.1), event(2, 0.5), event(3, 0.9)]
     scored, alerts = score([e.value for e in batch], FixedModel(), Thresholds(review=0.3, decline=0.8))
-    keys = FeatureKeys("t:")
+    keys = ScoreKeys("t:")
     effects = score_effects(batch, scored, alerts, keys, result_ttl_s=60)
 
     outputs = [e for e in effects if isinstance(e, Emit) and e.stream == "tx.scored"]

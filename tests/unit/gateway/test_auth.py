@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.errors import ConfigError
 from gateway.auth import KeyRing, Role, parse_api_keys
-from infra.errors import ConfigError
 
 
 def test_parse_reads_role_key_pairs() -> None:

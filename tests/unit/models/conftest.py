@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from infra.settings import ModelSettings
+from core.settings import ModelSettings
 from models.dataset import TrainingSet
 from models.training import TrainingResult, train
 

@@ -103,7 +103,7 @@ def test_hygiene_drops_constant_duplicate_and_correlated_v_columns() -> None:
 
 
 def test_tuning_searches_and_feeds_the_final_model() -> None:
-    from infra.settings import ModelSettings
+    from core.settings import ModelSettings
     from models.training import train
     from tests.unit.models.conftest import synthetic_set
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from infra.settings import get_settings
+from core.settings import get_settings
 from models.cli import models
 from models.registry import Registry
 from models.training import TrainingResult, register

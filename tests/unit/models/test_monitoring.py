@@ -8,7 +8,7 @@ from data.schema import decode_row
 from data.shift import Shift
 from models.drift import feature_drift, overall, psi, status_of
 from models.estimate import estimate, expected_average_precision, realised
-from models.promotion import compare
+from models.promotion import Comparison, compare
 from models.reference import reference_histograms
 
 
@@ -71,12 +71,15 @@ def test_a_better_candidate_is_accepted_and_a_shuffled_one_rejected_with_the_rea
     good = 1 / (1 + np.exp(-(3 * signal - 4)))
     blurred = signal + rng.normal(scale=1.0, size=len(signal))  # the champion sees a noisier signal
     weak = 1 / (1 + np.exp(-(1.5 * blurred - 3.2)))
-    kwargs = {"rounds": 100, "margin": 0.0, "ece_tolerance": 0.01}
-    better = compare(labels, weak, good, **kwargs)
+
+    def judge(champion: np.ndarray, candidate: np.ndarray) -> Comparison:
+        return compare(labels, champion, candidate, rounds=100, margin=0.0, ece_tolerance=0.01)
+
+    better = judge(weak, good)
     assert better.accepted and better.delta_low > 0, better.reason
-    shuffled = compare(labels, good, rng.permutation(good), **kwargs)
+    shuffled = judge(good, rng.permutation(good))
     assert not shuffled.accepted and "does not clear the margin" in shuffled.reason
-    overconfident = compare(labels, good, np.clip(good * 3, 0, 1), **kwargs)
+    overconfident = judge(good, np.clip(good * 3, 0, 1))
     assert not overconfident.accepted
 
 

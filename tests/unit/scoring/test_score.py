@@ -9,8 +9,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from functions.decision import Thresholds, TxScored
-from functions.events import TxEnriched
+from functions.decision import Thresholds
+from functions.events import TxEnriched, TxScored
 from functions.features import FEATURE_NAMES
 from functions.score import model_matrix, score
 from functions.scorer import Matrix, Reason
@@ -129,3 +129,27 @@ def test_model_on_a_subset_of_features_gets_its_columns_by_name() -> None:
     assert [s.decision for s in scored][-1] == "decline"
     with pytest.raises(ValueError, match="does not produce"):
         model_matrix(full, ["no_such_feature"])
+
+
+class CategoricalScorer(FakeScorer):
+    """Explains every row by ProductCD and card4 with the codes the model reads."""
+
+    def reasons(self, matrix: Matrix, top_k: int) -> list[list[Reason]]:
+        return [
+            [
+                Reason(feature="ProductCD", value=14155687.0, contribution=0.5),
+                Reason(feature="card4", value=9043.0, contribution=0.25),
+                Reason(feature=CARRIER, value=float(row[0]), contribution=0.1),
+            ]
+            for row in matrix
+        ]
+
+
+def test_reasons_show_a_categorical_feature_by_its_original_value() -> None:
+    tx = msgspec.structs.replace(_tx(1, 0.5), categories={"ProductCD": "W"})  # card4 missing
+    (scored,), _ = score([tx], CategoricalScorer(), Thresholds(review=0.3, decline=0.8))
+    assert [(r.feature, r.value) for r in scored.reasons] == [
+        ("ProductCD", "W"),
+        ("card4", None),
+        (CARRIER, 0.5),
+    ]

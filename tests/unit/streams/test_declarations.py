@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from infra.errors import ConfigError, PoisonMessage
+from core.errors import ConfigError, PoisonMessage
 from streams.events import PUBLISHED_NS, Effect, Emit, Event, HashIncr, JsonCodec, entry_fields, split_fields
 from streams.function import Context, FunctionSpec, Handler, Pipeline, identity, load_pipeline, per_event
 from streams.fusion import fuse, fused_outputs
@@ -31,7 +31,6 @@ def test_every_key_starts_with_the_prefix() -> None:
     assert all(n.startswith("p:") for n in names)
     assert len(set(names)) == len(names)
     assert keys.stream_name(keys.stream("tx.raw")) == "tx.raw"
-    assert keys.raw_transactions == keys.stream("tx.raw") and keys.labels == keys.stream("labels")
     with pytest.raises(ValueError, match="invalid stream name"):
         keys.stream("has space")
 
@@ -87,11 +86,11 @@ def test_the_table_rejects_duplicates_and_unfusable_chains() -> None:
 
 
 def test_load_pipeline_checks_what_it_loads() -> None:
-    assert len(load_pipeline("tests.integration.streams.fns:PIPELINE")) == 4
+    assert len(load_pipeline("tests.integration.streams.fns:PIPELINE")) == 6
     with pytest.raises(ConfigError, match="module:attribute"):
         load_pipeline("no_colon")
     with pytest.raises(ConfigError, match="not a streams Pipeline"):
-        load_pipeline("streams.keys:RAW_TRANSACTIONS")
+        load_pipeline("streams.keys:Keys")
 
 
 def test_per_event_checks_one_output_per_input() -> None:

@@ -1,0 +1,121 @@
+"""Score stage, records: the result hash of each transaction and the per-minute KPI counters.
+
+The score stage writes both in the atomic commit of each batch (``ScoreKeys.result`` /
+``ScoreKeys.kpi``). This module is the one owner of their fields: the label stage joins a
+result by the names in ``JOINED`` (its Lua reads them), the gateway reads results back with
+``from_hash`` and the counters with ``SCORED`` / ``count_field`` / ``amount_field``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import msgspec
+
+from functions.decision import Decision
+from functions.events import TxScored
+from functions.scorer import Reason
+
+Scalar = str | int | float
+
+JOINED = ("TransactionDT", "amount", "probability", "decision", "model_version", "published_ns")
+"""The result fields the label stage joins onto a label, in the order its script reads them."""
+
+_encode_reasons = msgspec.json.Encoder().encode
+_decode_reasons = msgspec.json.Decoder(list[Reason]).decode
+
+
+class ResultRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A transaction's result as stored: the score, when it was scored and when it was published."""
+
+    scored: TxScored
+    scored_ns: int
+    published_ns: int | None = None
+
+
+def to_hash(tx: TxScored, published_ns: int | None, scored_ns: int) -> dict[str, Scalar]:
+    """The result hash of a scored transaction (``published_ns``: the input's publish time, if known)."""
+    record: dict[str, Scalar] = {
+        "probability": tx.probability,
+        "decision": tx.decision,
+        "risk": tx.risk,
+        "model_version": tx.model_version,
+        "review_threshold": tx.review_threshold,
+        "decline_threshold": tx.decline_threshold,
+        "TransactionDT": tx.TransactionDT,
+        "amount": tx.TransactionAmt,
+        "card1": tx.card1,
+        "uid": tx.uid,
+        "reasons": _encode_reasons(tx.reasons).decode(),
+        "scored_ns": scored_ns,
+    }
+    if published_ns is not None:
+        record["published_ns"] = published_ns
+    if tx.challenger is not None:
+        record["challenger_version"] = tx.challenger.model_version
+        record["challenger_probability"] = tx.challenger.probability
+        record["challenger_decision"] = tx.challenger.decision
+    return record
+
+
+def from_hash(tx_id: int, found: Mapping[bytes, bytes]) -> ResultRecord:
+    """The record a result hash (as HGETALL returns it) was written from; raises msgspec errors."""
+    raw = {key.decode(): value.decode() for key, value in found.items()}
+    challenger = None
+    if "challenger_version" in raw:
+        challenger = {
+            "model_version": raw["challenger_version"],
+            "probability": float(raw["challenger_probability"]),
+            "decision": raw["challenger_decision"],
+        }
+    scored = msgspec.convert(
+        {
+            "TransactionID": tx_id,
+            "TransactionDT": int(raw["TransactionDT"]),
+            "TransactionAmt": float(raw["amount"]),
+            "card1": int(raw["card1"]),
+            "uid": raw.get("uid", ""),
+            "probability": float(raw["probability"]),
+            "risk": raw["risk"],
+            "decision": raw["decision"],
+            "reasons": _decode_reasons(raw.get("reasons", "[]")),
+            "model_version": raw["model_version"],
+            "review_threshold": float(raw["review_threshold"]),
+            "decline_threshold": float(raw["decline_threshold"]),
+            "challenger": challenger,
+        },
+        TxScored,
+    )
+    published = raw.get("published_ns")
+    return ResultRecord(
+        scored=scored,
+        scored_ns=int(raw.get("scored_ns", 0)),
+        published_ns=int(published) if published is not None else None,
+    )
+
+
+SCORED = "scored"
+"""KPI counter: transactions scored in the minute."""
+
+
+def count_field(decision: Decision) -> str:
+    """KPI counter: transactions with this decision in the minute."""
+    return decision
+
+
+def amount_field(decision: Decision) -> str:
+    """KPI counter: the amount of the transactions with this decision in the minute."""
+    return f"{decision}_amount"
+
+
+def kpi_increments(batch: Sequence[TxScored]) -> dict[str, int | float]:
+    """What a scored batch adds to its minute's counters (counts are integers, amounts floats)."""
+    counts: dict[str, int | float] = {}
+    for tx in batch:
+        for name, amount in (
+            (SCORED, 1),
+            (count_field(tx.decision), 1),
+            (amount_field(tx.decision), tx.TransactionAmt),
+        ):
+            counts[name] = counts.get(name, 0) + amount
+    return counts

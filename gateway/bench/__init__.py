@@ -1,1 +1,0 @@
-"""Gateway benchmark: an open-loop HTTP load generator and the `sentinel bench api` command."""

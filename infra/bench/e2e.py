@@ -1,0 +1,255 @@
+"""Benchmark of the whole hot path: simulator -> broker -> mirror -> enrich (-> score), end to end.
+
+``sentinel bench e2e --json bench-results/e2e.json`` runs, each on a scratch key prefix and
+scratch topics (removed afterwards), with the mirror and the function worker in their own
+processes as in production:
+
+- ``paced``: the simulator publishes open loop at ``--rate`` (default 1,000/s) for ``--seconds``;
+  achieved events/s and publish -> final-stream latency (p50/p95/p99/max), measured as the time
+  the entry is read from the last stream minus its ``published_ns`` header (set at produce);
+- ``saturation``: ``--events`` published as fast as the simulator can, the pipeline running; events/s
+  from the first publish to the last output, and the same latencies (queueing included);
+- ``enrich only``: ``--events`` pre-filled in ``tx.raw``, drained by one in-process enrich worker
+  (burst): the cost of the enrich stage alone (worker + Redis script).
+
+The last stage is ``score`` (enrich+score fused in one worker) when the pipeline table has a
+score row and a champion model is registered; otherwise the run stops at ``tx.enriched`` and
+the JSON says so (``"final_stage"``).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+import click
+import redis
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+from rich.console import Console
+from rich.table import Table
+
+from core.settings import Settings, get_settings
+from data.loader import DataFiles, iter_json
+from data.simulator import simulate
+from data.synthetic import generate
+from infra.bench import report
+from infra.bench.children import Target, children, mirror_child, worker_child
+from infra.pipeline.streams import ENRICHED, RAW, SCORED
+from infra.pipeline.table import PIPELINE
+from models.registry import Registry
+from streams.events import PAYLOAD, PUBLISHED_NS
+from streams.function import FunctionSpec
+from streams.keys import Keys
+from streams.metrics import percentile
+from streams.worker import Worker
+
+
+def _chain(names: list[str]) -> list[FunctionSpec]:
+    """The specs of ``names`` (built in the worker process: the table holds closures)."""
+    return PIPELINE.chain(names)
+
+
+class _Collector(threading.Thread):
+    """Reads the final stream; records (read time - published_ns) per entry, in ms."""
+
+    def __init__(self, client: redis.Redis, stream: str, expected: int, timeout_s: float) -> None:
+        super().__init__(daemon=True)
+        self.client, self.stream, self.expected, self.timeout_s = client, stream, expected, timeout_s
+        self.latencies: list[float] = []
+        self.last_ns = 0
+        self.cursor = "0-0"
+
+    def run(self) -> None:
+        deadline = time.monotonic() + self.timeout_s
+        while len(self.latencies) < self.expected and time.monotonic() < deadline:
+            reply: Any = self.client.xread({self.stream: self.cursor}, count=5000, block=100)
+            now = time.time_ns()
+            for _, entries in reply or []:
+                for entry_id, fields in entries:
+                    self.cursor = entry_id
+                    self.latencies.append((now - int(fields[PUBLISHED_NS.encode()])) / 1e6)
+                    self.last_ns = now
+
+
+class _Run:
+    """One measured run: fresh prefix and topics, the mirror and the worker as child processes."""
+
+    def __init__(self, base: Settings, names: list[str], workers: int = 1) -> None:
+        run_id = uuid.uuid4().hex[:8]
+        self.settings = base.replace(
+            redis={"key_prefix": f"bench:{run_id}:"},
+            kafka={"topic_transactions": f"bench-e2e-tx-{run_id}", "topic_labels": f"bench-e2e-lb-{run_id}"},
+            streams={"session_timeout_ms": 2000, "backlog_limit": 10_000_000},
+        )
+        self.names = names
+        self.workers = workers
+        self.client = redis.Redis.from_url(self.settings.redis.url or "")
+        self.keys = Keys(self.settings.redis.key_prefix)
+        self.final = self.keys.stream(SCORED if "score" in names else ENRICHED)
+        kafka = self.settings.kafka
+        self.admin = AdminClient({"bootstrap.servers": kafka.bootstrap or ""})
+        self.topics = [kafka.topic_transactions, kafka.topic_labels]
+        for future in self.admin.create_topics(
+            [NewTopic(t, num_partitions=kafka.partitions) for t in self.topics]
+        ).values():
+            future.result(15)
+
+    def measure(self, rows: Sequence[bytes], rate: float, label: str) -> dict[str, Any]:
+        warm, rest = rows[:1], rows[1:]
+        targets: list[Target] = [(mirror_child, (self.settings,))]
+        targets += [(worker_child, (self.settings, _chain, (self.names,)))] * self.workers
+        with children(*targets):
+            warmup = _Collector(self.client, self.final, 1, 120)
+            warmup.start()
+            simulate(self.settings, warm, rate=1.0)
+            warmup.join()
+            if not warmup.latencies:
+                raise click.ClickException("the pipeline did not start within 120 s")
+            collector = _Collector(self.client, self.final, len(rest), 120 + len(rest) / max(rate, 1))
+            collector.cursor = warmup.cursor
+            collector.start()
+            started_ns = time.time_ns()
+            summary = simulate(self.settings, rest, rate=rate)
+            collector.join()
+        lat = collector.latencies
+        span_s = max(1e-9, (collector.last_ns - started_ns) / 1e9)
+        return {
+            "run": label,
+            "final_stage": self.names[-1],
+            "workers": self.workers,
+            "requested_rate": None if rate >= 1e8 else rate,
+            "published": summary.sent,
+            "received": len(lat),
+            "publish_rate": round(summary.achieved_rate),
+            "events_per_s": round(len(lat) / span_s),
+            **_percentiles(lat),
+        }
+
+    def enrich_only(self, rows: Sequence[bytes]) -> dict[str, Any]:
+        pipe = self.client.pipeline(transaction=False)
+        for i, raw in enumerate(rows):
+            fields: Any = {PAYLOAD: raw, PUBLISHED_NS: str(time.time_ns())}
+            pipe.xadd(self.keys.stream(RAW), fields)
+            if i % 1000 == 999:
+                pipe.execute()
+        pipe.execute()
+        started = time.perf_counter()
+        cpu = time.process_time()
+        Worker(PIPELINE.chain(["enrich"]), self.client, self.settings).run(burst=True)
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        return {
+            "run": "enrich only (in-process worker, burst)",
+            "final_stage": "enrich",
+            "received": len(rows),
+            "events_per_s": round(len(rows) / elapsed),
+            "worker_cpu_us_per_event": round(cpu / len(rows) * 1e6, 1),
+        }
+
+    def close(self) -> None:
+        keys: Any = list(self.client.scan_iter(match=f"{self.settings.redis.key_prefix}*", count=1000))
+        for start in range(0, len(keys), 1000):
+            self.client.delete(*keys[start : start + 1000])
+        for future in self.admin.delete_topics(self.topics).values():
+            future.result(15)
+        self.client.close()
+
+
+def _percentiles(lat: list[float]) -> dict[str, float | None]:
+    return {
+        f"{name}_ms": None if not lat else round(value or 0.0, 2)
+        for name, value in (
+            ("p50", percentile(lat, 50)),
+            ("p95", percentile(lat, 95)),
+            ("p99", percentile(lat, 99)),
+            ("max", max(lat) if lat else None),
+        )
+    }
+
+
+def _stages(settings: Settings, stage: str) -> list[str]:
+    """enrich+score when the table has a score row and a champion is registered, else enrich."""
+    names = [spec.name for spec in PIPELINE]
+    if stage == "enrich" or "score" not in names:
+        return ["enrich"]
+    if Registry(settings.models.registry_dir).pointer().get("champion") is None:
+        Console(stderr=True).print(
+            f"no champion model in {settings.models.registry_dir} (sentinel train --promote): enrich only"
+        )
+        return ["enrich"]
+    return ["enrich", "score"]
+
+
+def _rows(count: int, seed: int) -> list[bytes]:
+    with tempfile.TemporaryDirectory() as tmp:
+        generate(count, seed, Path(tmp))
+        return list(chain.from_iterable(iter_json(DataFiles.in_dir(Path(tmp)))))
+
+
+@click.command()
+@click.option(
+    "--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write results here."
+)
+@click.option("--rate", default=1_000, show_default=True, help="Events/s of the paced run.")
+@click.option("--seconds", default=15.0, show_default=True, help="Length of the paced run.")
+@click.option(
+    "--events", default=20_000, show_default=True, help="Events of the saturation and enrich-only runs."
+)
+@click.option(
+    "--stage", type=click.Choice(["auto", "enrich"]), default="auto", show_default=True,
+    help="Last stage: auto (score when the table has it), or enrich only.",
+)  # fmt: skip
+@click.option("--workers", default=2, show_default=True, help="Worker processes (fused enrich+score).")
+@click.pass_context
+def e2e(
+    ctx: click.Context,
+    json_path: Path | None,
+    rate: int,
+    seconds: float,
+    events: int,
+    stage: str,
+    workers: int,
+) -> None:
+    """Events/s and publish -> scored latency through the real broker, mirror, enrich and score."""
+    base = ctx.obj() if callable(ctx.obj) else get_settings()
+    names = _stages(base, stage)
+    paced_rows = int(rate * seconds)
+    console = Console(stderr=True)
+    console.print(f"generating {paced_rows + events} rows ...")
+    rows = _rows(paced_rows + events, seed=5)
+    results = []
+    plan: list[tuple[str, Callable[[_Run], dict[str, Any]]]] = [
+        ("paced", lambda run: run.measure(rows[:paced_rows], rate, f"paced {rate}/s")),
+        ("saturation", lambda run: run.measure(rows[paced_rows:], 1e9, "saturation")),
+        ("enrich only", lambda run: run.enrich_only(rows[paced_rows:])),
+    ]
+    for label, step in plan:
+        console.print(f"running {label} ...")
+        run = _Run(base, names, workers)
+        try:
+            results.append(step(run))
+        finally:
+            run.close()
+    _report(results, base, rate, seconds, events, workers, json_path)
+
+
+def _report(
+    results: list[dict[str, Any]], settings: Settings, rate: int, seconds: float, events: int,
+    workers: int, json_path: Path | None,
+) -> None:  # fmt: skip
+    columns = ("run", "final_stage", "received", "events_per_s", "p50_ms", "p95_ms", "p99_ms", "max_ms")
+    table = Table(*columns, title="end-to-end benchmark (publish -> last stage)")
+    for r in results:
+        table.add_row(*("-" if r.get(k) is None else str(r[k]) for k in columns))
+    Console().print(table)
+    report.write(json_path, "e2e", {
+            "parameters": {"rate": rate, "seconds": seconds, "events": events, "workers": workers,
+                           "batch_size": settings.streams.batch_size, "partitions": settings.kafka.partitions},
+            "results": results,
+        })  # fmt: skip

@@ -1,0 +1,126 @@
+"""Score stage adapter: tx.enriched -> champion model + live thresholds -> ``functions.score`` -> effects.
+
+``build(ctx)`` runs once per consumer: it opens the model registry (the champion is reloaded
+when a new one is promoted, every ``models.reload_interval_s``, no restart) and returns the
+handler. Per batch it reads the live thresholds (``functions.strategy``: the operators' strategy,
+else the champion's own, else the configured defaults), scores, and returns the effects the
+runtime commits atomically with the XACK of the inputs:
+
+- ``tx.scored``: one ``TxScored`` per input (carrying the input's metadata, ``published_ns``);
+- ``alerts``: one ``AlertRaised`` per review/decline, also published on the alerts channel;
+- the result record per transaction (``functions.result``, expiring): what the gateway, the
+  label stage and forensics read;
+- the per-minute KPI counters (``functions.result.kpi_increments``) and the publish -> scored
+  latency histogram (``functions.latency``);
+- ``tx.features``: one ``ScoredFeatures`` per input (the vector scored and the probabilities),
+  a capped history the model lifecycle jobs read (drift, performance estimate, retraining).
+
+No champion registered, or one that cannot be loaded: the batch fails with ``DependencyDown``
+and the runtime holds it (retried with backoff, never dead-lettered for it),
+so transactions wait for a model rather than pass unscored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from core.errors import DependencyDown, PoisonMessage
+from functions import latency
+from functions.events import FEATURE_SET, AlertRaised, TxEnriched, TxScored, decode_enriched, encode_event
+from functions.features import FEATURE_NAMES
+from functions.keys import OperatorKeys, ScoreKeys
+from functions.result import kpi_increments, to_hash
+from functions.score import score
+from functions.served import ScoredFeatures, encode_scored_features
+from functions.strategy import RedisThresholds
+from infra.pipeline.streams import ALERTS, FEATURES, SCORED
+from models.registry import ChampionSource, Registry
+from streams.events import Effect, Event, HashIncr, HashSet, Publish
+from streams.function import Context, Handler
+
+KPI_TTL_S = 8 * 86_400
+
+
+class EnrichedCodec:
+    """``tx.enriched`` payloads; a vector of another feature set (an old enrich) is a dead letter."""
+
+    name = "json:TxEnriched"
+
+    def decode(self, data: bytes) -> TxEnriched:
+        try:
+            event = decode_enriched(data)
+        except msgspec.MsgspecError as exc:
+            raise PoisonMessage(f"invalid TxEnriched: {exc}") from exc
+        if event.feature_set != FEATURE_SET or len(event.features) != 4 * len(FEATURE_NAMES):
+            raise PoisonMessage(
+                f"feature_set {event.feature_set} with {len(event.features) // 4} features; "
+                f"this scorer reads {FEATURE_SET} with {len(FEATURE_NAMES)}"
+            )
+        return event
+
+
+def threshold_store(ctx: Context) -> RedisThresholds:
+    """The live thresholds on the context's Redis, with the configured defaults."""
+    defaults = ctx.settings.strategy
+    return RedisThresholds(
+        ctx.redis, OperatorKeys(ctx.keys.prefix), (defaults.review_threshold, defaults.decline_threshold)
+    )
+
+
+def score_effects(
+    batch: Sequence[Event[TxEnriched]],
+    scored: Sequence[TxScored],
+    alerts: Sequence[AlertRaised],
+    keys: ScoreKeys,
+    result_ttl_s: int,
+) -> list[Effect]:
+    """The effects of a scored batch (see the module doc), in a stable order."""
+    effects: list[Effect] = []
+    for event, tx in zip(batch, scored, strict=True):
+        effects.append(event.emit(SCORED, encode_event(tx), tx))
+        served = ScoredFeatures.of(event.value, tx)
+        effects.append(event.emit(FEATURES, encode_scored_features(served)))
+        record = to_hash(tx, event.published_ns, time.time_ns())
+        effects.append(HashSet(keys.result(tx.TransactionID), record, result_ttl_s))
+    by_id = {event.value.TransactionID: event for event in batch}
+    for alert in alerts:
+        payload = encode_event(alert)
+        effects.append(by_id[alert.TransactionID].emit(ALERTS, payload))
+        effects.append(Publish(keys.alerts_channel, payload))
+    now_ns = time.time_ns()
+    published = [event.published_ns for event in batch]
+    counters = {
+        **kpi_increments(scored),
+        **latency.counts([(now_ns - p) / 1e6 for p in published if p is not None]),
+    }
+    minute = now_ns // 60_000_000_000
+    effects += [HashIncr(keys.kpi(minute), name, n, KPI_TTL_S) for name, n in counters.items()]
+    return effects
+
+
+def build(ctx: Context) -> Handler:
+    keys = ScoreKeys(ctx.keys.prefix)
+    models_cfg = ctx.settings.models
+    models = ChampionSource(Registry(models_cfg.registry_dir), models_cfg.reload_interval_s)
+    thresholds = threshold_store(ctx)
+    result_ttl_s = ctx.settings.features.result_ttl_s
+
+    def handler(batch: Sequence[Event[Any]]) -> list[Effect]:
+        try:
+            champion = models.champion()
+        except Exception as exc:
+            raise DependencyDown(
+                f"the champion in {models_cfg.registry_dir} cannot be loaded: {exc!r}"
+            ) from exc
+        if champion is None:
+            raise DependencyDown(f"no champion model in {models_cfg.registry_dir}: train one first")
+        live = thresholds.live(champion.thresholds).thresholds
+        values = [event.value for event in batch]
+        scored, alerts = score(values, champion, live, models.challenger(), models_cfg.max_reasons)
+        return score_effects(batch, scored, alerts, keys, result_ttl_s)
+
+    return handler

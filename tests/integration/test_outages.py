@@ -1,0 +1,292 @@
+"""Outages of the real Redis and the real broker during a run: every process rides them out.
+
+Redis runs here as a dedicated ``redis-server`` with an append-only file (``everysec``, as in
+production) on a fixed port of this test, so it can be SIGKILLed and started again on the same
+data. The mirror and the enrich worker run in threads of the test the whole time: nothing is
+restarted by the test but the server itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from confluent_kafka import Producer
+from litestar.testing import TestClient
+
+from core.settings import KafkaSettings, Settings
+from data.schema import encode_transaction, transaction_to_dict
+from data.simulator import simulate
+from infra.gateway import gateway_app
+from infra.pipeline.streams import RAW
+from infra.pipeline.table import PIPELINE
+from infra.services import ManagedProcess, ensure_topics, find_binary, free_port, local_broker, wait_until
+from streams.events import split_fields
+from streams.groups import backlog, group_states
+from streams.keys import Keys
+from streams.mirror import Mirror
+from streams.worker import Worker
+from tests.integration.functions.test_stages import transactions
+
+pytestmark = pytest.mark.integration
+
+
+class RedisServer:
+    """A redis-server with an append-only file that can be killed and started again on its data."""
+
+    def __init__(self, data_dir: Path, fsync: str = "everysec") -> None:
+        binary = find_binary(None, ["redis-server", "valkey-server"])
+        assert binary, "redis-server not found"
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        argv = [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(data_dir)]
+        argv += ["--save", "", "--appendonly", "yes", "--appendfsync", fsync]
+        self.process = ManagedProcess("outage-redis", argv, data_dir / "redis.log")
+
+    def start(self) -> None:
+        self.process.start()
+        client = redis.Redis.from_url(self.url)
+        try:
+            wait_until(lambda: self.process.check_alive() and _answers(client), 20, "redis")
+        finally:
+            client.close()
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        proc = self.process.proc
+        assert proc is not None
+        os.kill(proc.pid, sig)
+        proc.wait(20)
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+def _answers(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except (redis.ConnectionError, redis.TimeoutError):
+        return False
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis")
+    (tmp_path / "redis").mkdir()
+    server.start()
+    yield server
+    server.stop()
+
+
+def _xlen(client: redis.Redis, key: str) -> int:
+    return int(client.xlen(key))  # type: ignore[arg-type]
+
+
+def _publish(settings: Settings, txs: list[Any], per_second: float, stop: threading.Event) -> None:
+    """Publish ``txs`` to the transactions topic at about ``per_second``, every one acknowledged."""
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap, "linger.ms": 5})
+    chunk = max(1, int(per_second / 20))
+    for start in range(0, len(txs), chunk):
+        for tx in txs[start : start + chunk]:
+            producer.produce(settings.kafka.topic_transactions, encode_transaction(tx), key=str(tx.card1))
+        producer.poll(0)
+        if stop.wait(0.05):  # pacing, not synchronisation
+            break
+    assert producer.flush(30) == 0
+
+
+def _entries(client: redis.Redis, key: str) -> list[tuple[bytes | None, dict[str, str]]]:
+    rows: Any = client.xrange(key)
+    return [split_fields(fields) for _, fields in rows]
+
+
+class Running:
+    """Threads running a long-lived process loop; ``stop()`` ends them and re-raises a crash."""
+
+    def __init__(self) -> None:
+        self.stop_event = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.loops: list[threading.Thread] = []
+        self.errors: list[BaseException] = []
+
+    def start(self, target: Any, name: str, finite: bool = False) -> None:
+        def body() -> None:
+            try:
+                target()
+            except BaseException as exc:  # the test fails on it after stopping the others
+                self.errors.append(exc)
+                raise
+
+        thread = threading.Thread(target=body, name=name, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+        if not finite:
+            self.loops.append(thread)
+
+    def alive(self) -> bool:
+        """Every long-lived loop still runs."""
+        return all(t.is_alive() for t in self.loops)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for thread in self.threads:
+            thread.join(30)
+        assert not self.errors, self.errors
+
+
+def test_a_redis_outage_is_ridden_out_without_loss_or_duplicates(
+    own_redis: RedisServer, broker_settings: Settings, topic_suffix: str
+) -> None:
+    settings = broker_settings.replace(
+        redis={"url": own_redis.url},
+        streams={"mirror_group": f"mirror-{topic_suffix}", "session_timeout_ms": 2000, "claim_idle_ms": 1000},
+    )
+    keys = Keys(settings.redis.key_prefix)
+    txs = transactions(3_000, seed=21)
+    clients = [redis.Redis.from_url(own_redis.url) for _ in range(3)]
+    observer = clients[2]
+    run = Running()
+    mirror = Mirror(settings, clients[0], run.stop_event)
+    worker = Worker(PIPELINE.chain(["enrich"]), clients[1], settings, stop=run.stop_event)
+    run.start(mirror.run, "mirror")
+    run.start(worker.run, "enrich")
+    run.start(
+        lambda: _publish(settings, txs, per_second=1_000, stop=run.stop_event), "publisher", finite=True
+    )
+    try:
+        wait_until(lambda: _xlen(observer, keys.stream("tx.enriched")) >= 500, 60, "enrich to start")
+        own_redis.kill()  # mid-stream: the writes of the last second may be lost (everysec)
+        wait_until(lambda: worker.redis.attempts >= 4 and mirror.redis.attempts >= 4, 30, "a few retries")
+        assert not mirror.ready and not worker.ready and run.alive()
+        own_redis.start()
+        wait_until(lambda: _xlen(observer, keys.stream("tx.enriched")) >= len(txs), 90, "all enriched")
+        wait_until(lambda: mirror.ready and worker.ready, 30, "both to report ready again")
+        assert run.alive()
+    finally:
+        run.stop()
+    ids = [json.loads(p or b"")["TransactionID"] for p, _ in _entries(observer, keys.stream("tx.enriched"))]
+    assert sorted(ids) == sorted(tx.TransactionID for tx in txs)  # each exactly once
+    assert observer.xlen(keys.dead_letters) == 0
+    assert backlog(observer, keys.stream(RAW)) == 0
+
+
+def test_the_backlog_cannot_report_a_phantom_after_a_redis_restart(
+    own_redis: RedisServer, settings: Settings
+) -> None:
+    """Redis 7.0 restarted from a rewritten append-only file undercounts what a group has read:
+    XINFO GROUPS then reports a lag for good, with an empty stream and nothing pending."""
+    live = settings.replace(redis={"url": own_redis.url}, streams={"trim_interval_ms": 1})
+    keys = Keys(live.redis.key_prefix)
+    stream = keys.stream("bench.in")
+    client = redis.Redis.from_url(own_redis.url)
+
+    def traffic() -> None:
+        for n in range(300):
+            client.xadd(stream, {"d": b"%d" % n})
+        Worker(PIPELINE.chain(["noop"]), client, live).run(burst=True)  # reads, acks, trims
+
+    traffic()
+    client.bgrewriteaof()  # type: ignore[no-untyped-call]
+    wait_until(lambda: not _rewriting(client), 30, "the append-only file rewrite")
+    traffic()
+    own_redis.kill(signal.SIGTERM)  # a clean restart: the file holds every write
+    own_redis.start()
+
+    assert backlog(client, stream) == 0
+    assert group_states(client, stream)["noop"].lag == 0
+    groups: Any = client.xinfo_groups(stream)
+    assert groups[0]["lag"] == 0 and groups[0]["pending"] == 0  # Redis's own counter repaired too
+    client.xadd(stream, {"d": b"one more"})
+    assert backlog(client, stream) == 1
+    client.close()
+
+
+def _rewriting(client: redis.Redis) -> bool:
+    info: Any = client.info("persistence")
+    return bool(int(info["aof_rewrite_in_progress"]) or int(info["aof_rewrite_scheduled"]))
+
+
+SCORER = {"X-API-Key": "k-outage-scorer"}
+
+
+def _rows(txs: Sequence[Any]) -> list[dict[str, Any]]:
+    return [transaction_to_dict(tx) for tx in txs]
+
+
+class BrokerServer:
+    """The local broker on a port of its own, to stop and start again (memory storage: it comes
+    back empty, like a broker that lost its disk; the topics are created again as at start-up)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.cfg = KafkaSettings(broker="tansu", port=free_port())
+        self.data_dir = data_dir
+        self.bootstrap = f"127.0.0.1:{self.cfg.port}"
+        self._block: contextlib.ExitStack | None = None
+
+    def start(self, topics: Sequence[str], partitions: int) -> None:
+        self._block = contextlib.ExitStack()
+        self._block.enter_context(local_broker(self.cfg, self.data_dir))
+        ensure_topics(self.bootstrap, topics, partitions)
+
+    def stop(self) -> None:
+        if self._block is not None:
+            self._block.close()
+            self._block = None
+
+
+def test_a_broker_outage_is_ridden_out_by_the_mirror_and_the_simulator(
+    settings: Settings, redis_client: redis.Redis, tmp_path: Path, topic_suffix: str
+) -> None:
+    broker = BrokerServer(tmp_path / "broker")
+    live = settings.replace(
+        gateway={"api_keys": f"scorer:{SCORER['X-API-Key']}", "publish_timeout_s": 1.0},
+        kafka={
+            "bootstrap": broker.bootstrap,
+            "topic_transactions": f"tx-{topic_suffix}",
+            "topic_labels": f"labels-{topic_suffix}",
+        },
+        streams={"mirror_group": f"mirror-{topic_suffix}", "session_timeout_ms": 2000},
+    )
+    topics = [live.kafka.topic_transactions, live.kafka.topic_labels]
+    keys = Keys(live.redis.key_prefix)
+    txs = transactions(1_000, seed=5)
+    broker.start(topics, live.kafka.partitions)
+    run = Running()
+    mirror = Mirror(live, redis.Redis.from_url(live.redis.url or ""), run.stop_event)
+    run.start(mirror.run, "mirror")
+    gateway = TestClient(app=gateway_app(live))
+    gateway.__enter__()
+    try:
+        first = simulate(live, txs[:500], rate=1e9)
+        assert first.sent == 500 and first.errors == 0
+        wait_until(lambda: _xlen(redis_client, keys.stream(RAW)) >= 500, 60, "the first half mirrored")
+
+        broker.stop()
+        wait_until(lambda: not mirror.ready, 30, "the mirror to notice the broker outage")
+        outcome: list[Any] = []
+        run.start(lambda: outcome.append(simulate(live, txs[500:900], rate=1e9)), "simulator", finite=True)
+        refused = gateway.post("/v1/transactions", json=_rows(txs[900:]), headers=SCORER)
+        assert refused.status_code == 503, refused.text  # never 202 for what the broker does not have
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        wait_until(lambda: mirror.broker.attempts >= 3, 30, "a few probes of the broker")
+        assert run.alive()
+        broker.start(topics, live.kafka.partitions)  # back, empty, topics created as at start-up
+
+        wait_until(lambda: bool(outcome), 120, "the simulator to finish")
+        assert outcome[0].sent == 400 and outcome[0].errors == 0, outcome[0]
+        wait_until(lambda: _xlen(redis_client, keys.stream(RAW)) >= 900, 60, "the second half mirrored")
+        wait_until(lambda: mirror.ready, 30, "the mirror to report ready again")
+        assert run.alive()
+    finally:
+        gateway.__exit__(None, None, None)
+        run.stop()
+        broker.stop()
+    ids = [json.loads(p or b"")["TransactionID"] for p, _ in _entries(redis_client, keys.stream(RAW))]
+    assert sorted(ids) == sorted(tx.TransactionID for tx in txs[:900])  # each exactly once; 900: refused
