@@ -343,26 +343,19 @@ def _announce(live: Settings, keys: str, honcho: subprocess.Popen[bytes]) -> Non
     gateway = f"http://{live.gateway.host}:{live.gateway.port}"
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per readiness poll is noise
 
-    def gateway_up() -> bool:
+    def answers(url: str) -> bool:
         if honcho.poll() is not None:
             raise ServiceError("the stack exited during start-up (see the log above)")
         try:
-            return httpx.get(f"{gateway}/healthz", timeout=1).status_code == 200
+            return httpx.get(url, timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
 
-    wait_until(gateway_up, 120, "gateway", interval=0.5)
     dashboard = f"http://127.0.0.1:{live.local.dashboard_port}"
-
-    def dashboard_up() -> bool:
-        if honcho.poll() is not None:
-            raise ServiceError("the stack exited during start-up (see the log above)")
-        try:
-            return httpx.get(f"{dashboard}/ping", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_until(dashboard_up, 900, "dashboard (the first start builds it)", interval=0.5)
+    wait_until(lambda: answers(f"{gateway}/healthz"), 120, "gateway", interval=0.5)
+    wait_until(
+        lambda: answers(f"{dashboard}/ping"), 900, "dashboard (the first start builds it)", interval=0.5
+    )
     lines = [
         "",
         "Sentinel is running. Ctrl-C (or `just down`) stops it.",

@@ -138,9 +138,19 @@ def reasons_chart(data: Any, id: str) -> rx.Component:
             rx.recharts.y_axis(data_key="feature", type_="category", width=170),
             rx.recharts.graphing_tooltip(),
             rx.recharts.bar(
-                data_key="towards_fraud", stack_id="r", fill=rx.color("red", 9), name="towards fraud"
+                is_animation_active=False,
+                data_key="towards_fraud",
+                stack_id="r",
+                fill=rx.color("red", 9),
+                name="towards fraud",
             ),
-            rx.recharts.bar(data_key="away", stack_id="r", fill=rx.color("green", 9), name="away from fraud"),
+            rx.recharts.bar(
+                is_animation_active=False,
+                data_key="away",
+                stack_id="r",
+                fill=rx.color("green", 9),
+                name="away from fraud",
+            ),
             data=data,
             layout="vertical",
             width="100%",

@@ -56,12 +56,22 @@ class Session(rx.State):
         return rx.redirect(SIGN_IN)
 
     async def gateway(
-        self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        missing_ok: bool = False,
     ) -> Any:
-        """A gateway call with the signed-in key; None (and the message shown) when it fails."""
+        """A gateway call with the signed-in key; None (and the message shown) when it fails.
+
+        ``missing_ok``: a 404 (an endpoint or record that is not there yet) is None, not an error.
+        """
         try:
             result = await call(self._api_key, method, path, params, body)
         except GatewayError as exc:
+            if missing_ok and exc.status == 404:
+                return None
             if exc.status == 401:
                 self._api_key, self.role = "", ""
             self.error = exc.message

@@ -25,7 +25,7 @@ from functions.events import TxScored
 from functions.keys import ScoreKeys, scratch_prefix
 from functions.result import ResultRecord, from_hash
 from gateway.problems import Unavailable
-from gateway.schemas.common import Reason
+from gateway.schemas.common import reasons_of
 from gateway.schemas.scoring import ChallengerScore, ScoreResult
 from gateway.wiring import Wiring
 from models.registry import Registry, RegistryError
@@ -42,7 +42,7 @@ def to_result(scored: TxScored, latency_ms: float, dry_run: bool, replayed: bool
         probability=scored.probability,
         risk_level=scored.risk,
         decision=scored.decision,
-        reasons=[Reason.of(r.feature, r.value, r.contribution) for r in scored.reasons],
+        reasons=reasons_of(scored.reasons),
         model_version=scored.model_version,
         challenger=None
         if challenger is None

@@ -17,18 +17,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.stack import api_keys, sentinel, stack_env
-
-CHROMIUM = os.environ.get("SENTINEL_E2E_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.e2e.stack import CHROMIUM, CHROMIUM_ARGS, api_keys, sentinel, stack_env
 
 
 @pytest.fixture(scope="session")

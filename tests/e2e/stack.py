@@ -10,6 +10,17 @@ from pathlib import Path
 from infra.services import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+# The system Chromium (never `playwright install`) and the flags it needs here.
+CHROMIUM = os.environ.get("SENTINEL_E2E_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def sentinel(args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -10,6 +12,7 @@ from playwright.sync_api import Page, expect
 from tests.e2e.conftest import Stack, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e
+expect.set_options(timeout=15_000)  # a busy 2-core CI machine builds and serves the whole stack
 
 NUMBER = re.compile(r"\d")
 LIVE = 20_000  # ms: the stack streams traffic; a page shows it within a few refreshes
@@ -18,7 +21,7 @@ LIVE = 20_000  # ms: the stack streams traffic; a page shows it within a few ref
 def test_sign_in_is_required_and_scorer_keys_are_refused(
     page: Page, stack: Stack, console_errors: list[str]
 ) -> None:
-    page.goto(f"{stack.dashboard}/")
+    page.goto(f"{stack.dashboard}/ops")
     expect(page).to_have_url(re.compile(r"/signin$"))
     page.locator("#api-key").fill(stack.keys["scorer"])
     page.locator("#sign-in").click()
@@ -30,12 +33,178 @@ def test_sign_in_is_required_and_scorer_keys_are_refused(
     assert console_errors == []
 
 
-def test_overview_shows_live_kpis(page: Page, stack: Stack, console_errors: list[str]) -> None:
-    sign_in(page, stack, "analyst")
+def _open(page: Page, nav: str, title: str) -> None:
+    page.locator(f"#nav-{nav}").click()
+    expect(page.locator("#page-title")).to_have_text(title)
+
+
+def test_every_page_renders_live_data_without_console_errors(
+    page: Page, stack: Stack, console_errors: list[str]
+) -> None:
+    sign_in(page, stack, "admin")
     expect(page.locator("#page-title")).to_have_text("Overview")
     for kpi in ("#kpi-tps", "#kpi-scored", "#kpi-latency", "#kpi-declined"):
         expect(page.locator(kpi)).to_have_text(NUMBER, timeout=LIVE)
     scored = page.locator("#kpi-scored").inner_text()
     expect(page.locator("#kpi-scored")).not_to_have_text(scored, timeout=LIVE)  # it moves without a reload
     screenshot(page, "overview")
+
+    _open(page, "ops-center", "Ops Center")
+    expect(page.locator("#kpi-open")).to_have_text(NUMBER, timeout=LIVE)
+    expect(page.locator("#alert-queue tr.alert-row").first).to_be_visible(timeout=LIVE)
+    expect(page.locator("#case-id")).to_have_text(NUMBER)  # the first case opens by itself
+
+    _open(page, "ml-monitoring", "ML Monitoring")
+    expect(page.locator("#score-distribution .recharts-bar-rectangle").first).to_be_visible(timeout=LIVE)
+    expect(page.locator("#champion")).to_have_text(re.compile(r"\w+-\w+"))
+    expect(page.locator("#model-versions tbody tr").first).to_be_visible()
+    expect(page.locator("#drift-empty, #drift-table")).to_be_visible()
+    screenshot(page, "ml-monitoring")
+
+    _open(page, "strategy", "Strategy")
+    live = stack.api("analyst", "GET", "/v1/strategy").json()
+    expect(page.locator("#strategy-live")).to_contain_text(f"review ≥ {live['review_threshold']:.2f}")
+    expect(page.locator("#sim-precision, #strategy-empty")).to_be_visible()
+    screenshot(page, "strategy")
+
+    _open(page, "forensics", "Forensics")
+    expect(page.locator("#forensics-start")).to_be_visible()
+    assert console_errors == []
+
+
+def _first_alert_id(page: Page) -> str:
+    rows = page.locator("#alert-queue tr.alert-row")
+    expect(rows.first).to_be_visible(timeout=LIVE)
+    return rows.first.get_attribute("data-id") or ""
+
+
+def test_ops_center_resolve_becomes_a_label_and_leaves_the_queue(
+    page: Page, stack: Stack, console_errors: list[str]
+) -> None:
+    sign_in(page, stack, "analyst")
+    page.locator("#nav-ops-center").click()
+    expect(page.locator("#page-title")).to_have_text("Ops Center")
+    expect(page.locator("#kpi-open")).to_have_text(NUMBER, timeout=LIVE)
+    # oldest first: new alerts arrive all the time, and would shift the rows of a newest-first queue
+    page.locator("#sort").click()
+    page.get_by_role("option", name="oldest first").click()
+    oldest = stack.api("analyst", "GET", "/v1/alerts/queue", params={"sort": "oldest", "limit": 1}).json()
+    first = str(oldest["items"][0]["transaction_id"])
+    expect(page.locator("#alert-queue tr.alert-row").first).to_have_attribute("data-id", first)
+    page.locator(f'#alert-queue tr[data-id="{first}"]').click()
+    expect(page.locator("#case-id")).to_have_text(first)
+    expect(page.locator("#case-reasons .recharts-bar-rectangle").first).to_be_visible()
+    expect(page.locator("#card-history tbody tr").first).to_be_visible()
+    second = page.locator("#alert-queue tr.alert-row").nth(1).get_attribute("data-id")
+    page.keyboard.press("j")  # next case
+    expect(page.locator("#case-id")).to_have_text(second or "")
+    page.keyboard.press("k")  # previous case
+    expect(page.locator("#case-id")).to_have_text(first)
+    screenshot(page, "ops-center")
+
+    page.locator("#resolve-note").fill("card testing pattern")
+    page.locator("#alert-queue").click(position={"x": 5, "y": 5})  # leave the comment box
+    page.keyboard.press("f")  # verdict: fraud
+    expect(page.locator("#resolve-done")).to_contain_text(f"Transaction {first} resolved as fraud")
+    expect(page.locator(f'#alert-queue tr[data-id="{first}"]')).to_have_count(0)
+
+    resolved = stack.api(
+        "analyst", "GET", "/v1/alerts/queue", params={"status": "resolved", "limit": 500}
+    ).json()
+    mine = [a for a in resolved["items"] if str(a["transaction_id"]) == first]
+    assert mine and mine[0]["verdict"] == "fraud" and mine[0]["resolved_by"].startswith("analyst")
+    still_open = stack.api("analyst", "GET", "/v1/alerts/queue", params={"limit": 500}).json()
+    assert first not in {str(a["transaction_id"]) for a in still_open["items"]}
+    audit = stack.api("analyst", "GET", "/v1/audit").json()
+    assert any(
+        e["action"] == "alert.resolve"
+        and e["detail"]["transaction_id"] == first
+        and e["detail"]["note"] == "card testing pattern"
+        for e in audit
+    )
+    # the label stage stores the verdict as the transaction's label
+    _until(lambda: stack.api("analyst", "GET", f"/v1/transactions/{first}").json().get("label") == 1, 30)
+    assert console_errors == []
+
+
+def test_a_new_alert_appears_in_the_open_ops_center_without_a_reload(
+    page: Page, stack: Stack, console_errors: list[str]
+) -> None:
+    sign_in(page, stack, "analyst")
+    page.goto(f"{stack.dashboard}/ops")
+    first = _first_alert_id(page)
+    page.evaluate("window.__no_reload = true")
+    expect(page.locator("#alert-queue tr.alert-row").first).not_to_have_attribute(
+        "data-id", first, timeout=LIVE
+    )
+    newest = _first_alert_id(page)
+    assert page.evaluate("window.__no_reload") is True  # the same document: no reload happened
+    queue = stack.api("analyst", "GET", "/v1/alerts/queue", params={"limit": 50}).json()
+    assert newest in {str(a["transaction_id"]) for a in queue["items"]}
+    assert console_errors == []
+
+
+def _until(condition: Callable[[], bool], deadline_s: float) -> None:
+    deadline = time.monotonic() + deadline_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met before the deadline"
+        time.sleep(0.25)  # polling interval of a deadline loop, not synchronisation
+
+
+def test_strategy_apply_changes_the_live_thresholds_and_an_analyst_cannot(
+    page: Page, stack: Stack, console_errors: list[str]
+) -> None:
+    before = stack.api("analyst", "GET", "/v1/strategy").json()
+    sign_in(page, stack, "analyst")
+    page.goto(f"{stack.dashboard}/strategy")
+    expect(page.locator("#strategy-readonly")).to_be_visible()
+    expect(page.locator("#strategy-apply")).to_be_disabled()
+    denied = stack.api(
+        "analyst", "PUT", "/v1/strategy", json={"review_threshold": 0.2, "decline_threshold": 0.9}
+    )
+    assert denied.status_code == 403  # and the gateway refuses it too
+
+    page.locator("#sign-out").click()
+    sign_in(page, stack, "admin")
+    page.goto(f"{stack.dashboard}/strategy")
+    expect(page.locator("#strategy-apply")).to_be_enabled()
+    page.locator("#review-input").fill("0.27")
+    page.locator("#review-input").press("Tab")
+    page.locator("#decline-input").fill("0.86")
+    page.locator("#decline-input").press("Tab")
+    expect(page.locator("#review-input")).to_have_value("0.27")
+    expect(page.locator("#decline-input")).to_have_value("0.86")
+    page.locator("#strategy-apply").click()
+    expect(page.locator("#strategy-applied")).to_contain_text("review ≥ 0.27 · decline ≥ 0.86")
+    after = stack.api("analyst", "GET", "/v1/strategy").json()
+    assert (after["review_threshold"], after["decline_threshold"]) == (0.27, 0.86)
+    assert after["updated_by"].startswith("admin")
+    expect(page.locator("#strategy-history tbody tr").first).to_contain_text("admin")
+    restore = {k: before[k] for k in ("review_threshold", "decline_threshold")}
+    assert stack.api("admin", "PUT", "/v1/strategy", json=restore).status_code == 200
+    assert console_errors == []
+
+
+def test_forensics_search_shows_the_reasons_chart_of_a_scored_transaction(
+    page: Page, stack: Stack, console_errors: list[str]
+) -> None:
+    queue = stack.api("analyst", "GET", "/v1/alerts/queue", params={"status": "all", "limit": 1}).json()
+    alert = queue["items"][0]  # an alert: reviewed or declined, so it has reasons
+    sign_in(page, stack, "analyst")
+    page.goto(f"{stack.dashboard}/forensics")
+    page.locator("#forensics-query").fill(str(alert["transaction_id"]))
+    page.locator("#forensics-search").click()
+    expect(page.locator("#case-id")).to_have_text(str(alert["transaction_id"]))
+    expect(page.locator("#forensics-reasons .recharts-bar-rectangle").first).to_be_visible()
+    for reason in alert["reasons"]:
+        expect(page.locator("#forensics-reasons")).to_contain_text(reason["feature"])
+    expect(page.locator("#forensics-card-history tbody tr").first).to_be_visible()
+    screenshot(page, "forensics")
+
+    page.locator("#forensics-kind").click()
+    page.get_by_role("option", name="card").click()
+    page.locator("#forensics-query").fill(str(alert["card1"]))
+    page.locator("#forensics-search").click()
+    expect(page.locator("#forensics-timeline tbody tr").first).to_be_visible()
+    expect(page.locator("#forensics-timeline")).to_contain_text(str(alert["transaction_id"]))
     assert console_errors == []

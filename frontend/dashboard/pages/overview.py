@@ -114,13 +114,25 @@ def _series() -> rx.Component:
         rx.recharts.graphing_tooltip(),
         rx.recharts.legend(),
         rx.recharts.area(
-            data_key="approve", stack_id="d", stroke=rx.color("green", 9), fill=rx.color("green", 5)
+            is_animation_active=False,
+            data_key="approve",
+            stack_id="d",
+            stroke=rx.color("green", 9),
+            fill=rx.color("green", 5),
         ),
         rx.recharts.area(
-            data_key="review", stack_id="d", stroke=rx.color("amber", 9), fill=rx.color("amber", 5)
+            is_animation_active=False,
+            data_key="review",
+            stack_id="d",
+            stroke=rx.color("amber", 9),
+            fill=rx.color("amber", 5),
         ),
         rx.recharts.area(
-            data_key="decline", stack_id="d", stroke=rx.color("red", 9), fill=rx.color("red", 5)
+            is_animation_active=False,
+            data_key="decline",
+            stack_id="d",
+            stroke=rx.color("red", 9),
+            fill=rx.color("red", 5),
         ),
         data=OverviewState.series,
         width="100%",

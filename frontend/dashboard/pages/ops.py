@@ -1,0 +1,364 @@
+"""Ops Center: the alert queue (server-side filters, sorting and pages), the case view and verdicts.
+
+Keyboard: j / k next and previous case, f fraud, l legitimate (not while typing a comment).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from dashboard import fmt
+from dashboard.layout import empty, kpi, reason_rows, reasons_chart, risk_bar, section, shell
+from dashboard.records import case_of, decision_badge, history_of, history_table, record_fields
+from dashboard.session import Session
+
+PAGE = 25
+AGES = {"any age": (None, None), "< 5 min": (None, 300), "< 1 h": (None, 3600), "> 1 h": (3600, None)}
+SORTS = {
+    "newest first": "newest",
+    "oldest first": "oldest",
+    "amount, high to low": "amount_desc",
+    "amount, low to high": "amount_asc",
+    "risk, high to low": "probability_desc",
+}
+RISK_COLOR = {"decline": "var(--red-9)", "review": "var(--amber-9)"}
+
+
+def _amount(text: str) -> float | None:
+    try:
+        value = float(text.replace(",", "").replace("$", "").strip())
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
+class OpsState(Session):
+    status: str = "open"
+    decision: str = "all"
+    age: str = "any age"
+    sort: str = "newest first"
+    min_amount: str = ""
+    max_amount: str = ""
+    offset: int = 0
+    total: int = 0
+    rows: list[dict[str, str]] = []
+    open_alerts: str = "–"
+    oldest: str = "–"
+    verdict_time: str = "–"
+    loaded: bool = False
+    selected: str = ""
+    case: dict[str, str] = {}
+    reasons: list[dict[str, Any]] = []
+    card_history: list[dict[str, str]] = []
+    client_history: list[dict[str, str]] = []
+    note: str = ""
+    typing: bool = False
+    done: str = ""  # what the last verdict did
+
+    @rx.var
+    def page_label(self) -> str:
+        if not self.total:
+            return "no alerts"
+        return f"{self.offset + 1:,}–{min(self.offset + PAGE, self.total):,} of {self.total:,}"
+
+    @rx.event
+    async def load(self) -> Any:
+        if (redirect := self.guard()) is not None:
+            return redirect
+        await self.refresh()
+        if self.rows and not self.selected:
+            await self.open_case(self.rows[0]["id"])
+        return None
+
+    @rx.event
+    async def tick(self, _: str = "") -> None:
+        if self.signed_in:
+            await self.refresh()
+
+    async def refresh(self) -> None:
+        min_age, max_age = AGES.get(self.age, (None, None))
+        params = {
+            "status": self.status,
+            "decision": None if self.decision == "all" else self.decision,
+            "min_amount": _amount(self.min_amount),
+            "max_amount": _amount(self.max_amount),
+            "min_age_s": min_age,
+            "max_age_s": max_age,
+            "sort": SORTS.get(self.sort, "newest"),
+            "offset": self.offset,
+            "limit": PAGE,
+        }
+        queue = await self.gateway("GET", "/v1/alerts/queue", params)
+        if queue is None:
+            return
+        self.error = ""
+        self.total = queue["total"]
+        self.open_alerts = fmt.count(queue["open"])
+        self.oldest = fmt.age(queue["oldest_open_age_s"])
+        self.verdict_time = fmt.age(queue["median_time_to_verdict_s"])
+        self.rows = [
+            {
+                "id": str(a["transaction_id"]),
+                "age": fmt.since(a["raised_at"]),
+                "amount": fmt.money(a["amount"]),
+                "probability": fmt.prob(a["probability"]),
+                "risk_pct": f"{100 * a['probability']:.0f}%",
+                "risk_color": RISK_COLOR.get(a["decision"], "var(--gray-9)"),
+                "decision": a["decision"],
+                "status": a["verdict"] or a["status"],
+                "top_reason": a["reasons"][0]["feature"] if a["reasons"] else "–",
+            }
+            for a in queue["items"]
+        ]
+        self.loaded = True
+
+    async def _requery(self) -> None:
+        self.offset = 0
+        await self.refresh()
+
+    @rx.event
+    async def set_status(self, value: str) -> None:
+        self.status = value
+        await self._requery()
+
+    @rx.event
+    async def set_decision(self, value: str) -> None:
+        self.decision = value
+        await self._requery()
+
+    @rx.event
+    async def set_age(self, value: str) -> None:
+        self.age = value
+        await self._requery()
+
+    @rx.event
+    async def set_sort(self, value: str) -> None:
+        self.sort = value
+        await self._requery()
+
+    @rx.event
+    async def set_min_amount(self, value: str) -> None:
+        self.min_amount = value
+        await self._requery()
+
+    @rx.event
+    async def set_max_amount(self, value: str) -> None:
+        self.max_amount = value
+        await self._requery()
+
+    @rx.event
+    async def next_page(self) -> None:
+        if self.offset + PAGE < self.total:
+            self.offset += PAGE
+            await self.refresh()
+
+    @rx.event
+    async def previous_page(self) -> None:
+        if self.offset:
+            self.offset = max(0, self.offset - PAGE)
+            await self.refresh()
+
+    @rx.event
+    async def open_case(self, tx_id: str) -> None:
+        record = await self.gateway("GET", f"/v1/transactions/{tx_id}")
+        if record is None:
+            return
+        self.selected, self.note, self.done = tx_id, "", ""
+        self.case = case_of(record)
+        self.reasons = reason_rows(record["reasons"])
+        card = await self.gateway("GET", "/v1/transactions", {"card1": record["raw"]["card1"], "limit": 10})
+        client = await self.gateway("GET", "/v1/transactions", {"uid": record["uid"], "limit": 10})
+        self.card_history = history_of(card, int(tx_id)) if card else []
+        self.client_history = history_of(client, int(tx_id)) if client else []
+
+    @rx.event
+    def set_note(self, value: str) -> None:
+        self.note = value
+
+    @rx.event
+    def set_typing(self, value: bool) -> None:
+        self.typing = value
+
+    @rx.event
+    async def resolve(self, verdict: str) -> None:
+        if not self.selected:
+            return
+        tx_id, position = self.selected, self._position()
+        body = {"verdict": verdict, **({"note": self.note} if self.note.strip() else {})}
+        result = await self.gateway("POST", f"/v1/alerts/{tx_id}/resolve", body=body)
+        if result is None:
+            return
+        self.error = ""
+        await self.refresh()
+        self.done = f"Transaction {tx_id} resolved as {verdict}: label sent, audit entry written."
+        message = self.done
+        if self.rows:
+            await self.open_case(self.rows[min(max(position, 0), len(self.rows) - 1)]["id"])
+            self.done = message
+
+    def _position(self) -> int:
+        return next((i for i, r in enumerate(self.rows) if r["id"] == self.selected), -1)
+
+    @rx.event
+    async def on_key(self, key: str, info: dict[str, Any]) -> None:
+        if (
+            self.typing
+            or info.get("ctrl_key")
+            or info.get("meta_key")
+            or info.get("alt_key")
+            or not self.rows
+        ):
+            return
+        position = self._position()
+        if key == "j":
+            await self.open_case(self.rows[min(position + 1, len(self.rows) - 1)]["id"])
+        elif key == "k":
+            await self.open_case(self.rows[max(position - 1, 0)]["id"])
+        elif key == "f":
+            await self.resolve("fraud")
+        elif key == "l":
+            await self.resolve("legitimate")
+
+
+def _filters() -> rx.Component:
+    s = OpsState
+    return rx.flex(
+        rx.select(["open", "resolved", "all"], value=s.status, on_change=s.set_status, id="filter-status"),
+        rx.select(["all", "review", "decline"], value=s.decision, on_change=s.set_decision, id="filter-tier"),
+        rx.select(list(AGES), value=s.age, on_change=s.set_age, id="filter-age"),
+        rx.input(placeholder="min amount", on_blur=s.set_min_amount, id="filter-min-amount", width="110px"),
+        rx.input(placeholder="max amount", on_blur=s.set_max_amount, id="filter-max-amount", width="110px"),
+        rx.select(list(SORTS), value=s.sort, on_change=s.set_sort, id="sort"),
+        gap="8px",
+        wrap="wrap",
+        align="center",
+    )
+
+
+def _row(r: Any) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(r["id"]),
+        rx.table.cell(r["age"]),
+        rx.table.cell(r["amount"], text_align="right"),
+        rx.table.cell(
+            rx.hstack(
+                risk_bar(r["risk_pct"], r["risk_color"]), rx.text(r["probability"], size="1"), align="center"
+            )
+        ),
+        rx.table.cell(decision_badge(r["decision"])),
+        rx.table.cell(r["top_reason"]),
+        rx.table.cell(r["status"]),
+        on_click=OpsState.open_case(r["id"]),
+        cursor="pointer",
+        white_space="nowrap",
+        background=rx.cond(OpsState.selected == r["id"], rx.color("indigo", 3), "transparent"),
+        class_name="alert-row",
+        custom_attrs={"data-id": r["id"]},
+    )
+
+
+def _queue() -> rx.Component:
+    s = OpsState
+    return section(
+        "Alert queue",
+        _filters(),
+        rx.cond(
+            s.rows.length() > 0,
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        *[
+                            rx.table.column_header_cell(h)
+                            for h in ("transaction", "age", "amount", "risk", "tier", "top reason", "status")
+                        ]
+                    )
+                ),
+                rx.table.body(rx.foreach(s.rows, _row)),
+                id="alert-queue",
+                size="1",
+                width="100%",
+            ),
+            rx.cond(
+                s.loaded,
+                empty(
+                    "No alerts match",
+                    "No alerts yet? Is the simulator running (`just up` starts one)? Or widen the filters.",
+                    id="queue-empty",
+                ),
+                rx.spinner(),
+            ),
+        ),
+        rx.hstack(
+            rx.button("Previous", on_click=s.previous_page, variant="soft", size="1", id="page-previous"),
+            rx.text(s.page_label, size="1", id="page-label"),
+            rx.button("Next", on_click=s.next_page, variant="soft", size="1", id="page-next"),
+            align="center",
+        ),
+    )
+
+
+def _case() -> rx.Component:
+    s = OpsState
+    return rx.cond(
+        s.selected != "",
+        rx.vstack(
+            section(
+                "Case",
+                record_fields(s.case),
+                rx.text_area(
+                    placeholder="Comment (optional, kept in the audit log)",
+                    value=s.note,
+                    on_change=s.set_note,
+                    on_focus=s.set_typing(True),
+                    on_blur=s.set_typing(False),
+                    id="resolve-note",
+                    width="100%",
+                ),
+                rx.hstack(
+                    rx.button(
+                        "Fraud  (f)", color_scheme="red", on_click=s.resolve("fraud"), id="resolve-fraud"
+                    ),
+                    rx.button(
+                        "Legitimate  (l)",
+                        color_scheme="green",
+                        on_click=s.resolve("legitimate"),
+                        id="resolve-legitimate",
+                    ),
+                    rx.text("j / k: next / previous case", size="1", color_scheme="gray"),
+                    align="center",
+                ),
+                rx.cond(
+                    s.done != "", rx.callout(s.done, icon="check", color_scheme="green", id="resolve-done")
+                ),
+            ),
+            section("Reasons (push on the log-odds)", reasons_chart(s.reasons, id="case-reasons")),
+            section("Same card, latest", history_table(s.card_history, id="card-history")),
+            section("Same client, latest", history_table(s.client_history, id="client-history")),
+            width="100%",
+            spacing="3",
+        ),
+        empty("No case selected", "Pick an alert in the queue (or press j).", id="case-empty"),
+    )
+
+
+def page() -> rx.Component:
+    s = OpsState
+    body = rx.vstack(
+        rx.flex(
+            kpi("Open alerts", s.open_alerts, "waiting for a verdict", id="kpi-open"),
+            kpi("Oldest open", s.oldest, "age of the oldest alert", id="kpi-oldest"),
+            kpi("Time to verdict", s.verdict_time, "median, latest verdicts", id="kpi-verdict-time"),
+            gap="12px",
+            wrap="wrap",
+            width="100%",
+        ),
+        rx.grid(_queue(), _case(), columns="minmax(0, 3fr) minmax(0, 2fr)", gap="16px", width="100%"),
+        rx.window_event_listener(on_key_down=s.on_key),
+        width="100%",
+        spacing="4",
+    )
+    return shell(
+        "Ops Center", "Work the alerts: filter, open a case, resolve it as fraud or legitimate.", body, s.tick
+    )

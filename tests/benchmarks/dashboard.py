@@ -1,0 +1,121 @@
+"""Time to first paint and to live data of each dashboard page, and the Ops Center under 10,000 open alerts.
+
+    python tests/benchmarks/dashboard.py            # against a running `sentinel up` (this state dir)
+    python tests/benchmarks/dashboard.py --open-alerts 10000
+
+Reads the running stack's URLs and keys from the state directory (SENTINEL_* settings). For
+each page it loads the page in the system Chromium (signed in), and reports the browser's
+first contentful paint and the time until the page's live data is on screen (median of
+``--runs``). ``--open-alerts N`` first appends N synthetic open alerts to the stack's alerts
+stream (a benchmark fixture, like the queue's integration test), then times the Ops Center's
+first page of the queue and ``GET /v1/alerts/queue``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import redis
+from playwright.sync_api import Page, sync_playwright
+
+from core.settings import get_settings
+from functions.events import AlertRaised
+from infra.gateway import wiring
+from streams.events import entry_fields
+from streams.keys import Keys
+from tests.e2e.stack import CHROMIUM, CHROMIUM_ARGS
+
+# page -> the element that shows its live data
+PAGES = {
+    "/": "#kpi-scored",
+    "/ops": "#alert-queue tr.alert-row",
+    "/monitoring": "#score-distribution .recharts-bar-rectangle",
+    "/strategy": "#sim-precision, #strategy-empty",
+    "/forensics": "#forensics-start",
+}
+
+
+def _inject(n: int) -> None:
+    settings = get_settings()
+    url = (settings.local.state_dir / "stack.log").read_text().split("Redis          ")[-1].split()[0]
+    client = redis.Redis.from_url(url)
+    key = Keys(settings.redis.key_prefix).stream(wiring(settings).alerts_stream)
+    pipe = client.pipeline(transaction=False)
+    for i in range(n):
+        alert = AlertRaised(
+            TransactionID=900_000_000 + i,
+            TransactionDT=86_400 + i,
+            TransactionAmt=float(i % 997),
+            card1=1000 + i % 5000,
+            uid=f"bench{i % 300}",
+            probability=0.5 + (i % 50) / 100,
+            risk="high",
+            decision="decline" if i % 3 else "review",
+            reasons=[],
+            model_version="bench",
+        )
+        fields: Any = entry_fields(msgspec.json.encode(alert), {})
+        pipe.xadd(key, fields)
+    pipe.execute()
+    client.close()
+
+
+def _time_page(page: Page, base: str, route: str, ready: str) -> dict[str, float]:
+    started = time.perf_counter()
+    page.goto(base + route)
+    page.locator(ready).first.wait_for(state="visible", timeout=60_000)
+    data_ms = (time.perf_counter() - started) * 1000
+    fcp = page.evaluate("performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null")
+    return {"first_paint_ms": float(fcp or 0), "live_data_ms": data_ms}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--open-alerts", type=int, default=0)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    settings = get_settings()
+    keys = dict(p.split(":", 1) for p in (settings.local.state_dir / "api-keys").read_text().split(","))
+    base = f"http://127.0.0.1:{settings.local.dashboard_port}"
+    gateway = f"http://{settings.gateway.host}:{settings.gateway.port}"
+    if args.open_alerts:
+        _inject(args.open_alerts)
+    results: dict[str, Any] = {"load_average": os.getloadavg(), "open_alerts_injected": args.open_alerts}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(base + "/signin")
+        page.locator("#api-key").fill(keys["admin"])
+        page.locator("#sign-in").click()
+        page.locator("#role-badge").wait_for(timeout=30_000)
+        pages = PAGES if not args.open_alerts else {"/ops": PAGES["/ops"]}
+        for route, ready in pages.items():
+            runs = [_time_page(page, base, route, ready) for _ in range(args.runs)]
+            results[route] = {k: round(statistics.median(r[k] for r in runs), 1) for k in runs[0]}
+        browser.close()
+    api = []
+    for _ in range(args.runs):
+        started = time.perf_counter()
+        response = httpx.get(
+            f"{gateway}/v1/alerts/queue", params={"limit": 25}, headers={"X-API-Key": keys["analyst"]}
+        )
+        api.append((time.perf_counter() - started) * 1000)
+        results["open_alerts"] = response.json()["open"]
+    results["GET /v1/alerts/queue ms"] = round(statistics.median(api), 1)
+    print(json.dumps(results, indent=2))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
