@@ -7,7 +7,9 @@ Layout under ``settings.models.registry_dir``::
     <version>/features.json           input names, kept columns, hygiene decisions
     <version>/thresholds.json         cost-optimal review / decline thresholds
     <version>/metrics.json            test metrics;  fingerprint.json: training data
-    <version>/reference_histograms.json, <version>/report/index.html, model.* native files
+    <version>/reference_histograms.json, <version>/score_histogram.json (test-slice probabilities)
+    <version>/report/index.html, model.* native files
+    .<version>.partial/               a version being written: renamed into place only when complete
 
 Everything is JSON or a library's native model format; nothing is unpickled (invariant 5).
 """
@@ -24,6 +26,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from core.errors import SentinelError
 from models.boosters import BOOSTERS
@@ -53,6 +57,8 @@ def read_json(path: Path) -> Any:
         return json.loads(path.read_text())
     except FileNotFoundError as exc:
         raise RegistryError(f"missing {path}") from exc
+    except (ValueError, OSError) as exc:  # truncated or corrupt JSON, invalid UTF-8, unreadable
+        raise RegistryError(f"unreadable {path.name}: {exc}") from exc
 
 
 class Registry:
@@ -78,10 +84,25 @@ class Registry:
                 shutil.rmtree(scratch)
         log.info("registered model version=%s", version)
 
+    def sweep_partials(self, older_than_s: float) -> list[str]:
+        """Delete versions being written that are older than any writer can live (killed writers)."""
+        swept = []
+        for path in self.root.glob(".*.partial") if self.root.is_dir() else []:
+            if time.time() - path.stat().st_mtime > older_than_s:
+                shutil.rmtree(path, ignore_errors=True)
+                swept.append(path.name)
+        if swept:
+            log.warning("removed unfinished registry versions %s", swept)
+        return swept
+
     def versions(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if (p / "manifest.json").is_file())
+        return sorted(
+            p.name
+            for p in self.root.iterdir()
+            if not p.name.startswith(".") and (p / "manifest.json").is_file()
+        )
 
     def read(self, version: str, name: str) -> Any:
         if version not in self.versions():
@@ -141,9 +162,27 @@ class Registry:
         log.info("registry pointer %s %s", action, changes)
         return updated
 
+    def probe(self, version: str) -> LoadedModel:
+        """``version`` loaded and scoring a probe row, or RegistryError saying why it cannot."""
+        try:
+            model = self.load(version)
+            probe = np.zeros((1, len(model.feature_names)), dtype=np.float32)
+            probability = float(model.predict_proba(probe)[0])
+        except RegistryError:
+            raise
+        except Exception as exc:
+            raise RegistryError(f"model version {version} cannot be loaded: {exc!r}") from exc
+        if not 0.0 <= probability <= 1.0:
+            raise RegistryError(
+                f"model version {version} scores a probe row {probability}, not a probability"
+            )
+        return model
+
     def promote(self, version: str, role: str = "champion") -> dict[str, Any]:
+        """Make ``version`` the champion (or challenger), once it loads and scores a probe row."""
         if version not in self.versions():
             raise RegistryError(f"no model version {version!r} in {self.root}")
+        self.probe(version)
         if role == "challenger":
             return self._set("challenger", challenger=version)
         if role != "champion":

@@ -25,6 +25,7 @@ from functions.keys import FeatureKeys, LabelKeys, OperatorKeys, ScoreKeys
 from functions.strategy import RedisThresholds
 from gateway.services.alerts import AlertService
 from gateway.services.audit import AuditLog
+from gateway.services.drift import DriftService
 from gateway.services.events import EventService
 from gateway.services.health import HealthService
 from gateway.services.metrics import MetricsService
@@ -56,6 +57,7 @@ class Services:
     publisher: Publisher
     metrics: MetricsService
     audit: AuditLog
+    drift: DriftService
 
 
 def build_services(
@@ -119,6 +121,7 @@ def build_services(
         ),
         queue=QueueService(client, keys, operators, wiring.alerts_stream),
         audit=audit,
+        drift=DriftService(settings, client, registry, audit),
     )
 
 
