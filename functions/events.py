@@ -63,8 +63,8 @@ class ShadowScore(msgspec.Struct, frozen=True, kw_only=True):
     decision: Decision
 
 
-class TxScored(msgspec.Struct, frozen=True, kw_only=True):
-    """A transaction's fraud score and decision (stream ``tx.scored``)."""
+class _Verdict(msgspec.Struct, frozen=True, kw_only=True):
+    """What a score says of a transaction: the fields a TxScored and the AlertRaised it raises share."""
 
     TransactionID: int
     TransactionDT: int
@@ -74,6 +74,11 @@ class TxScored(msgspec.Struct, frozen=True, kw_only=True):
     probability: float
     risk: Risk
     decision: Decision
+
+
+class TxScored(_Verdict, frozen=True, kw_only=True):
+    """A transaction's fraud score and decision (stream ``tx.scored``)."""
+
     reasons: list[Reason] = []  # only for review / decline: explanations cost time
     model_version: str
     review_threshold: float
@@ -81,17 +86,9 @@ class TxScored(msgspec.Struct, frozen=True, kw_only=True):
     challenger: ShadowScore | None = None
 
 
-class AlertRaised(msgspec.Struct, frozen=True, kw_only=True):
+class AlertRaised(_Verdict, frozen=True, kw_only=True):
     """A transaction that needs action (review or decline) (stream ``alerts`` + pub/sub)."""
 
-    TransactionID: int
-    TransactionDT: int
-    TransactionAmt: float
-    card1: int
-    uid: str
-    probability: float
-    risk: Risk
-    decision: Decision
     reasons: list[Reason]
     model_version: str
 

@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from core.errors import SentinelError
 from models.boosters import BOOSTERS
 from models.calibration import Calibrator
@@ -53,6 +55,8 @@ def read_json(path: Path) -> Any:
         return json.loads(path.read_text())
     except FileNotFoundError as exc:
         raise RegistryError(f"missing {path}") from exc
+    except (ValueError, OSError) as exc:  # truncated or corrupt JSON, invalid UTF-8, unreadable
+        raise RegistryError(f"unreadable {path.name}: {exc}") from exc
 
 
 class Registry:
@@ -141,9 +145,27 @@ class Registry:
         log.info("registry pointer %s %s", action, changes)
         return updated
 
+    def probe(self, version: str) -> LoadedModel:
+        """``version`` loaded and scoring a probe row, or RegistryError saying why it cannot."""
+        try:
+            model = self.load(version)
+            probe = np.zeros((1, len(model.feature_names)), dtype=np.float32)
+            probability = float(model.predict_proba(probe)[0])
+        except RegistryError:
+            raise
+        except Exception as exc:
+            raise RegistryError(f"model version {version} cannot be loaded: {exc!r}") from exc
+        if not 0.0 <= probability <= 1.0:
+            raise RegistryError(
+                f"model version {version} scores a probe row {probability}, not a probability"
+            )
+        return model
+
     def promote(self, version: str, role: str = "champion") -> dict[str, Any]:
+        """Make ``version`` the champion (or challenger), once it loads and scores a probe row."""
         if version not in self.versions():
             raise RegistryError(f"no model version {version!r} in {self.root}")
+        self.probe(version)
         if role == "challenger":
             return self._set("challenger", challenger=version)
         if role != "champion":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 
 from gateway.auth import SECURITY_SCHEME, Role, principal_of, requires
@@ -46,6 +46,17 @@ class ModelsController(Controller):
     )
     def show_model(self, services: Deps, version: FromPath[str]) -> ModelDetail:
         return services.models.show(version)
+
+    @get(
+        "/{version:str}/report",
+        guards=[requires(Role.ANALYST)],
+        summary="One version's training report: metrics, PR/ROC, reliability, cost, importance (HTML)",
+        responses=problem_responses(401, 403, 404),
+        media_type=MediaType.HTML,
+        sync_to_thread=True,
+    )
+    def report(self, services: Deps, version: FromPath[str]) -> Response[bytes]:
+        return Response(services.models.report(version), media_type=MediaType.HTML)
 
     @post(
         "/{version:str}/promote",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 import msgspec
 
 from data.schema import Transaction
+from functions import scorer
 from functions.descriptions import FEATURE_DESCRIPTIONS
 from gateway.problems import Invalid
 
@@ -33,6 +35,11 @@ class Reason(msgspec.Struct, frozen=True, kw_only=True):
         """A reason with its feature's description (``functions.descriptions``)."""
         description = FEATURE_DESCRIPTIONS.get(feature, "")
         return cls(feature=feature, value=value, contribution=contribution, description=description)
+
+
+def reasons_of(reasons: Sequence[scorer.Reason]) -> list[Reason]:
+    """A score's reasons (stream payloads, result records) as the API shows them."""
+    return [Reason.of(r.feature, r.value, r.contribution) for r in reasons]
 
 
 def check_id(tx: Transaction) -> None:

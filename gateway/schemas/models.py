@@ -26,6 +26,7 @@ class ModelDetail(msgspec.Struct, frozen=True, kw_only=True):
     members: list[str]
     feature_inputs: int
     feature_kept: int
+    report: str | None = None  # URL of the training report (HTML, figures inlined), when it exists
 
 
 class PointerChange(msgspec.Struct, frozen=True, kw_only=True):

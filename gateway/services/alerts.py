@@ -20,7 +20,7 @@ from functions.events import AlertRaised, decode_alert
 from functions.keys import OperatorKeys, ScoreKeys
 from functions.result import from_hash
 from gateway.problems import Conflict, NotFound
-from gateway.schemas.common import Reason, Verdict
+from gateway.schemas.common import Verdict, reasons_of
 from gateway.schemas.investigation import Alert, AlertPage, Resolution, Resolve
 from gateway.services.audit import AuditLog, now_iso
 from gateway.services.pages import Entry, page_back
@@ -136,7 +136,7 @@ def alert_of(entry_id: str, raised: AlertRaised, verdict: dict[str, str]) -> Ale
         probability=raised.probability,
         risk_level=raised.risk,
         decision=raised.decision,
-        reasons=[Reason.of(r.feature, r.value, r.contribution) for r in raised.reasons],
+        reasons=reasons_of(raised.reasons),
         status="resolved" if verdict else "open",
         verdict=verdict.get("verdict"),  # type: ignore[arg-type]
         resolved_by=verdict.get("by"),

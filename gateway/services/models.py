@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -67,7 +68,19 @@ class ModelService:
             members=[str(m["algorithm"]) for m in manifest["members"]],
             feature_inputs=len(features["input_names"]),
             feature_kept=len(features["kept"]),
+            report=f"/v1/models/{version}/report" if self._report_path(version).is_file() else None,
         )
+
+    def _report_path(self, version: str) -> Path:
+        return self._registry.root / version / "report" / "index.html"
+
+    def report(self, version: str) -> bytes:
+        """The version's training report: one HTML page, its figures inlined."""
+        self._require(version)  # a registered version name, never a path of the caller's
+        try:
+            return self._report_path(version).read_bytes()
+        except FileNotFoundError as exc:
+            raise NotFound(f"model version {version!r} has no report") from exc
 
     def pointer(self) -> ModelPointer:
         return msgspec.convert(self._registry.pointer(), ModelPointer)

@@ -25,7 +25,7 @@ from functions.events import TxScored
 from functions.keys import ScoreKeys, scratch_prefix
 from functions.result import ResultRecord, from_hash
 from gateway.problems import Unavailable
-from gateway.schemas.common import Reason
+from gateway.schemas.common import reasons_of
 from gateway.schemas.scoring import ChallengerScore, ScoreResult
 from gateway.wiring import Wiring
 from models.registry import Registry, RegistryError
@@ -42,7 +42,7 @@ def to_result(scored: TxScored, latency_ms: float, dry_run: bool, replayed: bool
         probability=scored.probability,
         risk_level=scored.risk,
         decision=scored.decision,
-        reasons=[Reason.of(r.feature, r.value, r.contribution) for r in scored.reasons],
+        reasons=reasons_of(scored.reasons),
         model_version=scored.model_version,
         challenger=None
         if challenger is None
@@ -64,6 +64,7 @@ class ScoreService:
         self._scored_stream = wiring.scored_stream
         self._registry = Registry(settings.models.registry_dir)
         self._chain: InlineChain | None = None
+        self._probed: tuple[tuple[Any, ...], str | None] = ((), None)
         try:
             scratch = scratch_prefix(settings.redis.key_prefix, "dry-run")
             self._chain = InlineChain(wiring.pipeline, wiring.score_chain, client, settings, scratch)
@@ -82,8 +83,27 @@ class ScoreService:
         except RegistryError as exc:
             return f"model registry unreadable: {exc}"
         if not champion or champion not in self._registry.versions():
-            return f"no champion model in {self._registry.root}"
-        return None
+            return "no champion model registered"
+        return self._loadable(champion)
+
+    def _loadable(self, version: str) -> str | None:
+        """None when ``version`` loads and scores a probe row, else why not (probed again only
+        when its files change)."""
+        stamp = (
+            version,
+            *sorted(
+                (f.name, f.stat().st_mtime_ns, f.stat().st_size)
+                for f in self._registry.root.joinpath(version).iterdir()
+            ),
+        )
+        if stamp != self._probed[0]:
+            try:
+                self._registry.probe(version)
+                self._probed = (stamp, None)
+            except RegistryError as exc:
+                log.warning("champion unusable: %s", exc)
+                self._probed = (stamp, f"champion {version} cannot be loaded")
+        return self._probed[1]
 
     def score(self, tx: Transaction, dry_run: bool = False) -> ScoreResult:
         started = time.perf_counter()

@@ -33,7 +33,6 @@ import redis
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from rich.console import Console
-from rich.table import Table
 
 from core.settings import Settings, get_settings
 from data.loader import DataFiles, iter_json
@@ -244,10 +243,7 @@ def _report(
     workers: int, json_path: Path | None,
 ) -> None:  # fmt: skip
     columns = ("run", "final_stage", "received", "events_per_s", "p50_ms", "p95_ms", "p99_ms", "max_ms")
-    table = Table(*columns, title="end-to-end benchmark (publish -> last stage)")
-    for r in results:
-        table.add_row(*("-" if r.get(k) is None else str(r[k]) for k in columns))
-    Console().print(table)
+    report.print_rows("end-to-end benchmark (publish -> last stage)", columns, results)
     report.write(json_path, "e2e", {
             "parameters": {"rate": rate, "seconds": seconds, "events": events, "workers": workers,
                            "batch_size": settings.streams.batch_size, "partitions": settings.kafka.partitions},

@@ -27,13 +27,12 @@ import redis
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
-from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
 
 from core.settings import Settings, get_settings
 from infra.bench import report
 from infra.bench.children import children, mirror_child, worker_child
+from infra.pipeline.streams import BENCH_IN, BENCH_OUT
 from streams.events import PAYLOAD, PUBLISHED_NS
 from streams.function import FunctionSpec, identity, load_pipeline
 from streams.keys import Keys
@@ -46,8 +45,8 @@ BATCH_SIZES = (1, 100, 500)
 
 def _noop(batch_size: int) -> FunctionSpec:
     return FunctionSpec(
-        name=f"noop{batch_size}", input="bench.in", group="noop", outputs=("bench.out",),
-        build=identity("bench.out"), batch_size=batch_size,
+        name=f"noop{batch_size}", input=BENCH_IN, group="noop", outputs=(BENCH_OUT,),
+        build=identity(BENCH_OUT), batch_size=batch_size,
     )  # fmt: skip
 
 
@@ -140,7 +139,7 @@ class _Bench:
 
     def append(self, i: int) -> None:
         fields: Any = {PAYLOAD: _payload(self.payload_bytes, i), PUBLISHED_NS: str(time.time_ns())}
-        self.client.xadd(self.keys.stream("bench.in"), fields)
+        self.client.xadd(self.keys.stream(BENCH_IN), fields)
 
     def prepublish(self, events: int) -> None:
         for i in range(events):
@@ -165,7 +164,7 @@ class _Bench:
         return _row("mirror (paced)", self.settings.streams.mirror_batch, sent, None, lat, rate)
 
     def function_throughput(self, batch_size: int, events: int) -> dict[str, Any]:
-        source, sink = self.keys.stream("bench.in"), self.keys.stream("bench.out")
+        source, sink = self.keys.stream(BENCH_IN), self.keys.stream(BENCH_OUT)
         self.client.delete(source, sink)
         pipe = self.client.pipeline(transaction=False)
         for i in range(events):
@@ -179,9 +178,9 @@ class _Bench:
 
     def function_latency(self, batch_size: int, rate: int, seconds: float) -> dict[str, Any]:
         with children((worker_child, (self.settings, _noop_chain, (batch_size,)))):
-            sink = self.keys.stream("bench.out")
+            sink = self.keys.stream(BENCH_OUT)
             sent, lat = _paced_latencies(self.client, sink, self.append, rate, seconds)
-        self.client.delete(self.keys.stream("bench.in"), self.keys.stream("bench.out"))
+        self.client.delete(self.keys.stream(BENCH_IN), self.keys.stream(BENCH_OUT))
         return _row("function noop (paced)", batch_size, sent, None, lat, rate)
 
     def cleanup(self) -> None:
@@ -250,12 +249,8 @@ def _report(
     payload_bytes: int, json_path: Path | None,
 ) -> None:  # fmt: skip
     columns = ("hop", "batch", "events", "events_per_s", "paced_rate", "received", "p50_ms", "p99_ms")
-    table = Table(
-        *columns, title="streams benchmark (events/s: burst throughput; paced rows: latency at paced_rate)"
-    )
-    for r in results:
-        table.add_row(*("-" if r[k] is None else str(r[k]) for k in columns))
-    Console().print(table)
+    title = "streams benchmark (events/s: burst throughput; paced rows: latency at paced_rate)"
+    report.print_rows(title, columns, results)
     report.write(json_path, "streams", {
             "parameters": {"events": events, "paced_rate": rate, "paced_seconds": seconds,
                            "payload_bytes": payload_bytes, "mirror_batch": settings.streams.mirror_batch,

@@ -28,6 +28,7 @@ OPERATIONS: list[tuple[str, str, Any, str]] = [
     ("GET", "/v1/models", None, "analyst"),
     ("GET", "/v1/models/pointer", None, "analyst"),
     ("GET", "/v1/models/v1", None, "analyst"),
+    ("GET", "/v1/models/v1/report", None, "analyst"),
     ("POST", "/v1/models/v1/promote", None, "admin"),
     ("POST", "/v1/models/rollback", None, "admin"),
     ("GET", "/v1/strategy", None, "analyst"),

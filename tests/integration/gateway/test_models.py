@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from core.settings import Settings
 from models.registry import Registry, write_json
-from tests.integration.gateway.conftest import Client, auth
+from tests.integration.gateway.conftest import Client, Trained, auth
 
 pytestmark = pytest.mark.integration
 
@@ -44,6 +46,12 @@ def test_list_and_show(client: Client, versions: list[str]) -> None:
     assert (shown["feature_inputs"], shown["feature_kept"]) == (3, 2)
 
 
+def test_a_version_that_does_not_load_is_not_promoted(client: Client, versions: list[str]) -> None:
+    response = client.post(f"/v1/models/{versions[0]}/promote", headers=auth("admin"))
+    assert response.status_code == 409 and "cannot be loaded" in response.json()["detail"]
+    assert client.get("/v1/models/pointer", headers=auth("analyst")).json()["champion"] is None
+
+
 def test_unknown_version_is_404(client: Client, versions: list[str]) -> None:
     response = client.get("/v1/models/nope", headers=auth("analyst"))
     assert response.status_code == 404
@@ -51,8 +59,20 @@ def test_unknown_version_is_404(client: Client, versions: list[str]) -> None:
     assert client.post("/v1/models/nope/promote", headers=auth("admin")).status_code == 404
 
 
-def test_promote_challenger_champion_and_roll_back(client: Client, versions: list[str]) -> None:
-    first, second = versions
+@pytest.fixture
+def loadable(gateway_settings: Settings, trained: Trained) -> list[str]:
+    """Two versions that load and score (copies of the session's trained model): promotable."""
+    registry = Registry(gateway_settings.models.registry_dir)
+    out = []
+    for algorithm in ("lightgbm", "lightgbm"):
+        with registry.new_version(algorithm) as (version, directory):
+            shutil.copytree(trained.registry_dir / trained.version, directory, dirs_exist_ok=True)
+        out.append(version)
+    return out
+
+
+def test_promote_challenger_champion_and_roll_back(client: Client, loadable: list[str]) -> None:
+    first, second = loadable
     assert client.post(f"/v1/models/{first}/promote", headers=auth("admin")).json()["champion"] == first
     challenger = client.post(
         f"/v1/models/{second}/promote", json={"role": "challenger"}, headers=auth("admin")

@@ -231,3 +231,14 @@ def test_forensics_holds_the_transaction_as_received_with_readable_reasons(
                 assert reason["value"] == sent.get(reason["feature"]), reason
                 categorical_reasons += 1
     assert categorical_reasons  # the sample does exercise categorical reasons
+
+
+def test_the_model_report_is_served_and_linked(scoring_client: Client, trained: Trained) -> None:
+    shown = scoring_client.get(f"/v1/models/{trained.version}", headers=auth("analyst")).json()
+    assert shown["report"] == f"/v1/models/{trained.version}/report"
+    page = scoring_client.get(shown["report"], headers=auth("analyst"))
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert f"Model {trained.version}" in page.text and page.text.count("data:image/png;base64,") == 4
+    assert scoring_client.get(shown["report"]).status_code == 401
+    assert scoring_client.get(shown["report"], headers=auth("scorer")).status_code == 403
+    assert scoring_client.get("/v1/models/nope/report", headers=auth("analyst")).status_code == 404

@@ -123,3 +123,20 @@ def test_running_scorer_picks_up_a_promotion_without_restart(
     assert second is not None and second.version == b
     now[0] = 20.0
     assert source.champion() is second  # unchanged pointer: no reload
+
+
+def test_promotion_refuses_a_version_that_does_not_load(
+    trained: dict[str, TrainingResult], tmp_path: Path
+) -> None:
+    registry = Registry(tmp_path)
+    good = register(registry, trained["lightgbm"], [])
+    registry.promote(good)
+    bad = register(registry, trained["lightgbm"], [])
+    model_file = next(p for p in (tmp_path / bad).iterdir() if p.suffix == ".txt")
+    model_file.write_bytes(model_file.read_bytes()[:200])  # truncated
+    with pytest.raises(RegistryError, match="cannot be loaded"):
+        registry.promote(bad)
+    assert registry.pointer()["champion"] == good  # unchanged
+    (tmp_path / "champion.json").write_text('{"champion": ')  # truncated pointer
+    with pytest.raises(RegistryError, match=r"unreadable champion\.json"):
+        registry.pointer()
