@@ -90,6 +90,10 @@ class StreamsSettings(Section):
         "infra.pipeline.table:PIPELINE",
         description="module:attribute of the pipeline table `sentinel fn` runs.",
     )
+    history_stream_entries: dict[str, int] = Field(
+        {"tx.features": 50_000},
+        description="Per history stream, a smaller entry cap than history_max_entries (JSON object).",
+    )
     trim_interval_ms: int = Field(1_000, ge=0, description="How often a worker trims its input (0: never).")
     latency_samples: int = Field(1_000, ge=10, le=100_000, description="Batch latencies kept per function.")
     metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus port of `sentinel fn run` (0: off).")
@@ -185,6 +189,50 @@ class StrategySettings(Section):
     )
 
 
+class JobsSettings(Section):
+    queue: str = Field("sentinel", description="RQ queue the model lifecycle jobs run on.")
+    drift_interval_s: int = Field(300, ge=10, description="Seconds between scheduled drift checks.")
+    drift_window: int = Field(
+        10_000,
+        ge=100,
+        le=1_000_000,
+        description="Latest scored transactions (event time) a drift check reads.",
+    )
+    drift_history: int = Field(500, ge=1, le=100_000, description="Drift reports kept (newest first).")
+    drift_min_rows: int = Field(
+        500, ge=10, description="A drift check with fewer scored rows reports nothing."
+    )
+    performance_bucket_s: int = Field(
+        86_400, ge=60, description="Event-time bucket of the estimated vs realised performance (seconds)."
+    )
+    retrain_interval_s: int = Field(86_400, ge=60, description="Seconds between scheduled retrains.")
+    retrain_cooldown_s: int = Field(
+        3_600, ge=0, description="After a retrain, drift or a PR-AUC drop triggers the next no sooner."
+    )
+    pr_auc_floor: float = Field(
+        0.3, ge=0, le=1, description="Estimated or realised PR-AUC below this triggers a retrain."
+    )
+    label_horizon_s: int = Field(
+        60 * 86_400,
+        ge=0,
+        description="Event time after which a transaction without a label counts as legitimate "
+        "(chargebacks: most arrive within 60 days).",
+    )
+    retrain_max_rows: int = Field(50_000, ge=1_000, description="Most (latest) rows a retrain uses.")
+    retrain_min_rows: int = Field(2_000, ge=100, description="Fewer labelled rows than this: no retrain.")
+    retrain_timeout_s: int = Field(1_800, ge=10, description="RQ job_timeout of a retrain.")
+    shadow_labels: int = Field(
+        1_000, ge=10, description="Labelled transactions a challenger is shadow-scored on before judging."
+    )
+    promotion_margin: float = Field(
+        0.0, ge=0, le=1, description="PR-AUC gain whose bootstrap lower bound must exceed this to promote."
+    )
+    bootstrap_rounds: int = Field(200, ge=20, le=5_000, description="Bootstrap resamples of a comparison.")
+    ece_tolerance: float = Field(
+        0.01, ge=0, le=1, description="A candidate's ECE may exceed the champion's by at most this."
+    )
+
+
 class LocalSettings(Section):
     state_dir: Path = Field(Path(".sentinel"), description="Data, logs and pids of the local stack.")
     synth_rows: int = Field(100_000, ge=2_000, description="Synthetic rows generated on the first `up`.")
@@ -236,6 +284,7 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = GatewaySettings()
     models: ModelSettings = ModelSettings()
     strategy: StrategySettings = StrategySettings()
+    jobs: JobsSettings = JobsSettings()
     local: LocalSettings = LocalSettings()
 
     @classmethod

@@ -29,6 +29,7 @@ from rich.table import Table
 from core.settings import Settings, get_settings
 from data.check import check_files
 from data.loader import DataFileError, DataFiles, iter_json
+from data.shift import Shift
 from data.simulator import simulate as run_simulation
 from data.synthetic import TRANSACTION_FILE, generate
 
@@ -153,6 +154,15 @@ def _hold(client: redis.Redis, key: str) -> Callable[[], bool]:
 @click.option("--hold-key", default=None,
               help="Redis key (at SENTINEL_REDIS_URL): while it exists, publishing pauses. The mirror sets "
                    "it while it empties a broker without retention (the local stack passes it).")  # fmt: skip
+@click.option("--shift-at", type=click.IntRange(min=0), default=None,
+              help="TransactionDT from which the what-if options below apply (default: none apply).")  # fmt: skip
+@click.option("--amount-factor", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="Covariate shift: multiply amounts by this.")  # fmt: skip
+@click.option("--product-mix", default=None, metavar="FROM:TO:SHARE",
+              help="Covariate shift: sell SHARE of product FROM as product TO, e.g. W:C:0.5.")  # fmt: skip
+@click.option("--fraud-cards", default=None, metavar="LOW:HIGH",
+              help="New fraud pattern: card1 in [LOW, HIGH) turns fraudulent (--fraud-share of them).")  # fmt: skip
+@click.option("--fraud-share", type=click.FloatRange(0, 1), default=0.8, show_default=True)
 def simulate(
     transactions: Path | None,
     identity: Path | None,
@@ -163,9 +173,28 @@ def simulate(
     label_delay: float,
     synthetic_rows: int,
     hold_key: str | None,
+    shift_at: int | None,
+    amount_factor: float,
+    product_mix: str | None,
+    fraud_cards: str | None,
+    fraud_share: float,
 ) -> None:
-    """Replay transactions into the broker at a steady rate, and their labels after a delay."""
+    """Replay transactions into the broker at a steady rate, and their labels after a delay.
+
+    From --shift-at on, it can inject a covariate shift (--amount-factor, --product-mix) or a new
+    fraud pattern (--fraud-cards), to watch drift checks, retraining and promotion react.
+    """
     settings = get_settings()
+    shift = None
+    if shift_at is not None:
+        try:
+            mix = Shift.parse_mix(product_mix) if product_mix else None
+            low, high = (int(v) for v in fraud_cards.split(":")) if fraud_cards else (0, 0)
+        except ValueError as exc:
+            raise click.BadParameter(f"--product-mix FROM:TO:SHARE / --fraud-cards LOW:HIGH: {exc}") from exc
+        shift = Shift(shift_at, amount_factor, mix, (low, high) if fraud_cards else None, fraud_share)
+    elif amount_factor != 1.0 or product_mix or fraud_cards:
+        raise click.UsageError("--amount-factor, --product-mix and --fraud-cards need --shift-at")
     if identity is not None and transactions is None:
         raise click.UsageError("--identity needs --transactions")
     hold = None
@@ -189,7 +218,7 @@ def simulate(
             task = progress.add_task(f"publishing at {rate:g}/s", total=limit)
             summary = run_simulation(
                 settings, _rows(files, limit, skip), rate, limit=limit, speedup=speedup, label_delay_s=label_delay,
-                progress=lambda n: progress.advance(task, n), stop=stop, hold=hold,
+                progress=lambda n: progress.advance(task, n), stop=stop, hold=hold, shift=shift,
             )  # fmt: skip
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -36,6 +36,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from core.errors import ConfigError
 from core.settings import Settings
 from data.schema import InvalidRow, Label, Transaction, decode_transaction, encode_label, encode_transaction
+from data.shift import Shift
 
 log = logging.getLogger(__name__)
 
@@ -193,8 +194,11 @@ def simulate(
     progress: Callable[[int], None] | None = None,
     stop: threading.Event | None = None,
     hold: Callable[[], bool] | None = None,
+    shift: Shift | None = None,
 ) -> SimulationSummary:
     """Publish ``rows`` at ``rate`` per second, then their labels; see the module docstring.
+
+    ``shift`` (``data.shift``) injects a covariate shift or a new fraud pattern from its start.
 
     A row is either JSON bytes (as ``loader.iter_json`` yields them; validated here) or an
     already validated ``Transaction`` (encoded here).
@@ -222,6 +226,8 @@ def simulate(
                 break
             try:
                 tx = decode_transaction(raw) if isinstance(raw, bytes) else raw
+                if shift is not None:
+                    tx = shift.apply(tx)
             except InvalidRow as error:
                 summary.invalid += 1
                 if len(summary.examples) < MAX_EXAMPLES:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Protocol
 
 import msgspec
 import numpy as np
@@ -47,7 +48,14 @@ class TxEnriched(msgspec.Struct, frozen=True, kw_only=True, gc=False):
         return np.frombuffer(self.features, dtype="<f4")
 
 
-def feature_matrix(batch: Sequence[TxEnriched]) -> np.ndarray:
+class HasFeatures(Protocol):
+    """Anything carrying a packed feature vector (``TxEnriched``, ``ScoredFeatures``)."""
+
+    @property
+    def features(self) -> bytes: ...
+
+
+def feature_matrix(batch: Sequence[HasFeatures]) -> np.ndarray:
     """float32 [len(batch), len(FEATURE_NAMES)]: the events' vectors stacked, one copy."""
     if not batch:
         return np.empty((0, len(FEATURE_NAMES)), dtype=np.float32)

@@ -109,3 +109,12 @@ RAW_FEATURES: list[str] = [*NUMERIC_COLUMNS, *CATEGORICAL_COLUMNS]
 FEATURE_NAMES: list[str] = [*STATE_FEATURES, *CALENDAR_FEATURES, *RAW_FEATURES]
 """Every feature, in the column order of the feature matrix and of ``TxEnriched.features``."""
 FEATURE_INDEX: dict[str, int] = {name: i for i, name in enumerate(FEATURE_NAMES)}
+
+HISTORY_DEPENDENT: frozenset[str] = frozenset(
+    name
+    for name in FEATURE_NAMES
+    if name.endswith("_all") or name.startswith("freq_") or name.endswith("_minus_day")
+)
+"""Features whose distribution moves with the length of history or absolute time by construction
+(all-history aggregates, running frequency counts, account start days): a drift check lists their
+PSI but does not raise an alarm on them, since they move on a perfectly stationary stream."""

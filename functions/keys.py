@@ -24,6 +24,11 @@ All keys live under the runtime's prefix (``ctx.keys.prefix``; a scratch prefix 
     <prefix>strategy                    hash: live decision thresholds (review, decline, updated_by ...)
     <prefix>audit                       stream: audit log of strategy / model changes
     <prefix>alert:verdict:<TransactionID>  hash: analyst's verdict on an alert (becomes a label)
+    ModelJobKeys: the model lifecycle jobs (models.jobs)
+    <prefix>model:drift                 stream: drift reports (capped), newest last
+    <prefix>model:drift:live            pub/sub channel: each new drift report as JSON
+    <prefix>model:jobs                  hash: lifecycle job state (last retrain, its trigger ...)
+    <prefix>model:retrain:lock          string, expiring: held while a retrain runs
     scratch_prefix: throwaway state
     <prefix>scratch:<purpose>:<id>:...  a training-set replay, a benchmark, the gateway's dry runs
 
@@ -139,3 +144,30 @@ class OperatorKeys:
     def alert_verdict(self, transaction_id: int) -> str:
         """Hash: an analyst's verdict on the alert of one transaction (verdict, by, at, note); expiring."""
         return f"{self.prefix}alert:verdict:{transaction_id}"
+
+
+@dataclass(frozen=True)
+class ModelJobKeys:
+    """The model lifecycle jobs' keys under one prefix."""
+
+    prefix: str
+
+    @property
+    def drift_reports(self) -> str:
+        """Stream: one drift report (JSON, field ``d``) per drift check, capped, newest last."""
+        return f"{self.prefix}model:drift"
+
+    @property
+    def drift_channel(self) -> str:
+        """Pub/sub channel: each new drift report as JSON, for live dashboards."""
+        return f"{self.prefix}model:drift:live"
+
+    @property
+    def jobs_state(self) -> str:
+        """Hash: lifecycle job state (``last_retrain_at``, ``last_trigger``)."""
+        return f"{self.prefix}model:jobs"
+
+    @property
+    def retrain_lock(self) -> str:
+        """String, expiring: the id of the retrain job that holds it (one retrain at a time)."""
+        return f"{self.prefix}model:retrain:lock"

@@ -41,6 +41,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Train, calibrate, evaluate and register a fraud model.",
     ),
     "models": ("models.cli:models", "Model registry: list, show, promote, rollback."),
+    "jobs": ("models.jobs.cli:jobs", "Model lifecycle jobs (RQ): list, run one now, install the schedule."),
+    "drift": (
+        "models.jobs.cli:drift",
+        "Drift reports: PSI per input and score, estimated vs realised metrics.",
+    ),
     "bench": ("infra.bench.cli:bench", "Run a benchmark; print a table and write JSON."),
     "up": ("infra.commands:up", "Run the whole local stack (what `just up` does)."),
     "down": ("infra.commands:down", "Stop a local stack started with `sentinel up --detach`."),

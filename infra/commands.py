@@ -71,7 +71,7 @@ def down() -> None:
 
 @click.command()
 def prepare() -> None:
-    """Make the stack ready to run: topics, data, and a champion model if none is registered.
+    """Make the stack ready to run: topics, data, a champion model if none is registered, the job schedule.
 
     Uses the configured Redis and broker (compose runs it once before the services).
     """
@@ -84,6 +84,7 @@ def prepare() -> None:
             split = stack.periods(transactions, live.local.stream_fraction, live.local.rate)
             env = stack.child_env(live, stack.api_keys(live), transactions, identity, split)
             stack.ensure_model(live, env, transactions, identity, split.train_rows)
+            stack.install_schedule(live)
     except SentinelError as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -1,7 +1,7 @@
 """Local stack: `sentinel up` / `sentinel down` / `sentinel prepare` (what `just up` runs).
 
 Order: prerequisites -> Redis and broker (embedded unless configured) and topics ->
-data and a champion model (made once, reused later) -> API keys -> every long-running
+data and a champion model (made once, reused later) -> the model jobs' schedule -> API keys -> every long-running
 process under honcho (infra/Procfile: logs prefixed per process, one exit or Ctrl-C stops
 all) -> the URLs. Embedded Redis and broker are stopped last, after honcho.
 
@@ -200,6 +200,15 @@ def ensure_model(
     _sentinel(args, env)
 
 
+def install_schedule(settings: Settings) -> None:
+    """Put the model jobs' schedule table into rq-scheduler (replacing earlier entries)."""
+    from models.jobs.queue import connect
+    from models.jobs.schedule import install
+
+    for job, every in install(settings, connect(settings)):
+        log.info("scheduled job %s every %d s", job.name, every)
+
+
 def _sentinel(args: list[str], env: Mapping[str, str] | None = None) -> None:
     command = [sys.executable, "-m", "infra.cli", *args]
     completed = subprocess.run(command, env=dict(env) if env else None, check=False)
@@ -298,6 +307,7 @@ def run_stack(settings: Settings) -> int:
         env = child_env(live, keys, transactions, identity, split)
         ensure_model(live, env, transactions, identity, split.train_rows)
         warm_feature_state(live, env, transactions, identity, split.train_rows)
+        install_schedule(live)
         honcho = subprocess.Popen(
             [
                 str(Path(sys.executable).with_name("honcho")),

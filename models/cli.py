@@ -5,6 +5,7 @@ sentinel models show [VERSION] [--json]
 sentinel models promote VERSION [--challenger]
 sentinel models rollback
 sentinel models retire-challenger
+sentinel models retrain [--reason TEXT]
 """
 
 from __future__ import annotations
@@ -124,3 +125,16 @@ def retire_challenger() -> None:
     """Stop shadow-scoring the challenger."""
     _registry().clear_challenger()
     click.echo("no challenger")
+
+
+@models.command()
+@click.option("--reason", default="on demand", show_default=True, help="Recorded in the audit log.")
+def retrain(reason: str) -> None:
+    """Enqueue a retrain on the labels known now (an RQ worker runs it; `sentinel jobs list` shows it)."""
+    from models.jobs.context import JobContext
+    from models.jobs.retrain import request_retrain
+
+    ctx = JobContext.current()
+    job_id = request_retrain(ctx, f"on demand (cli): {reason}", force=True)
+    ctx.audit("model.retrain", {"job": str(job_id), "reason": reason})
+    click.echo(f"retrain enqueued: job {job_id} on queue {ctx.settings.jobs.queue}")

@@ -1,8 +1,8 @@
 """Training step: what the model was trained on (data fingerprint, reference histograms).
 
 The fingerprint identifies the training data (file hashes, rows, time range, fraud rate);
-the histograms (quantile bins of the training rows, plus the null share) are the
-reference a drift check compares live traffic against with PSI.
+the histograms (quantile bins of the latest training rows, plus the null share) are the
+reference a drift check compares live traffic against with PSI (``models.drift``).
 """
 
 from __future__ import annotations

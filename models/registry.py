@@ -7,7 +7,9 @@ Layout under ``settings.models.registry_dir``::
     <version>/features.json           input names, kept columns, hygiene decisions
     <version>/thresholds.json         cost-optimal review / decline thresholds
     <version>/metrics.json            test metrics;  fingerprint.json: training data
-    <version>/reference_histograms.json, <version>/report/index.html, model.* native files
+    <version>/reference_histograms.json, <version>/score_histogram.json (test-slice probabilities)
+    <version>/report/index.html, model.* native files
+    .<version>.partial/               a version being written: renamed into place only when complete
 
 Everything is JSON or a library's native model format; nothing is unpickled (invariant 5).
 """
@@ -82,10 +84,25 @@ class Registry:
                 shutil.rmtree(scratch)
         log.info("registered model version=%s", version)
 
+    def sweep_partials(self, older_than_s: float) -> list[str]:
+        """Delete versions being written that are older than any writer can live (killed writers)."""
+        swept = []
+        for path in self.root.glob(".*.partial") if self.root.is_dir() else []:
+            if time.time() - path.stat().st_mtime > older_than_s:
+                shutil.rmtree(path, ignore_errors=True)
+                swept.append(path.name)
+        if swept:
+            log.warning("removed unfinished registry versions %s", swept)
+        return swept
+
     def versions(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if (p / "manifest.json").is_file())
+        return sorted(
+            p.name
+            for p in self.root.iterdir()
+            if not p.name.startswith(".") and (p / "manifest.json").is_file()
+        )
 
     def read(self, version: str, name: str) -> Any:
         if version not in self.versions():

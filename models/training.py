@@ -131,7 +131,9 @@ def importance(result: TrainingResult) -> dict[str, float]:
 def register(registry: Registry, result: TrainingResult, files: Sequence[Path]) -> str:
     """Write the result as a new registry version (not promoted); returns the version."""
     data = result.training_set
-    fit_rows = result.split.fit
+    # The drift reference: the latest rows (calibration + test), nearest to deployment and past the
+    # warm-up of the feature windows, which the first rows of a replay are still filling.
+    reference_rows = slice(result.split.calibration.start, result.split.test.stop)
     kept = [data.names.index(n) for n in result.selection.kept]
     with registry.new_version(result.algorithm) as (version, directory):
         members = []
@@ -171,7 +173,11 @@ def register(registry: Registry, result: TrainingResult, files: Sequence[Path]) 
         write_json(directory / "fingerprint.json", fingerprint(files, data.times, data.labels))
         write_json(
             directory / "reference_histograms.json",
-            reference_histograms(data.matrix[fit_rows][:, kept], result.selection.kept),
+            reference_histograms(data.matrix[reference_rows][:, kept], result.selection.kept),
+        )
+        write_json(  # the drift check's reference for the score distribution
+            directory / "score_histogram.json",
+            reference_histograms(result.test_proba[:, None].astype(np.float32), ["score"])["score"],
         )
         test = result.split.test
         write_report(

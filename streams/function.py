@@ -167,6 +167,13 @@ def load_pipeline(path: str) -> Pipeline:
 
 def history_caps(specs: Iterable[FunctionSpec], settings: Settings) -> dict[str, HistoryCap]:
     """The bounds of the history outputs of ``specs``: ``streams.history_max_entries`` entries
-    and ``streams.history_max_age_s`` seconds."""
-    cap = HistoryCap(settings.streams.history_max_entries, settings.streams.history_max_age_s)
-    return {stream: cap for spec in specs for stream in spec.history}
+    (or fewer, ``streams.history_stream_entries``) and ``streams.history_max_age_s`` seconds."""
+    cfg = settings.streams
+
+    def cap(stream: str) -> HistoryCap:
+        entries = min(
+            cfg.history_max_entries, cfg.history_stream_entries.get(stream, cfg.history_max_entries)
+        )
+        return HistoryCap(entries, cfg.history_max_age_s)
+
+    return {stream: cap(stream) for spec in specs for stream in spec.history}

@@ -6,6 +6,7 @@ from litestar.types import ControllerRouterHandler
 
 from gateway.controllers.alerts import AlertsController
 from gateway.controllers.audit import AuditController
+from gateway.controllers.drift import DriftController
 from gateway.controllers.events import EventsController
 from gateway.controllers.health import HealthController
 from gateway.controllers.me import MeController
@@ -26,4 +27,5 @@ CONTROLLERS: list[ControllerRouterHandler] = [
     AuditController,
     MetricsController,
     MeController,
+    DriftController,
 ]

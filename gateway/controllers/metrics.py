@@ -9,6 +9,7 @@ from litestar.params import QueryParameter
 
 from gateway.auth import SECURITY_SCHEME, Role, requires
 from gateway.problems import problem_responses
+from gateway.schemas.drift import PerformanceView
 from gateway.schemas.metrics import Overview, Timeseries
 from gateway.services import Deps
 
@@ -39,3 +40,14 @@ class MetricsController(Controller):
     )
     def timeseries(self, services: Deps, minutes: Minutes = 60) -> Timeseries:
         return services.metrics.timeseries(minutes)
+
+    @get(
+        "/performance",
+        guards=[requires(Role.ANALYST)],
+        summary="Precision, recall, PR-AUC, fraud amount caught: estimated now from calibrated scores, "
+        "beside the realised values from the labels arrived so far, per event-time bucket",
+        responses=problem_responses(401, 403, 404),
+        sync_to_thread=True,
+    )
+    def performance(self, services: Deps) -> PerformanceView:
+        return services.drift.performance()

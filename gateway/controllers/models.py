@@ -9,6 +9,7 @@ from litestar.params import FromPath, JSONBody
 
 from gateway.auth import SECURITY_SCHEME, Role, principal_of, requires
 from gateway.problems import problem_responses
+from gateway.schemas.drift import RetrainQueued, RetrainRequest
 from gateway.schemas.models import ModelDetail, ModelPointer, ModelSummary, Promote
 from gateway.services import Deps
 
@@ -36,6 +37,20 @@ class ModelsController(Controller):
     )
     def pointer(self, services: Deps) -> ModelPointer:
         return services.models.pointer()
+
+    @post(
+        "/retrain",
+        guards=[requires(Role.ADMIN)],
+        summary="Enqueue a retrain on the labels known now (RQ job); a better candidate becomes challenger",
+        responses=problem_responses(401, 403),
+        status_code=202,
+        sync_to_thread=True,
+    )
+    def retrain(
+        self, services: Deps, request: Request[Any, Any, Any], data: JSONBody[RetrainRequest | None] = None
+    ) -> RetrainQueued:
+        reason = data.reason if data is not None else "on demand"
+        return services.drift.retrain(principal_of(request).name, reason)
 
     @get(
         "/{version:str}",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -11,28 +10,25 @@ import redis
 from redis.client import Pipeline
 
 from gateway.schemas.strategy import AuditEntry
+from models.audit import KEEP, audit_fields, now_iso
 
 log = logging.getLogger(__name__)
+__all__ = ["AuditLog", "now_iso"]
 
-_encode = msgspec.json.encode
 _decode_detail = msgspec.json.Decoder(dict[str, str]).decode
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class AuditLog:
     """Appends to and reads the audit stream (capped, newest kept)."""
 
-    def __init__(self, client: redis.Redis, key: str, keep: int = 100_000) -> None:
+    def __init__(self, client: redis.Redis, key: str, keep: int = KEEP) -> None:
         self._redis = client
         self._key = key
         self._keep = keep
 
     def record(self, pipe: Pipeline, actor: str, action: str, detail: dict[str, str], at: str) -> None:
         """Queue the entry on ``pipe`` so it commits with the change it describes."""
-        fields = {"at": at, "actor": actor, "action": action, "detail": _encode(detail)}
+        fields = audit_fields(actor, action, detail, at)
         pipe.xadd(self._key, fields, maxlen=self._keep, approximate=True)  # type: ignore[arg-type]
         log.info("audit action=%s actor=%s detail=%s", action, actor, detail)
 

@@ -11,7 +11,9 @@ runtime commits atomically with the XACK of the inputs:
 - the result record per transaction (``functions.result``, expiring): what the gateway, the
   label stage and forensics read;
 - the per-minute KPI counters (``functions.result.kpi_increments``) and the publish -> scored
-  latency histogram (``functions.latency``).
+  latency histogram (``functions.latency``);
+- ``tx.features``: one ``ScoredFeatures`` per input (the vector scored and the probabilities),
+  a capped history the model lifecycle jobs read (drift, performance estimate, retraining).
 
 No champion registered, or one that cannot be loaded: the batch fails with ``DependencyDown``
 and the runtime holds it (retried with backoff, never dead-lettered for it),
@@ -33,8 +35,9 @@ from functions.features import FEATURE_NAMES
 from functions.keys import OperatorKeys, ScoreKeys
 from functions.result import kpi_increments, to_hash
 from functions.score import score
+from functions.served import ScoredFeatures, encode_scored_features
 from functions.strategy import RedisThresholds
-from infra.pipeline.streams import ALERTS, SCORED
+from infra.pipeline.streams import ALERTS, FEATURES, SCORED
 from models.registry import ChampionSource, Registry
 from streams.events import Effect, Event, HashIncr, HashSet, Publish
 from streams.function import Context, Handler
@@ -79,6 +82,8 @@ def score_effects(
     effects: list[Effect] = []
     for event, tx in zip(batch, scored, strict=True):
         effects.append(event.emit(SCORED, encode_event(tx), tx))
+        served = ScoredFeatures.of(event.value, tx)
+        effects.append(event.emit(FEATURES, encode_scored_features(served)))
         record = to_hash(tx, event.published_ns, time.time_ns())
         effects.append(HashSet(keys.result(tx.TransactionID), record, result_ttl_s))
     by_id = {event.value.TransactionID: event for event in batch}

@@ -9,11 +9,12 @@ themselves live in ``functions/``.
 
     topic          input          group   function  outputs
     transactions   tx.raw         enrich  enrich    tx.enriched            features (functions.enrich)
-                   tx.enriched    score   score     tx.scored, alerts      champion model, thresholds (functions.score)
+                   tx.enriched    score   score     tx.scored, alerts,     champion model, thresholds (functions.score)
+                                                            tx.features
     labels         labels         label   label     labels.stored          label store + live quality (functions.label)
                    bench.in       noop    noop      bench.out              copies entries (benchmarks, smoke tests)
 
-Outputs no group reads (``tx.scored``, ``alerts``, ``labels.stored``) are kept as a capped
+Outputs no group reads (``tx.scored``, ``alerts``, ``tx.features``, ``labels.stored``) are kept as a capped
 history (``streams.function.history_caps``); the others are trimmed only below what
 every group has consumed.
 
@@ -25,7 +26,17 @@ from __future__ import annotations
 
 from core.settings import KafkaSettings
 from infra.pipeline import enrich, label, score
-from infra.pipeline.streams import ALERTS, BENCH_IN, BENCH_OUT, ENRICHED, LABELS, LABELS_STORED, RAW, SCORED
+from infra.pipeline.streams import (
+    ALERTS,
+    BENCH_IN,
+    BENCH_OUT,
+    ENRICHED,
+    FEATURES,
+    LABELS,
+    LABELS_STORED,
+    RAW,
+    SCORED,
+)
 from streams.function import FunctionSpec, Pipeline, identity
 
 
@@ -49,8 +60,9 @@ PIPELINE = Pipeline(
             name="score",
             input=ENRICHED,
             group="score",
-            outputs=(SCORED, ALERTS),
-            history=(SCORED, ALERTS),  # records for the gateway and people: capped, no group reads them
+            outputs=(SCORED, ALERTS, FEATURES),
+            # records for the gateway, people and the model jobs: capped, no group reads them
+            history=(SCORED, ALERTS, FEATURES),
             build=score.build,
             codec=score.EnrichedCodec(),
             description="TxEnriched -> TxScored (+ AlertRaised): calibrated probability, decision, reasons.",

@@ -35,7 +35,7 @@ ALLOWED: dict[str, set[str]] = {
     "data": {SETTINGS, ERRORS},
     "streams": {SETTINGS, ERRORS},
     "functions": {"data", ERRORS},
-    "models": {"data", "functions", SETTINGS, ERRORS},
+    "models": {"data", "functions", "streams.keys", "streams.events", SETTINGS, ERRORS},  # jobs read streams
     "gateway": {"data", "functions", "models", *RUNTIME_READ_SIDE, RUNTIME_DOOR, SETTINGS, ERRORS},
     "frontend": set(),
     "infra": OURS - {"frontend"},

@@ -242,3 +242,29 @@ def test_the_model_report_is_served_and_linked(scoring_client: Client, trained: 
     assert scoring_client.get(shown["report"]).status_code == 401
     assert scoring_client.get(shown["report"], headers=auth("scorer")).status_code == 403
     assert scoring_client.get("/v1/models/nope/report", headers=auth("analyst")).status_code == 404
+
+
+def test_prometheus_scrapes_the_pipeline(
+    scoring_client: Client, scoring_settings: Settings, redis_client: redis.Redis, trained: Trained
+) -> None:
+    strategy = {"review_threshold": 0.0, "decline_threshold": 1.0}
+    assert scoring_client.put("/v1/strategy", json=strategy, headers=auth("admin")).status_code == 200
+    keys = Keys(scoring_settings.redis.key_prefix)
+    for payload in _sample(trained, 3):  # scored here; 2 more wait in tx.raw for the enrich group
+        assert (
+            scoring_client.post("/v1/score", content=payload, headers=_json(auth("scorer"))).status_code
+            == 200
+        )
+    redis_client.xgroup_create(keys.stream(RAW), "enrich", id="0", mkstream=True)
+    for payload in _sample(trained, 5)[3:]:
+        fields: Any = entry_fields(payload, {PUBLISHED_NS: "1"})
+        redis_client.xadd(keys.stream(RAW), fields)
+
+    scraped = scoring_client.get("/metrics").text  # one target: HTTP metrics and the pipeline's
+    assert 'sentinel_decisions_5m{decision="review"} 3.0' in scraped
+    assert "sentinel_scored_5m 3.0" in scraped
+    assert 'sentinel_scored_latency_5m_ms{quantile="0.99"}' in scraped
+    assert f'sentinel_model_info{{role="champion",version="{trained.version}"}} 1.0' in scraped
+    assert 'sentinel_function_lag{function="enrich"} 2.0' in scraped
+    assert 'sentinel_function_processed_total{function="score"}' in scraped
+    assert "sentinel_gateway_requests_total" in scraped

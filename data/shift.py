@@ -1,0 +1,65 @@
+"""Traffic source, what-if: inject a covariate shift or a new fraud pattern from a point in event time.
+
+Applied to decoded rows before they are published (``sentinel simulate --shift-at ...``), so
+the local stack shows the model lifecycle react: drift checks, estimated vs realised
+performance, a retrain, a challenger in shadow, a promotion.
+
+- covariate shift: ``amount_factor`` multiplies TransactionAmt; ``product_mix`` relabels a
+  share of the rows of one ProductCD as another (``"W:C:0.5"``: half of W becomes C). What
+  fraud looks like does not change.
+- new fraud pattern (concept shift): rows whose card1 falls in ``fraud_cards`` (a range, a
+  compromised BIN block) are fraud with probability ``fraud_share``, decided per
+  TransactionID (deterministic). The inputs do not change; their meaning does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import msgspec
+
+from data.schema import Transaction
+
+
+def _unit(tx_id: int, salt: str) -> float:
+    """A deterministic number in [0, 1) per transaction."""
+    digest = hashlib.blake2b(f"{salt}:{tx_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+@dataclass(frozen=True)
+class Shift:
+    start_dt: int
+    amount_factor: float = 1.0
+    product_mix: tuple[str, str, float] | None = None  # (from ProductCD, to ProductCD, share)
+    fraud_cards: tuple[int, int] | None = None  # card1 range [low, high)
+    fraud_share: float = 0.8
+
+    @staticmethod
+    def parse_mix(text: str) -> tuple[str, str, float]:
+        """``"W:C:0.5"`` -> ("W", "C", 0.5)."""
+        source, target, share = text.split(":")
+        if not 0 <= float(share) <= 1:
+            raise ValueError(f"product mix share {share} is not in [0, 1]")
+        return source, target, float(share)
+
+    def apply(self, tx: Transaction) -> Transaction:
+        if tx.TransactionDT < self.start_dt:
+            return tx
+        changes: dict[str, object] = {}
+        if self.amount_factor != 1.0:
+            changes["TransactionAmt"] = round(tx.TransactionAmt * self.amount_factor, 3)
+        if self.product_mix is not None:
+            source, target, share = self.product_mix
+            if tx.ProductCD == source and _unit(tx.TransactionID, "mix") < share:
+                changes["ProductCD"] = target
+        cards = self.fraud_cards
+        in_block = cards is not None and cards[0] <= tx.card1 < cards[1]
+        if in_block and _unit(tx.TransactionID, "fraud") < self.fraud_share:
+            changes["isFraud"] = 1
+        return msgspec.structs.replace(tx, **changes) if changes else tx
+
+    def stream(self, rows: Iterable[Transaction]) -> Iterator[Transaction]:
+        return (self.apply(tx) for tx in rows)

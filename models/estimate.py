@@ -1,0 +1,90 @@
+"""Monitoring step: model performance estimated from calibrated probabilities, before labels arrive.
+
+Confidence-based performance estimation: if the probabilities are calibrated, a transaction
+scored ``p`` is fraud with probability ``p``, so over a set of scored transactions
+
+    expected true positives at threshold t   = sum of p over rows with p >= t
+    expected frauds                           = sum of p over all rows
+    precision ~ E[TP] / flagged,  recall ~ E[TP] / E[frauds]
+
+and the expected average precision follows by ranking the rows by ``p`` and adding each
+row's expected contribution (``p / E[frauds]`` of recall at the running expected precision).
+The expected fraud amount caught is the sum of ``p * amount`` at or above the review
+threshold. These hold as long as calibration holds on live traffic (a covariate shift the
+model saw in training keeps it; a new fraud pattern breaks it, which is why the realised
+metrics from arrived labels are shown beside the estimate).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from functions.label import average_precision
+
+Floats = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Performance:
+    rows: int
+    fraud: float  # expected (estimate) or counted (realised) frauds
+    precision_at_review: float | None
+    recall_at_review: float | None
+    precision_at_decline: float | None
+    recall_at_decline: float | None
+    pr_auc: float | None
+    fraud_amount_caught: float
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return num / den if den > 0 else None
+
+
+def expected_average_precision(probs: Floats) -> float | None:
+    """Expected PR-AUC (average precision) of calibrated ``probs`` against their own labels."""
+    total = float(probs.sum())
+    if total <= 0:
+        return None
+    ranked = np.sort(probs)[::-1]
+    precision = np.cumsum(ranked) / np.arange(1, len(ranked) + 1)
+    return float(np.sum(ranked / total * precision))
+
+
+def estimate(probs: Floats, amounts: Floats, review: float, decline: float) -> Performance:
+    """The expected metrics of ``probs`` at the live (review, decline) thresholds."""
+    at_review, at_decline = probs >= review, probs >= decline
+    frauds = float(probs.sum())
+    tp_review, tp_decline = float(probs[at_review].sum()), float(probs[at_decline].sum())
+    return Performance(
+        rows=len(probs),
+        fraud=frauds,
+        precision_at_review=_ratio(tp_review, float(at_review.sum())),
+        recall_at_review=_ratio(tp_review, frauds),
+        precision_at_decline=_ratio(tp_decline, float(at_decline.sum())),
+        recall_at_decline=_ratio(tp_decline, frauds),
+        pr_auc=expected_average_precision(probs),
+        fraud_amount_caught=float((probs * amounts)[at_review].sum()),
+    )
+
+
+def realised(
+    labels: npt.NDArray[np.int_], probs: Floats, amounts: Floats, review: float, decline: float
+) -> Performance:
+    """The same metrics counted from labels that have arrived."""
+    fraud = labels == 1
+    at_review, at_decline = probs >= review, probs >= decline
+    frauds = float(fraud.sum())
+    pr_auc = average_precision(labels.astype(np.float64), probs) if len(labels) else float("nan")
+    return Performance(
+        rows=len(labels),
+        fraud=frauds,
+        precision_at_review=_ratio(float((fraud & at_review).sum()), float(at_review.sum())),
+        recall_at_review=_ratio(float((fraud & at_review).sum()), frauds),
+        precision_at_decline=_ratio(float((fraud & at_decline).sum()), float(at_decline.sum())),
+        recall_at_decline=_ratio(float((fraud & at_decline).sum()), frauds),
+        pr_auc=None if np.isnan(pr_auc) else pr_auc,
+        fraud_amount_caught=float(amounts[fraud & at_review].sum()),
+    )

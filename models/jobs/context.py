@@ -1,0 +1,77 @@
+"""What every job needs when RQ runs it: settings, the Redis connection, the registry, the audit log.
+
+A job is called by the worker with its JSON arguments only; it builds the rest here, from the
+worker's environment (``SENTINEL_*``) and the connection RQ gives the running job.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from rq import get_current_job
+
+from core.settings import Settings, get_settings
+from functions.keys import ModelJobKeys, OperatorKeys
+from functions.strategy import RedisThresholds
+from models.audit import KEEP, audit_fields, now_iso
+from models.jobs.queue import JsonJob, connect
+from models.registry import Registry
+
+log = logging.getLogger(__name__)
+ACTOR = "model-jobs"
+
+
+@dataclass(frozen=True)
+class JobContext:
+    settings: Settings
+    redis: redis.Redis
+    keys: ModelJobKeys
+    registry: Registry
+    job: JsonJob | None  # None when called outside a worker (tests of the pure parts, the CLI)
+
+    @classmethod
+    def current(cls) -> JobContext:
+        settings = get_settings()
+        job = get_current_job()
+        client = job.connection if job is not None else connect(settings)
+        return cls(
+            settings,
+            client,
+            ModelJobKeys(settings.redis.key_prefix),
+            Registry(settings.models.registry_dir),
+            job if isinstance(job, JsonJob) else None,
+        )
+
+    def progress(self, step: str, **numbers: Any) -> None:
+        """Record the job's current step in its meta (the RQ dashboard shows it) and the log."""
+        log.info("job step=%s %s", step, numbers)
+        if self.job is not None:
+            self.job.meta["progress"] = {"step": step, "at": now_iso(), **numbers}
+            self.job.save_meta()  # type: ignore[no-untyped-call]
+
+    def audit(self, action: str, detail: dict[str, Any]) -> None:
+        """Append to the audit stream (the gateway's ``/v1/audit`` reads it), values as text."""
+        fields = audit_fields(ACTOR, action, detail, now_iso())
+        self.redis.xadd(OperatorKeys(self.keys.prefix).audit, fields, maxlen=KEEP, approximate=True)  # type: ignore[arg-type]
+        log.info("audit action=%s detail=%s", action, detail)
+
+    def text(self, key: str, field: str | None = None) -> str | None:
+        """A string value (or hash field) as text, None if absent."""
+        raw: Any = self.redis.get(key) if field is None else self.redis.hget(key, field)
+        return None if raw is None else str(raw.decode())
+
+    def thresholds(self, champion: str) -> tuple[float, float]:
+        """The live (review, decline) the score stage applies: the operators' strategy, else the
+        champion's own, else the configured defaults (``functions.strategy``)."""
+        own = self.registry.read(champion, "thresholds.json")
+        defaults = self.settings.strategy
+        store = RedisThresholds(
+            self.redis,
+            OperatorKeys(self.keys.prefix),
+            (defaults.review_threshold, defaults.decline_threshold),
+        )
+        live = store.live((float(own["review"]), float(own["decline"]))).thresholds
+        return live.review, live.decline

@@ -1,0 +1,62 @@
+"""Jobs plumbing: RQ queue, job and scheduler classes that store everything as JSON, never pickle.
+
+RQ serializes a job's function name, arguments, result and meta with pickle unless told
+otherwise. Every producer and consumer of Sentinel's jobs uses these classes instead:
+
+- the worker:        ``rq worker -S rq.serializers.JSONSerializer -j models.jobs.queue.JsonJob
+                      -q models.jobs.queue.JsonQueue <queue>``;
+- rq-scheduler:      ``rqscheduler -j models.jobs.queue.JsonJob -q models.jobs.queue.JsonQueue``
+                     (0.14 has no serializer option; it creates and fetches jobs through these);
+- rq-dashboard:      ``rq-dashboard --json``;
+- our own code:      ``job_queue(...)`` / ``scheduler(...)`` below.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from rq import Queue
+from rq.job import Job
+from rq.serializers import JSONSerializer
+from rq_scheduler import Scheduler
+
+from core.settings import Settings
+
+SERIALIZER = "rq.serializers.JSONSerializer"
+JOB_CLASS = "models.jobs.queue.JsonJob"
+QUEUE_CLASS = "models.jobs.queue.JsonQueue"
+
+
+class JsonJob(Job):
+    """An RQ job whose data, meta and result are JSON whatever the caller passes."""
+
+    def __init__(self, id: str | None = None, connection: Any = None, serializer: Any = None) -> None:
+        super().__init__(id, connection=connection, serializer=JSONSerializer)
+
+
+class JsonQueue(Queue):
+    """An RQ queue of ``JsonJob``s."""
+
+    job_class = JsonJob
+
+    def __init__(self, name: str = "default", connection: Any = None, **kwargs: Any) -> None:
+        kwargs["serializer"] = JSONSerializer
+        kwargs["job_class"] = JsonJob
+        super().__init__(name, connection=connection, **kwargs)
+
+
+def connect(settings: Settings) -> redis.Redis:
+    if not settings.redis.url:
+        raise RuntimeError("the model jobs need SENTINEL_REDIS_URL")
+    return redis.Redis.from_url(settings.redis.url)
+
+
+def job_queue(settings: Settings, connection: redis.Redis) -> JsonQueue:
+    return JsonQueue(settings.jobs.queue, connection=connection)
+
+
+def scheduler(settings: Settings, connection: redis.Redis) -> Scheduler:
+    return Scheduler(
+        queue_name=settings.jobs.queue, connection=connection, job_class=JsonJob, queue_class=JsonQueue
+    )

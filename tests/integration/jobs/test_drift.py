@@ -1,0 +1,127 @@
+"""Drift check job on real Redis, run by real `rq worker --burst` processes, JSON-serialized.
+
+A stationary window raises no alarm; an injected covariate shift (amounts x1.5, half of
+product W sold as C) is significant and names the shifted inputs; the stored job holds no pickle.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from typing import Any
+
+import msgspec
+import pytest
+import redis
+from rq.job import Job
+
+from core.settings import Settings
+from data.shift import Shift
+from functions.keys import ModelJobKeys
+from models.jobs.drift import recent_reports
+from models.jobs.schedule import run_now
+from models.monitoring import DriftReport
+from models.registry import Registry
+from tests.integration.jobs.conftest import WINDOW, Traffic, run_worker, serve
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _drift_report(client: redis.Redis, settings: Settings) -> tuple[Job, DriftReport]:
+    job = run_now(settings, client, "drift")
+    run_worker(settings)
+    assert job.get_status(refresh=True) == "finished", job.exc_info
+    reports = recent_reports(client, ModelJobKeys(settings.redis.key_prefix).drift_reports, 5)
+    assert len(reports) == 1
+    return job, reports[0]
+
+
+def test_stationary_stream_raises_no_alarm(
+    traffic: Traffic, registry: Registry, job_settings: Settings, redis_client: redis.Redis
+) -> None:
+    champion = registry.load(registry.pointer()["champion"])
+    serve(redis_client, job_settings, traffic.window, champion)
+    _, report = _drift_report(redis_client, job_settings)
+    assert report.rows == WINDOW
+    watched = [d for d in report.features if d.watched]
+    assert len(watched) > 0.8 * len(report.features)
+    moved = " ".join(f"{d.name}={d.psi:.2f}" for d in watched if d.psi >= 0.05)
+    assert all(d.psi < 0.1 for d in watched), moved
+    assert report.score is not None and report.score.psi < 0.1, report.score
+    assert report.status == "stable" and report.top == []
+
+
+def test_covariate_shift_is_significant_and_named(
+    traffic: Traffic, registry: Registry, job_settings: Settings, redis_client: redis.Redis
+) -> None:
+    shift = Shift(traffic.window_start_dt, amount_factor=1.5, product_mix=("W", "C", 0.5))
+    shifted = traffic.shifted(job_settings.redis.url or "", shift)
+    champion = registry.load(registry.pointer()["champion"])
+    serve(redis_client, job_settings, shifted.latest(WINDOW), champion)
+    _, report = _drift_report(redis_client, job_settings)
+    assert report.status == "significant"
+    named = {d.name: d for d in report.features}
+    # x1.5 on log-normal amounts moves each decile about one bin: PSI ~0.16 (moderate); the
+    # amount aggregates (per-domain means) and the product mix move more (significant).
+    assert named["TransactionAmt"].status != "stable", named["TransactionAmt"]
+    assert named["ProductCD"].status == "significant", named["ProductCD"]
+    assert "ProductCD" in report.top, report.top
+    assert any(name.startswith("email_mean") for name in report.top), report.top
+
+
+def test_stored_jobs_hold_no_pickle(
+    traffic: Traffic, registry: Registry, job_settings: Settings, redis_client: redis.Redis
+) -> None:
+    champion = registry.load(registry.pointer()["champion"])
+    serve(redis_client, job_settings, traffic.window.rows(0, 1_000), champion)
+    job, _ = _drift_report(redis_client, job_settings)
+    stored: Any = redis_client.hgetall(f"rq:job:{job.id}")
+    data = zlib.decompress(stored[b"data"])
+    assert not data.startswith(b"\x80"), "job data is a pickle"
+    assert json.loads(data)[0] == "models.jobs.drift.drift_check"
+    assert json.loads(stored[b"meta"])["progress"]["step"]
+    results: Any = redis_client.xrange(f"rq:results:{job.id}")
+    assert len(results) == 1, "no stored result"
+    raw = base64.b64decode(results[0][1][b"return_value"])  # RQ stores the serialized value in base64
+    assert not raw.startswith(b"\x80"), "job result is a pickle"
+    assert json.loads(raw)["status"] in ("stable", "moderate", "significant")
+    reports: Any = redis_client.xrevrange(ModelJobKeys(job_settings.redis.key_prefix).drift_reports)
+    assert msgspec.json.decode(reports[0][1][b"d"])["rows"] == 1_000  # the report itself: JSON
+
+
+def test_gateway_serves_drift_reports_and_performance(
+    traffic: Traffic, registry: Registry, job_settings: Settings, redis_client: redis.Redis
+) -> None:
+    from litestar.testing import TestClient
+
+    from infra.gateway import gateway_app
+
+    keys = {"analyst": "k-analyst", "admin": "k-admin"}
+    live = job_settings.replace(gateway={"api_keys": ",".join(f"{r}:{k}" for r, k in keys.items())})
+    champion = registry.load(registry.pointer()["champion"])
+    with TestClient(app=gateway_app(live)) as http:
+        analyst, admin = {"X-API-Key": keys["analyst"]}, {"X-API-Key": keys["admin"]}
+        missing = http.get("/v1/drift", headers=analyst)
+        assert missing.status_code == 404 and missing.headers["content-type"].startswith(
+            "application/problem"
+        )
+        serve(redis_client, live, traffic.window.rows(0, 2_000), champion)
+        _drift_report(redis_client, live)
+        latest = http.get("/v1/drift", headers=analyst).json()
+        assert latest["rows"] == 2_000 and latest["model_version"] == champion.version
+        assert len(latest["features"]) == len(registry.read(champion.version, "features.json")["kept"])
+        history = http.get("/v1/drift/history", params={"count": 10}, headers=analyst).json()
+        assert [h["at"] for h in history] == [latest["at"]]
+        assert http.get("/v1/drift/history", params={"count": 10_000}, headers=analyst).status_code == 400
+        performance = http.get("/v1/metrics/performance", headers=analyst).json()
+        assert performance["estimated"]["rows"] == 2_000 and performance["realised"] is None
+        assert sum(b["estimated"]["rows"] for b in performance["buckets"]) == 2_000
+        assert http.post("/v1/models/retrain", headers=analyst).status_code == 403
+        queued = http.post("/v1/models/retrain", json={"reason": "test"}, headers=admin)
+        assert queued.status_code == 202, queued.text
+        job_id = queued.json()["job_id"]
+        stored: Any = redis_client.hgetall(f"rq:job:{job_id}")
+        assert json.loads(zlib.decompress(stored[b"data"]))[0] == "models.jobs.retrain.retrain"
+        audit = http.get("/v1/audit", headers=admin).json()
+        assert any(entry["action"] == "model.retrain" for entry in audit)

@@ -1,0 +1,93 @@
+"""Drift (PSI), performance estimation from calibrated probabilities, and the promotion guard."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from data.schema import decode_row
+from data.shift import Shift
+from models.drift import feature_drift, overall, psi, status_of
+from models.estimate import estimate, expected_average_precision, realised
+from models.promotion import Comparison, compare
+from models.reference import reference_histograms
+
+
+def test_psi_statuses_follow_the_conventional_cut_offs() -> None:
+    assert [status_of(v) for v in (0.0, 0.099, 0.1, 0.249, 0.25)] == [
+        "stable", "stable", "moderate", "moderate", "significant",
+    ]  # fmt: skip
+    same = np.array([0.1, 0.4, 0.5])
+    assert psi(same, same) == 0.0
+    assert psi(same, np.array([0.5, 0.4, 0.1])) > 0.25
+
+
+def test_same_distribution_is_stable_and_a_shift_is_named() -> None:
+    rng = np.random.default_rng(1)
+    train = rng.lognormal(3, 1, size=(20_000, 2)).astype(np.float32)
+    train[rng.random(20_000) < 0.3, 1] = np.nan
+    refs = reference_histograms(train, ["amount", "other"])
+    live = rng.lognormal(3, 1, size=(10_000, 2))
+    live[rng.random(10_000) < 0.3, 1] = np.nan
+    drifts = feature_drift(refs, live, ["amount", "other"])
+    assert all(d.psi < 0.1 for d in drifts) and overall(drifts) == "stable"
+    live[:, 0] *= 2.0
+    live[rng.random(10_000) < 0.4, 1] = np.nan  # more nulls: the null bin counts too
+    drifts = feature_drift(refs, live, ["amount", "other"])
+    assert drifts[0].name == "amount" and drifts[0].status == "significant"
+    assert drifts[1].live_null_share > drifts[1].reference_null_share + 0.1
+
+
+def test_history_dependent_inputs_are_measured_but_never_alarm() -> None:
+    rng = np.random.default_rng(2)
+    refs = reference_histograms(rng.normal(size=(5_000, 1)).astype(np.float32), ["card_cnt_all"])
+    drifts = feature_drift(refs, rng.normal(5, 1, size=(5_000, 1)), ["card_cnt_all"])
+    assert drifts[0].status == "significant" and not drifts[0].watched
+    assert overall(drifts) == "stable"
+
+
+def test_the_estimate_matches_labels_drawn_from_calibrated_probabilities() -> None:
+    rng = np.random.default_rng(3)
+    probs = rng.beta(0.5, 4, size=200_000)
+    labels = (rng.random(len(probs)) < probs).astype(np.int_)
+    amounts = rng.lognormal(4, 1, size=len(probs))
+    est = estimate(probs, amounts, 0.3, 0.6)
+    real = realised(labels, probs, amounts, 0.3, 0.6)
+    for name in (
+        "precision_at_review",
+        "recall_at_review",
+        "precision_at_decline",
+        "recall_at_decline",
+        "pr_auc",
+    ):
+        assert abs(getattr(est, name) - getattr(real, name)) < 0.02, name
+    assert abs(est.fraud_amount_caught - real.fraud_amount_caught) < 0.03 * real.fraud_amount_caught
+    assert expected_average_precision(np.zeros(3)) is None
+
+
+def test_a_better_candidate_is_accepted_and_a_shuffled_one_rejected_with_the_reason() -> None:
+    rng = np.random.default_rng(4)
+    signal = rng.normal(size=20_000)
+    labels = (rng.random(20_000) < 1 / (1 + np.exp(-(3 * signal - 4)))).astype(np.int_)
+    good = 1 / (1 + np.exp(-(3 * signal - 4)))
+    blurred = signal + rng.normal(scale=1.0, size=len(signal))  # the champion sees a noisier signal
+    weak = 1 / (1 + np.exp(-(1.5 * blurred - 3.2)))
+
+    def judge(champion: np.ndarray, candidate: np.ndarray) -> Comparison:
+        return compare(labels, champion, candidate, rounds=100, margin=0.0, ece_tolerance=0.01)
+
+    better = judge(weak, good)
+    assert better.accepted and better.delta_low > 0, better.reason
+    shuffled = judge(good, rng.permutation(good))
+    assert not shuffled.accepted and "does not clear the margin" in shuffled.reason
+    overconfident = judge(good, np.clip(good * 3, 0, 1))
+    assert not overconfident.accepted
+
+
+def test_shift_changes_rows_only_from_its_start() -> None:
+    row = {"TransactionID": 1, "TransactionDT": 100, "TransactionAmt": 10.0, "ProductCD": "W", "card1": 2000}
+    before, after = decode_row(row), decode_row(row | {"TransactionID": 2, "TransactionDT": 200})
+    shift = Shift(150, amount_factor=1.5)
+    assert shift.apply(before) == before
+    assert shift.apply(after).TransactionAmt == round(after.TransactionAmt * 1.5, 3)
+    fraud = Shift(0, fraud_cards=(after.card1, after.card1 + 1), fraud_share=1.0)
+    assert fraud.apply(after).isFraud == 1
