@@ -3,6 +3,7 @@ drift when the model lifecycle reports it, and the model versions (promote / rol
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import reflex as rx
@@ -56,9 +57,13 @@ class MonitoringState(Session):
             await self.refresh()
 
     async def refresh(self) -> None:
-        overview = await self.gateway("GET", "/v1/metrics/overview", {"minutes": 60})
-        scored = await self.gateway("GET", "/v1/transactions", {"limit": 500})
-        strategy = await self.gateway("GET", "/v1/strategy")
+        overview, scored, strategy, performance, drift = await asyncio.gather(
+            self.gateway("GET", "/v1/metrics/overview", {"minutes": 60}),
+            self.gateway("GET", "/v1/transactions", {"limit": 500}),
+            self.gateway("GET", "/v1/strategy"),
+            self.gateway("GET", "/v1/metrics/performance", missing_ok=True),
+            self.gateway("GET", "/v1/drift", missing_ok=True),
+        )
         if overview is None or scored is None or strategy is None:
             return
         self.error = ""
@@ -75,15 +80,14 @@ class MonitoringState(Session):
             bin_of(strategy["review_threshold"]),
             bin_of(strategy["decline_threshold"]),
         )
-        performance = await self.gateway("GET", "/v1/metrics/performance", missing_ok=True)
         self.estimate = _estimate(performance)
-        drift = await self.gateway("GET", "/v1/drift", missing_ok=True)
         self.drift = _drift_rows(drift)
         self.loaded = True
 
     async def load_models(self) -> None:
-        models = await self.gateway("GET", "/v1/models")
-        pointer = await self.gateway("GET", "/v1/models/pointer")
+        models, pointer = await asyncio.gather(
+            self.gateway("GET", "/v1/models"), self.gateway("GET", "/v1/models/pointer")
+        )
         if models is None or pointer is None:
             return
         self.champion, self.challenger = pointer["champion"] or "–", pointer["challenger"] or "none"
