@@ -268,3 +268,21 @@ def test_prometheus_scrapes_the_pipeline(
     assert 'sentinel_function_lag{function="enrich"} 2.0' in scraped
     assert 'sentinel_function_processed_total{function="score"}' in scraped
     assert "sentinel_gateway_requests_total" in scraped
+
+
+def test_another_transaction_under_a_scored_id_is_409(
+    scoring_client: Client, scoring_settings: Settings, redis_client: redis.Redis, trained: Trained
+) -> None:
+    payload = _sample(trained, 1)[0]
+    first = scoring_client.post("/v1/score", content=payload, headers=_json(auth("scorer")))
+    assert first.status_code == 200
+    other = json.loads(payload)
+    other["TransactionAmt"] = float(other["TransactionAmt"]) + 1.0
+    response = scoring_client.post("/v1/score", json=other, headers=auth("scorer"))
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "TransactionAmt" in response.json()["detail"] and "probability" not in response.text
+    keys = Keys(scoring_settings.redis.key_prefix)
+    assert redis_client.xlen(keys.stream("tx.scored")) == 1  # the first one only
+    again = scoring_client.post("/v1/score", content=payload, headers=_json(auth("scorer")))
+    assert again.status_code == 200 and again.json()["replayed"] is True  # the exact resend is a replay
