@@ -12,7 +12,7 @@ import multiprocessing
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import click
 import redis
@@ -99,13 +99,21 @@ def list_functions(stats: bool) -> None:
     Console().print(table)
 
 
-def run_workers(names: Sequence[str], index: int, burst: bool, consumer: str | None = None) -> int:
-    """One consumer of ``names`` (fused if several) in this process; returns an exit code."""
+def run_workers(
+    names: Sequence[str], index: int, burst: bool, consumer: str | None = None, metrics_port: int = 0
+) -> int:
+    """One consumer of ``names`` (fused if several) in this process; returns an exit code.
+
+    With ``metrics_port``, Prometheus metrics are served there, with ``sentinel_process_ready``
+    (0 while Redis is unreachable or the function waits for a model)."""
     settings = get_settings()
-    specs = _pipeline(settings).chain(names)
+    pipeline = _pipeline(settings)
+    specs = pipeline.chain(names)
     stop = stop_on_signals()
     name = f"{consumer}-{index}" if consumer else consumer_name(index)
     worker = Worker(specs, _client(settings), settings, consumer=name, stop=stop)
+    if metrics_port:
+        _serve_metrics(settings, pipeline, metrics_port, lambda: worker.ready)
     report = worker.run(burst=burst)
     click.echo(
         f"{worker.name} {worker.consumer}: processed={report.processed} dead_lettered={report.dead_lettered} "
@@ -117,6 +125,18 @@ def run_workers(names: Sequence[str], index: int, burst: bool, consumer: str | N
 def _child(names: Sequence[str], index: int, burst: bool, consumer: str | None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     sys.exit(run_workers(names, index, burst, consumer))
+
+
+def _serve_metrics(
+    settings: Settings, pipeline: Pipeline, port: int, ready: Callable[[], bool] | None
+) -> None:
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    registry = CollectorRegistry()
+    functions = [(s.name, s.input, s.group) for s in pipeline]
+    keys = Keys(settings.redis.key_prefix)
+    registry.register(StreamsCollector(_client(settings), keys, functions, ready))
+    start_http_server(port, addr="127.0.0.1", registry=registry)
 
 
 @fn.command("run")
@@ -154,15 +174,10 @@ def run(
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     port = settings.streams.metrics_port if metrics_port is None else metrics_port
-    if port:
-        from prometheus_client import CollectorRegistry, start_http_server
-
-        registry = CollectorRegistry()
-        functions = [(s.name, s.input, s.group) for s in pipeline]
-        registry.register(StreamsCollector(_client(settings), Keys(settings.redis.key_prefix), functions))
-        start_http_server(port, addr="127.0.0.1", registry=registry)
     if concurrency == 1:
-        sys.exit(run_workers(names, 0, burst, consumer))
+        sys.exit(run_workers(names, 0, burst, consumer, port or 0))
+    if port:  # one server for the children: counters and lag from Redis, no per-process readiness
+        _serve_metrics(settings, pipeline, port, None)
     context = multiprocessing.get_context("spawn")
     children = [
         context.Process(target=_child, args=(names, i, burst, consumer), name=f"fn-{i}")

@@ -10,7 +10,7 @@ Prometheus through :class:`StreamsCollector`, which reads Redis at scrape time.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 
 from streams.groups import group_state
 from streams.keys import Keys
+from streams.outage import REDIS_DOWN
 
 COUNTERS = ("processed", "failed", "dead_lettered", "batches", "reclaimed")
 
@@ -87,12 +88,30 @@ def read_mirror_stats(client: redis.Redis, keys: Keys) -> dict[str, int]:
 class StreamsCollector(Collector):
     """Prometheus collector over the functions ``(name, input stream, group)``; reads Redis per scrape."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, functions: Sequence[tuple[str, str, str]]) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        functions: Sequence[tuple[str, str, str]],
+        ready: Callable[[], bool] | None = None,
+    ) -> None:
         self._client = client
         self._keys = keys
         self._functions = list(functions)
+        self._ready = ready  # this process's readiness (False while Redis or a model is missing)
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        if self._ready is not None:
+            ready = GaugeMetricFamily("sentinel_process_ready", "1 when this process can do its work, else 0")
+            ready.add_metric([], 1.0 if self._ready() else 0.0)
+            yield ready
+        try:
+            families = list(self._from_redis())
+        except REDIS_DOWN:  # the outage is reported by the readiness gauge; no stale figures
+            return
+        yield from families
+
+    def _from_redis(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         counters = {
             c: CounterMetricFamily(
                 f"sentinel_function_{c}", f"Entries {c} by the function", labels=["function"]

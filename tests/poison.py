@@ -1,4 +1,4 @@
-"""Test data: the five malformed messages of issue 11, each of which once stopped a consumer.
+"""Test data: the five malformed messages of issue 11 (each once stopped a consumer), and any JSON.
 
 Each makes a JSON decoder raise a different exception type (in this order): ``DecodeError``
 (truncated), ``ValidationError`` (number out of range), ``RecursionError``, ``DecodeError``
@@ -6,6 +6,8 @@ Each makes a JSON decoder raise a different exception type (in this order): ``De
 """
 
 from __future__ import annotations
+
+from hypothesis import strategies as st
 
 _VALID_HEAD = (
     b'{"TransactionID": 9, "TransactionDT": 86400, "TransactionAmt": 1.5, "ProductCD": "W", "card1": 1000'
@@ -18,3 +20,10 @@ POISON: dict[str, bytes] = {
     "array then an invalid byte": b"[1, 2]\xff",
     "invalid UTF-8 in a string": _VALID_HEAD + b', "P_emaildomain": "a\xff\xfeb"}',
 }
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
+"""Any JSON value (for property tests of hostile input)."""

@@ -27,9 +27,10 @@ class ScoreController(Controller):
             "The body is one IEEE-CIS row (original column names). The transaction is scored by the "
             "same feature and model code as the stream path and recorded in the entity state, as an "
             "authorisation would be; `dry_run=true` scores without changing any state. Idempotent by "
-            "TransactionID: a repeated id returns the recorded result with `replayed: true`."
+            "TransactionID: a repeated id returns the recorded result with `replayed: true`; another "
+            "transaction (other time, amount or card) under a recorded id is refused with 409."
         ),
-        responses=problem_responses(401, 403, 413, 422, 503),
+        responses=problem_responses(401, 403, 409, 413, 422, 503),
         status_code=200,
         sync_to_thread=False,  # a few hundred microseconds of CPU and Redis: faster inline than a thread hop
     )

@@ -17,6 +17,7 @@ from typing import TypeAlias
 import redis
 import redis.asyncio as aioredis
 from litestar.di import NamedDependency
+from prometheus_client import REGISTRY
 
 from core.errors import ConfigError
 from core.settings import Settings
@@ -29,6 +30,7 @@ from gateway.services.events import EventService
 from gateway.services.health import HealthService
 from gateway.services.metrics import MetricsService
 from gateway.services.models import ModelService
+from gateway.services.prometheus import PipelineCollector
 from gateway.services.publisher import Publisher
 from gateway.services.queue import QueueService
 from gateway.services.scoring import ScoreService
@@ -131,9 +133,18 @@ async def open_services(settings: Settings, wiring: Wiring) -> AsyncIterator[Ser
     aclient = aioredis.Redis.from_url(settings.redis.url, health_check_interval=30)
     try:
         services = build_services(settings, wiring, client, aclient)
+        pipeline = PipelineCollector(
+            client,
+            Keys(settings.redis.key_prefix),
+            [(s.name, s.input, s.group) for s in wiring.pipeline],
+            services.metrics,
+            Registry(settings.models.registry_dir),
+        )
+        REGISTRY.register(pipeline)  # the gateway's /metrics serves the default registry
         try:
             yield services
         finally:
+            REGISTRY.unregister(pipeline)
             services.publisher.close()
     finally:
         client.close()

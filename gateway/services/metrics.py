@@ -32,6 +32,14 @@ VOLUMES: tuple[tuple[Decision, str], ...] = (
 )
 
 
+def _summed(series: Sequence[tuple[int, dict[str, float]]]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for _, counters in series:
+        for name, value in counters.items():
+            totals[name] = totals.get(name, 0.0) + value
+    return totals
+
+
 def _floats(raw: dict[bytes, bytes]) -> dict[str, float]:
     return {k.decode(): float(v) for k, v in raw.items()}
 
@@ -67,12 +75,13 @@ class MetricsService:
     def timeseries(self, minutes: int) -> Timeseries:
         return Timeseries(points=[_point(m, c) for m, c in self._minutes(minutes)])
 
+    def totals(self, minutes: int) -> dict[str, float]:
+        """The KPI counters (``functions.result``, ``functions.latency``) summed over the last minutes."""
+        return _summed(self._minutes(minutes))
+
     def overview(self, minutes: int) -> Overview:
         series = self._minutes(minutes)
-        totals: dict[str, float] = {}
-        for _, counters in series:
-            for name, value in counters.items():
-                totals[name] = totals.get(name, 0.0) + value
+        totals = _summed(series)
         # throughput over the last complete minute (the current one is still filling)
         last_full = series[-2][1].get(SCORED, 0.0) if len(series) > 1 else 0.0
         stats: Any = self._redis.hgetall(self._labels.stats)

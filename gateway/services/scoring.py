@@ -8,6 +8,7 @@ as an authorisation would record them; ``dry_run`` computes on scratch copies of
 state and commits nothing.
 Idempotent by TransactionID: a transaction already recorded answers with its recorded
 result (``replayed``); a concurrent duplicate finds the record at commit and does the same.
+Another transaction under a recorded TransactionID (other time, amount or card) is a 409.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from data.schema import Transaction
 from functions.events import TxScored
 from functions.keys import ScoreKeys, scratch_prefix
 from functions.result import ResultRecord, from_hash
-from gateway.problems import Unavailable
+from gateway.problems import Conflict, Unavailable
 from gateway.schemas.common import reasons_of
 from gateway.schemas.scoring import ChallengerScore, ScoreResult
 from gateway.wiring import Wiring
@@ -111,6 +112,7 @@ class ScoreService:
             raise Unavailable(f"scoring is not available: {self._unavailable}")
         recorded = self.record(tx.TransactionID)
         if recorded is not None:  # idempotent: a known TransactionID answers with its record
+            _same_transaction(recorded.scored, tx)
             return to_result(recorded.scored, _ms(started), dry_run, replayed=True)
         meta = {PUBLISHED_NS: str(time.time_ns()), ORIGIN: "http"}
         effects = self._chain.run(f"http-{tx.TransactionID}", tx, meta, dry_run=dry_run)
@@ -123,6 +125,7 @@ class ScoreService:
             recorded = self.record(tx.TransactionID)
             if recorded is None:  # expired between the two calls: vanishingly rare, and safe to retry
                 raise TransientError(f"transaction {tx.TransactionID} was being recorded; retry")
+            _same_transaction(recorded.scored, tx)
             return to_result(recorded.scored, _ms(started), dry_run=False, replayed=True)
         return to_result(scored, _ms(started), dry_run=False, replayed=False)
 
@@ -130,6 +133,22 @@ class ScoreService:
         """The score stage's result record of a transaction (None when never scored or expired)."""
         found: Any = self._redis.hgetall(self._results.result(tx_id))
         return from_hash(tx_id, found) if found else None
+
+
+def _same_transaction(recorded: TxScored, tx: Transaction) -> None:
+    """A resend is answered with its record only when it is the same transaction; another one under
+    a reused TransactionID is refused (409), never given (or shown) the earlier one's score."""
+    fields = (
+        ("TransactionDT", recorded.TransactionDT, tx.TransactionDT),
+        ("TransactionAmt", recorded.TransactionAmt, tx.TransactionAmt),
+        ("card1", recorded.card1, tx.card1),
+    )
+    differ = [name for name, before, now in fields if before != now]
+    if differ:
+        raise Conflict(
+            f"TransactionID {tx.TransactionID} was already scored with other content "
+            f"({', '.join(differ)} differ); a TransactionID is not reused"
+        )
 
 
 def _ms(started: float) -> float:

@@ -21,6 +21,7 @@ import pytest
 import redis
 from confluent_kafka import Producer
 from litestar.testing import TestClient
+from prometheus_client import CollectorRegistry, generate_latest
 
 from core.settings import KafkaSettings, Settings
 from data.schema import encode_transaction, transaction_to_dict
@@ -32,6 +33,7 @@ from infra.services import ManagedProcess, ensure_topics, find_binary, free_port
 from streams.events import split_fields
 from streams.groups import backlog, group_states
 from streams.keys import Keys
+from streams.metrics import StreamsCollector
 from streams.mirror import Mirror
 from streams.worker import Worker
 from tests.integration.functions.test_stages import transactions
@@ -83,6 +85,13 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.start()
     yield server
     server.stop()
+
+
+def _metrics(client: redis.Redis, keys: Keys, worker: Worker) -> str:
+    """What `sentinel fn run --metrics-port` serves for ``worker``."""
+    registry = CollectorRegistry()
+    registry.register(StreamsCollector(client, keys, [("enrich", RAW, "enrich")], lambda: worker.ready))
+    return generate_latest(registry).decode()
 
 
 def _xlen(client: redis.Redis, key: str) -> int:
@@ -165,9 +174,11 @@ def test_a_redis_outage_is_ridden_out_without_loss_or_duplicates(
         own_redis.kill()  # mid-stream: the writes of the last second may be lost (everysec)
         wait_until(lambda: worker.redis.attempts >= 4 and mirror.redis.attempts >= 4, 30, "a few retries")
         assert not mirror.ready and not worker.ready and run.alive()
+        assert "sentinel_process_ready 0.0" in _metrics(observer, keys, worker)  # and no stale figures
         own_redis.start()
         wait_until(lambda: _xlen(observer, keys.stream("tx.enriched")) >= len(txs), 90, "all enriched")
         wait_until(lambda: mirror.ready and worker.ready, 30, "both to report ready again")
+        assert "sentinel_process_ready 1.0" in _metrics(observer, keys, worker)
         assert run.alive()
     finally:
         run.stop()

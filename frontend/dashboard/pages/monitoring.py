@@ -3,6 +3,7 @@ drift when the model lifecycle reports it, and the model versions (promote / rol
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import reflex as rx
@@ -35,6 +36,7 @@ class MonitoringState(Session):
     review_bin: str = ""
     decline_bin: str = ""
     drift: list[dict[str, str]] = []
+    drift_history: list[dict[str, Any]] = []
     models: list[dict[str, str]] = []
     champion: str = "–"
     challenger: str = "none"
@@ -56,9 +58,14 @@ class MonitoringState(Session):
             await self.refresh()
 
     async def refresh(self) -> None:
-        overview = await self.gateway("GET", "/v1/metrics/overview", {"minutes": 60})
-        scored = await self.gateway("GET", "/v1/transactions", {"limit": 500})
-        strategy = await self.gateway("GET", "/v1/strategy")
+        overview, scored, strategy, performance, drift = await asyncio.gather(
+            self.gateway("GET", "/v1/metrics/overview", {"minutes": 60}),
+            self.gateway("GET", "/v1/transactions", {"limit": 500}),
+            self.gateway("GET", "/v1/strategy"),
+            self.gateway("GET", "/v1/metrics/performance", missing_ok=True),
+            self.gateway("GET", "/v1/drift", missing_ok=True),
+        )
+        history = await self.gateway("GET", "/v1/drift/history", {"count": 30}, missing_ok=True)
         if overview is None or scored is None or strategy is None:
             return
         self.error = ""
@@ -75,15 +82,15 @@ class MonitoringState(Session):
             bin_of(strategy["review_threshold"]),
             bin_of(strategy["decline_threshold"]),
         )
-        performance = await self.gateway("GET", "/v1/metrics/performance", missing_ok=True)
         self.estimate = _estimate(performance)
-        drift = await self.gateway("GET", "/v1/drift", missing_ok=True)
         self.drift = _drift_rows(drift)
+        self.drift_history = _drift_history(history)
         self.loaded = True
 
     async def load_models(self) -> None:
-        models = await self.gateway("GET", "/v1/models")
-        pointer = await self.gateway("GET", "/v1/models/pointer")
+        models, pointer = await asyncio.gather(
+            self.gateway("GET", "/v1/models"), self.gateway("GET", "/v1/models/pointer")
+        )
         if models is None or pointer is None:
             return
         self.champion, self.challenger = pointer["champion"] or "–", pointer["challenger"] or "none"
@@ -114,29 +121,37 @@ class MonitoringState(Session):
 
 
 def _estimate(performance: Any) -> str:
-    if not isinstance(performance, dict):
+    """The lifecycle's estimate before labels (GET /v1/metrics/performance), from calibrated scores."""
+    estimated = performance.get("estimated") if isinstance(performance, dict) else None
+    if not isinstance(estimated, dict):
         return ""
-    parts = [
-        f"{k.replace('_', ' ')} {fmt.prob(v)}" for k, v in performance.items() if isinstance(v, int | float)
-    ]
-    return ", ".join(parts[:4])
+    return (
+        f"precision {fmt.pct(estimated.get('precision_at_review'))} · recall "
+        f"{fmt.pct(estimated.get('recall_at_review'))} · PR-AUC {fmt.prob(estimated.get('pr_auc'))}"
+    )
 
 
 def _drift_rows(drift: Any) -> list[dict[str, str]]:
+    """PSI per model input of the latest drift report (GET /v1/drift), largest first."""
     features = drift.get("features") if isinstance(drift, dict) else None
-    if not isinstance(features, dict | list):
-        return []
-    items = (
-        features.items()
-        if isinstance(features, dict)
-        else ((f.get("feature"), f.get("psi")) for f in features)
-    )
-    rows = [
-        {"feature": str(name), "psi": f"{float(psi):.3f}"}
-        for name, psi in items
-        if isinstance(psi, int | float)
+    return [
+        {"feature": str(f["name"]), "psi": f"{float(f['psi']):.3f}", "status": str(f.get("status", ""))}
+        for f in (features or [])[:15]
+        if isinstance(f, dict) and isinstance(f.get("psi"), int | float)
     ]
-    return sorted(rows, key=lambda r: -float(r["psi"]))[:20]
+
+
+def _drift_history(history: Any) -> list[dict[str, Any]]:
+    """Recent drift checks (GET /v1/drift/history), oldest first, for the PSI-over-time chart."""
+    return [
+        {
+            "at": str(h["at"])[11:19],
+            "max_feature_psi": round(h["max_feature_psi"], 4),
+            "score_psi": h["score_psi"],
+        }
+        for h in reversed(history or [])
+        if isinstance(h, dict)
+    ]
 
 
 def _distribution() -> rx.Component:
@@ -221,7 +236,11 @@ def page() -> rx.Component:
                     rx.table.body(
                         rx.foreach(
                             s.drift,
-                            lambda d: rx.table.row(rx.table.cell(d["feature"]), rx.table.cell(d["psi"])),
+                            lambda d: rx.table.row(
+                                rx.table.cell(d["feature"]),
+                                rx.table.cell(d["psi"]),
+                                rx.table.cell(d["status"]),
+                            ),
                         )
                     ),
                     size="1",
@@ -232,6 +251,29 @@ def page() -> rx.Component:
                     "Drift checks run as scheduled jobs; their PSI per feature shows here.",
                     id="drift-empty",
                 ),
+            ),
+        ),
+        section(
+            "PSI over time (largest input, score)",
+            rx.cond(
+                s.drift_history.length() > 0,
+                rx.recharts.line_chart(
+                    rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
+                    rx.recharts.x_axis(data_key="at"),
+                    rx.recharts.y_axis(),
+                    rx.recharts.graphing_tooltip(),
+                    rx.recharts.legend(),
+                    rx.recharts.line(
+                        is_animation_active=False, data_key="max_feature_psi", stroke=rx.color("red", 9)
+                    ),
+                    rx.recharts.line(
+                        is_animation_active=False, data_key="score_psi", stroke=rx.color("indigo", 9)
+                    ),
+                    data=s.drift_history,
+                    width="100%",
+                    height=200,
+                ),
+                rx.text("No drift checks yet.", size="2", color_scheme="gray"),
             ),
         ),
         section(

@@ -5,6 +5,8 @@ Keyboard: j / k next and previous case, f fraud, l legitimate (not while typing 
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import reflex as rx
@@ -64,13 +66,14 @@ class OpsState(Session):
         return f"{self.offset + 1:,}–{min(self.offset + PAGE, self.total):,} of {self.total:,}"
 
     @rx.event
-    async def load(self) -> Any:
+    async def load(self) -> AsyncIterator[Any]:
         if (redirect := self.guard()) is not None:
-            return redirect
+            yield redirect
+            return
         await self.refresh()
+        yield  # the queue shows before the first case is fetched
         if self.rows and not self.selected:
             await self.open_case(self.rows[0]["id"])
-        return None
 
     @rx.event
     async def tick(self, _: str = "") -> None:
@@ -168,8 +171,10 @@ class OpsState(Session):
         self.selected, self.note, self.done = tx_id, "", ""
         self.case = case_of(record)
         self.reasons = reason_rows(record["reasons"])
-        card = await self.gateway("GET", "/v1/transactions", {"card1": record["raw"]["card1"], "limit": 10})
-        client = await self.gateway("GET", "/v1/transactions", {"uid": record["uid"], "limit": 10})
+        card, client = await asyncio.gather(
+            self.gateway("GET", "/v1/transactions", {"card1": record["raw"]["card1"], "limit": 10}),
+            self.gateway("GET", "/v1/transactions", {"uid": record["uid"], "limit": 10}),
+        )
         self.card_history = history_of(card, int(tx_id)) if card else []
         self.client_history = history_of(client, int(tx_id)) if client else []
 

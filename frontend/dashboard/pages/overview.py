@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -47,9 +48,11 @@ class OverviewState(Session):
             await self.refresh()
 
     async def refresh(self) -> None:
-        overview = await self.gateway("GET", "/v1/metrics/overview", {"minutes": MINUTES})
-        series = await self.gateway("GET", "/v1/metrics/timeseries", {"minutes": MINUTES})
-        strategy = await self.gateway("GET", "/v1/strategy")
+        overview, series, strategy = await asyncio.gather(
+            self.gateway("GET", "/v1/metrics/overview", {"minutes": MINUTES}),
+            self.gateway("GET", "/v1/metrics/timeseries", {"minutes": MINUTES}),
+            self.gateway("GET", "/v1/strategy"),
+        )
         if overview is None or series is None or strategy is None:
             return
         self.error = ""

@@ -242,3 +242,47 @@ def test_the_model_report_is_served_and_linked(scoring_client: Client, trained: 
     assert scoring_client.get(shown["report"]).status_code == 401
     assert scoring_client.get(shown["report"], headers=auth("scorer")).status_code == 403
     assert scoring_client.get("/v1/models/nope/report", headers=auth("analyst")).status_code == 404
+
+
+def test_prometheus_scrapes_the_pipeline(
+    scoring_client: Client, scoring_settings: Settings, redis_client: redis.Redis, trained: Trained
+) -> None:
+    strategy = {"review_threshold": 0.0, "decline_threshold": 1.0}
+    assert scoring_client.put("/v1/strategy", json=strategy, headers=auth("admin")).status_code == 200
+    keys = Keys(scoring_settings.redis.key_prefix)
+    for payload in _sample(trained, 3):  # scored here; 2 more wait in tx.raw for the enrich group
+        assert (
+            scoring_client.post("/v1/score", content=payload, headers=_json(auth("scorer"))).status_code
+            == 200
+        )
+    redis_client.xgroup_create(keys.stream(RAW), "enrich", id="0", mkstream=True)
+    for payload in _sample(trained, 5)[3:]:
+        fields: Any = entry_fields(payload, {PUBLISHED_NS: "1"})
+        redis_client.xadd(keys.stream(RAW), fields)
+
+    scraped = scoring_client.get("/metrics").text  # one target: HTTP metrics and the pipeline's
+    assert 'sentinel_decisions_5m{decision="review"} 3.0' in scraped
+    assert "sentinel_scored_5m 3.0" in scraped
+    assert 'sentinel_scored_latency_5m_ms{quantile="0.99"}' in scraped
+    assert f'sentinel_model_info{{role="champion",version="{trained.version}"}} 1.0' in scraped
+    assert 'sentinel_function_lag{function="enrich"} 2.0' in scraped
+    assert 'sentinel_function_processed_total{function="score"}' in scraped
+    assert "sentinel_gateway_requests_total" in scraped
+
+
+def test_another_transaction_under_a_scored_id_is_409(
+    scoring_client: Client, scoring_settings: Settings, redis_client: redis.Redis, trained: Trained
+) -> None:
+    payload = _sample(trained, 1)[0]
+    first = scoring_client.post("/v1/score", content=payload, headers=_json(auth("scorer")))
+    assert first.status_code == 200
+    other = json.loads(payload)
+    other["TransactionAmt"] = float(other["TransactionAmt"]) + 1.0
+    response = scoring_client.post("/v1/score", json=other, headers=auth("scorer"))
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "TransactionAmt" in response.json()["detail"] and "probability" not in response.text
+    keys = Keys(scoring_settings.redis.key_prefix)
+    assert redis_client.xlen(keys.stream("tx.scored")) == 1  # the first one only
+    again = scoring_client.post("/v1/score", content=payload, headers=_json(auth("scorer")))
+    assert again.status_code == 200 and again.json()["replayed"] is True  # the exact resend is a replay
