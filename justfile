@@ -12,7 +12,7 @@ default:
 up *ARGS:
     sentinel up {{ARGS}}
 
-# Stop a detached local stack.
+# Stop the local stack started by `sentinel up` (in this state directory).
 down:
     sentinel down
 

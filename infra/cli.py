@@ -48,7 +48,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "bench": ("infra.bench.cli:bench", "Run a benchmark; print a table and write JSON."),
     "up": ("infra.commands:up", "Run the whole local stack (what `just up` does)."),
-    "down": ("infra.commands:down", "Stop a local stack started with `sentinel up --detach`."),
+    "down": (
+        "infra.commands:down",
+        "Stop the local stack started by `sentinel up` (in this state directory).",
+    ),
     "prepare": ("infra.commands:prepare", "Create topics, data and a first model if missing."),
     "dashboard": ("infra.commands:dashboard", "Serve the analyst dashboard (builds it on first start)."),
 }

@@ -60,7 +60,7 @@ def up(detach: bool) -> None:
 
 @click.command()
 def down() -> None:
-    """Stop a local stack started by `sentinel up` (in this state directory)."""
+    """Stop the local stack started by `sentinel up` (in this state directory)."""
     from infra import stack
 
     if stack.stop_stack(get_settings()):

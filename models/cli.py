@@ -1,5 +1,8 @@
 """``sentinel models``: inspect the registry and move the champion / challenger pointer.
 
+Pointer changes are written to the audit stream the gateway's ``/v1/audit`` shows (actor
+``cli``), like the API's: one trail whatever made the change. They need the stack's Redis.
+
 sentinel models list
 sentinel models show [VERSION] [--json]
 sentinel models promote VERSION [--challenger]
@@ -11,6 +14,7 @@ sentinel models retrain [--reason TEXT]
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -20,6 +24,8 @@ from rich.table import Column, Table
 from core.settings import get_settings
 from models.registry import Registry, RegistryError
 
+CLI_ACTOR = "cli"
+
 
 def _registry() -> Registry:
     return Registry(get_settings().models.registry_dir)
@@ -27,6 +33,21 @@ def _registry() -> Registry:
 
 def _fail(exc: RegistryError) -> None:
     raise click.ClickException(str(exc)) from exc
+
+
+def _audit_trail() -> Callable[[str, dict[str, str]], None]:
+    """Where a pointer change is recorded; checked before the change is made."""
+    from models.jobs.context import JobContext
+
+    settings = get_settings()
+    if not settings.redis.url:
+        raise click.ClickException(
+            f"model changes are audit-logged in Redis: no Sentinel stack is running in "
+            f"{settings.local.state_dir} and SENTINEL_REDIS_URL is not set"
+        )
+    ctx = JobContext.current()
+    ctx.redis.ping()
+    return lambda action, detail: ctx.audit(action, detail, actor=CLI_ACTOR)
 
 
 @click.group()
@@ -101,30 +122,44 @@ def show(version: str | None, as_json: bool) -> None:
 @click.option("--challenger", is_flag=True, help="Make it the challenger (scored in shadow) instead.")
 def promote(version: str, challenger: bool) -> None:
     """Make VERSION the champion (or the challenger); running scorers pick it up."""
+    audit = _audit_trail()
+    role = "challenger" if challenger else "champion"
     try:
-        pointer = _registry().promote(version, "challenger" if challenger else "champion")
+        pointer = _registry().promote(version, role)
     except RegistryError as exc:
         _fail(exc)
         return
+    audit("model.promote", {"version": version, "role": role})
     click.echo(f"champion: {pointer['champion']}  challenger: {pointer['challenger']}")
 
 
 @models.command()
 def rollback() -> None:
     """Make the previous champion champion again."""
+    audit = _audit_trail()
+    registry = _registry()
+    before = registry.pointer().get("champion")
     try:
-        pointer = _registry().rollback()
+        pointer = registry.rollback()
     except RegistryError as exc:
         _fail(exc)
         return
+    audit("model.rollback", {"from": str(before), "to": str(pointer["champion"])})
     click.echo(f"champion: {pointer['champion']}")
 
 
 @models.command(name="retire-challenger")
 def retire_challenger() -> None:
     """Stop shadow-scoring the challenger."""
-    _registry().clear_challenger()
-    click.echo("no challenger")
+    registry = _registry()
+    retired = registry.pointer().get("challenger")
+    if retired is None:
+        click.echo("there is no challenger to retire")
+        return
+    audit = _audit_trail()
+    registry.clear_challenger()
+    audit("model.retire-challenger", {"version": retired})
+    click.echo(f"retired challenger {retired}; it is no longer scored in shadow")
 
 
 @models.command()

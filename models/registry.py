@@ -192,7 +192,9 @@ class Registry:
         return self._set("promote", champion=version, challenger=challenger)
 
     def clear_challenger(self) -> dict[str, Any]:
-        return self._set("clear-challenger", challenger=None)
+        """No challenger any more (no history entry when there was none)."""
+        current = self.pointer()
+        return self._set("clear-challenger", challenger=None) if current.get("challenger") else current
 
     def rollback(self) -> dict[str, Any]:
         """Make the champion before the current one champion again (repeatable, like undo)."""

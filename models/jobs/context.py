@@ -52,9 +52,9 @@ class JobContext:
             self.job.meta["progress"] = {"step": step, "at": now_iso(), **numbers}
             self.job.save_meta()  # type: ignore[no-untyped-call]
 
-    def audit(self, action: str, detail: dict[str, Any]) -> None:
+    def audit(self, action: str, detail: dict[str, Any], actor: str = ACTOR) -> None:
         """Append to the audit stream (the gateway's ``/v1/audit`` reads it), values as text."""
-        fields = audit_fields(ACTOR, action, detail, now_iso())
+        fields = audit_fields(actor, action, detail, now_iso())
         self.redis.xadd(OperatorKeys(self.keys.prefix).audit, fields, maxlen=KEEP, approximate=True)  # type: ignore[arg-type]
         log.info("audit action=%s detail=%s", action, detail)
 

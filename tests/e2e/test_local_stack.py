@@ -15,6 +15,7 @@ import httpx
 import psutil
 import pytest
 
+from infra.services import wait_until
 from tests.e2e.stack import api_keys, stack_env
 from tests.e2e.stack import sentinel as _sentinel
 
@@ -128,8 +129,14 @@ def test_stack_scores_traffic_reuses_its_model_and_stops_cleanly(tmp_path: Path)
         assert sorted(p.name for p in (state / "models").iterdir() if p.is_dir()) == versions
         assert (state / "data" / "train_transaction.csv").stat().st_mtime == data_mtime
         processes = _stack_tree(state)
+        # The in-memory broker restarted empty: the mirror's stored offsets (in Redis) are void.
+        # It says so once it joins its group, which may be after the gateway answers: poll.
+        wait_until(
+            lambda: "was recreated" in (state / "stack.log").read_text()[len(first_log) :],
+            120,
+            "the mirror to notice the recreated topics",
+            interval=0.5,
+        )
     finally:
         _sentinel(["down"], env, timeout=120)
     assert not [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    # The in-memory broker restarted empty: the mirror's stored offsets (in Redis) are void.
-    assert "was recreated" in (state / "stack.log").read_text()[len(first_log) :]

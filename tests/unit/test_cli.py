@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
+import click
 import pytest
 from click.testing import CliRunner
 
+from core.settings import Settings
 from infra.cli import COMMANDS, cli
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_help_lists_every_subcommand() -> None:
@@ -26,3 +33,22 @@ def test_unknown_subcommand_fails() -> None:
     result = CliRunner().invoke(cli, ["no-such-command"])
     assert result.exit_code != 0
     assert "No such command" in result.output
+
+
+def test_just_and_sentinel_describe_their_shared_commands_alike() -> None:
+    justfile = (ROOT / "justfile").read_text()
+    for recipe in ("down",):
+        comment = justfile.split(f"\n{recipe}:")[0].rsplit("\n", 1)[1]
+        assert comment == f"# {COMMANDS[recipe][1]}"
+        command = cli.get_command(click.Context(cli), recipe)
+        assert command is not None and (command.help or "").splitlines()[0] == COMMANDS[recipe][1]
+
+
+def test_the_readme_states_the_defaults_the_settings_have() -> None:
+    """Every `SENTINEL_*` row of the README's table with a literal default shows the real one."""
+    defaults = {env: default for env, _, default, _ in Settings().describe()}
+    rows = re.findall(r"^\| `(SENTINEL_[A-Z_]+)` \| `([^`|]*)` \|", (ROOT / "README.md").read_text(), re.M)
+    assert len(rows) > 10
+    assert [(env, shown) for env, shown in rows if defaults.get(env) != shown] == []
+    text = (ROOT / "README.md").read_text()
+    assert "SENTINEL_LOCAL_CONCURRENCY=" not in text  # an example shown as if it were the default

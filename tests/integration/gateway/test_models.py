@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +97,41 @@ def test_rollback_without_history_is_409(client: Client, versions: list[str]) ->
     response = client.post("/v1/models/rollback", headers=auth("admin"))
     assert response.status_code == 409
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_cli_model_changes_join_the_api_audit_trail(
+    client: Client, gateway_settings: Settings, trained: Trained, tmp_path: Path
+) -> None:
+    registry_dir = tmp_path / "registry"
+    shutil.copytree(trained.registry_dir, registry_dir)
+    env = {
+        **os.environ,
+        "SENTINEL_REDIS_URL": gateway_settings.redis.url or "",
+        "SENTINEL_REDIS_KEY_PREFIX": gateway_settings.redis.key_prefix,
+        "SENTINEL_MODELS_REGISTRY_DIR": str(registry_dir),
+    }
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "infra.cli", "models", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    cli("promote", trained.version, "--challenger")
+    assert cli("retire-challenger").strip() == (
+        f"retired challenger {trained.version}; it is no longer scored in shadow"
+    )
+    history = Registry(registry_dir).pointer()["history"]
+    assert cli("retire-challenger").strip() == "there is no challenger to retire"
+    assert Registry(registry_dir).pointer()["history"] == history  # nothing written when nothing changed
+
+    audit = client.get("/v1/audit", headers=auth("analyst")).json()
+    assert [(e["actor"], e["action"], e["detail"]) for e in audit[:2]] == [
+        ("cli", "model.retire-challenger", {"version": trained.version}),
+        ("cli", "model.promote", {"version": trained.version, "role": "challenger"}),
+    ]

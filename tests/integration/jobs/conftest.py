@@ -8,6 +8,7 @@ jobs or reports.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -119,19 +120,29 @@ def traffic(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Traffic
     return _draw(redis_url, 5, tmp_path_factory.mktemp("jobs-traffic"))
 
 
+def _registry_with_champion(data: Replayed, root: Path, files: DataFiles) -> Path:
+    result = train(data.training_set(), "lightgbm", ModelSettings(rounds=ROUNDS))
+    registry = Registry(root)
+    registry.promote(register(registry, result, [files.transactions]))
+    return registry.root
+
+
 @pytest.fixture(scope="session")
 def champion_dir(traffic: Traffic, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A registry whose champion was trained on ``traffic`` (copied per test)."""
-    result = train(traffic.plain.training_set(), "lightgbm", ModelSettings(rounds=ROUNDS))
-    registry = Registry(tmp_path_factory.mktemp("jobs-models"))
-    registry.promote(register(registry, result, [traffic.files.transactions]))
-    return registry.root
+    """A registry whose champion was trained on all of ``traffic`` (copied per test)."""
+    return _registry_with_champion(traffic.plain, tmp_path_factory.mktemp("jobs-models"), traffic.files)
+
+
+@pytest.fixture(scope="session")
+def early_champion_dir(traffic: Traffic, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A registry whose champion was trained on the rows before the latest WINDOW only: what
+    happens in the window is its future."""
+    early = traffic.plain.rows(0, ROWS - WINDOW)
+    return _registry_with_champion(early, tmp_path_factory.mktemp("jobs-early-models"), traffic.files)
 
 
 @pytest.fixture
 def registry(champion_dir: Path, tmp_path: Path) -> Registry:
-    import shutil
-
     return Registry(Path(shutil.copytree(champion_dir, tmp_path / "models")))
 
 

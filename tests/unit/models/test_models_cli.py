@@ -16,8 +16,12 @@ from models.training import TrainingResult, register
 
 
 @pytest.fixture
-def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Registry]:
+def registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_url: str, key_prefix: str
+) -> Iterator[Registry]:
     monkeypatch.setenv("SENTINEL_MODELS_REGISTRY_DIR", str(tmp_path))
+    monkeypatch.setenv("SENTINEL_REDIS_URL", redis_url)  # pointer changes are audit-logged there
+    monkeypatch.setenv("SENTINEL_REDIS_KEY_PREFIX", key_prefix)
     get_settings.cache_clear()
     yield Registry(tmp_path)
     get_settings.cache_clear()
