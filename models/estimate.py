@@ -17,8 +17,7 @@ metrics from arrived labels are shown beside the estimate).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -27,8 +26,7 @@ from functions.label import average_precision
 Floats = npt.NDArray[np.float64]
 
 
-@dataclass(frozen=True)
-class Performance:
+class Performance(msgspec.Struct, frozen=True, kw_only=True):
     rows: int
     fraud: float  # expected (estimate) or counted (realised) frauds
     precision_at_review: float | None

@@ -32,24 +32,13 @@ class Drift(msgspec.Struct, frozen=True, kw_only=True):
     watched: bool = True  # False: moves with history length by construction; never sets the status
 
 
-class Metrics(msgspec.Struct, frozen=True, kw_only=True):
-    rows: int
-    fraud: float
-    precision_at_review: float | None
-    recall_at_review: float | None
-    precision_at_decline: float | None
-    recall_at_decline: float | None
-    pr_auc: float | None
-    fraud_amount_caught: float
-
-
 class Bucket(msgspec.Struct, frozen=True, kw_only=True):
     """One event-time bucket: the estimate from probabilities beside the metrics of arrived labels."""
 
     start_dt: int  # TransactionDT of the bucket's start (seconds)
     end_dt: int
-    estimated: Metrics
-    realised: Metrics | None  # None: no label has arrived for the bucket yet
+    estimated: Performance
+    realised: Performance | None  # None: no label has arrived for the bucket yet
     labelled_share: float
 
 
@@ -65,14 +54,10 @@ class DriftReport(msgspec.Struct, frozen=True, kw_only=True):
     features: list[Drift]  # every model input, largest PSI first
     review_threshold: float
     decline_threshold: float
-    estimated: Metrics
-    realised: Metrics | None
+    estimated: Performance
+    realised: Performance | None
     buckets: list[Bucket]
     seconds: float = 0.0  # time the check took
-
-
-def _metrics(p: Performance) -> Metrics:
-    return Metrics(**dataclasses.asdict(p))
 
 
 def _drift(d: FeatureDrift) -> Drift:
@@ -81,17 +66,17 @@ def _drift(d: FeatureDrift) -> Drift:
 
 def performance(
     window: Window, labels: np.ndarray, thresholds: tuple[float, float], bucket_s: int
-) -> tuple[Metrics, Metrics | None, list[Bucket]]:
+) -> tuple[Performance, Performance | None, list[Bucket]]:
     """Estimate and realised metrics over the whole window and per event-time bucket."""
     review, decline = thresholds
 
-    def pair(mask: np.ndarray) -> tuple[Metrics, Metrics | None]:
+    def pair(mask: np.ndarray) -> tuple[Performance, Performance | None]:
         known = mask & (labels != UNKNOWN)
-        est = _metrics(estimate(window.probs[mask], window.amounts[mask], review, decline))
+        est = estimate(window.probs[mask], window.amounts[mask], review, decline)
         if not known.any():
             return est, None
         real = realised(labels[known], window.probs[known], window.amounts[known], review, decline)
-        return est, _metrics(real)
+        return est, real
 
     everything = np.ones(len(window), dtype=bool)
     est, real = pair(everything)

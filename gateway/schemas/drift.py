@@ -10,7 +10,8 @@ from typing import Annotated
 import msgspec
 
 from models.drift import Status
-from models.monitoring import Bucket, Metrics
+from models.estimate import Performance
+from models.monitoring import Bucket
 
 
 class DriftSummary(msgspec.Struct, frozen=True, kw_only=True):
@@ -36,8 +37,8 @@ class PerformanceView(msgspec.Struct, frozen=True, kw_only=True):
     model_version: str
     review_threshold: float
     decline_threshold: float
-    estimated: Metrics
-    realised: Metrics | None
+    estimated: Performance
+    realised: Performance | None
     buckets: list[Bucket]
 
 
