@@ -29,6 +29,7 @@ from gateway.auth import API_KEY_HEADER, SECURITY_SCHEME, KeyRing, parse_api_key
 from gateway.body import BodyRequest
 from gateway.controllers import CONTROLLERS
 from gateway.problems import EXCEPTION_HANDLERS
+from gateway.security import security_headers
 from gateway.services import Services, open_services
 from gateway.wiring import Wiring
 
@@ -66,6 +67,7 @@ def create_app(settings: Settings, wiring: Wiring) -> Litestar:
         ),
         request_max_body_size=cfg.max_body_bytes,
         middleware=[prometheus.middleware],
+        before_send=[security_headers],
         openapi_config=OpenAPIConfig(
             title="Sentinel API",
             version=API_VERSION,

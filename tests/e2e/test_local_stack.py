@@ -99,6 +99,20 @@ def test_stack_scores_traffic_reuses_its_model_and_stops_cleanly(tmp_path: Path)
         dlq = _second_shell(["dlq", "list"], env)
         assert dlq.returncode == 0 and "dead letters in total" in dlq.stdout, dlq.stderr
 
+        # The RQ dashboard (JSON serializer, like every RQ process here) lists the jobs queue
+        # and reads each entry of the schedule table that rq-scheduler holds.
+        rq = f"http://127.0.0.1:{env['SENTINEL_LOCAL_RQ_DASHBOARD_PORT']}/0/data"
+        wait_until(
+            lambda: "sentinel" in {q["name"] for q in httpx.get(f"{rq}/queues.json").json()["queues"]},
+            60,
+            "the RQ dashboard to list the jobs queue",
+            interval=0.5,
+        )
+        for name in ("drift", "shadow", "retrain"):
+            job = httpx.get(f"{rq}/job/sentinel-schedule-{name}.json")
+            assert job.status_code == 200, job.text
+            assert job.json()["id"] == f"sentinel-schedule-{name}" and job.json()["origin"] == "sentinel"
+
         # Out of time: the live PR-AUC is that of unseen data, near the model's held-out test
         # PR-AUC, not the ~1.0 of a model scoring the rows it was trained on.
         live = _live_quality(gateway, keys["analyst"], want=3000, deadline_s=240)

@@ -86,3 +86,33 @@ def test_openapi_schema_and_docs_page(client: Client) -> None:
     assert "/v1/strategy" in schema["paths"]
     assert client.get("/schema/swagger").status_code == 200
     assert client.get("/schema").status_code == 200
+
+
+SECURITY = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "content-security-policy": "frame-ancestors 'none'",
+    "referrer-policy": "no-referrer",
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "role", "status", "no_store"),
+    [
+        ("GET", "/healthz", None, 200, False),
+        ("GET", "/schema/swagger", None, 200, False),
+        ("GET", "/schema/assets/swagger-ui-bundle.js", None, 200, False),
+        ("GET", "/v1/strategy", "analyst", 200, True),
+        ("GET", "/v1/strategy", None, 401, True),
+        ("PUT", "/v1/strategy", "scorer", 403, True),
+        ("GET", "/v1/nothing-here", None, 404, True),
+    ],
+)
+def test_every_response_carries_the_security_headers(
+    client: Client, method: str, path: str, role: str | None, status: int, no_store: bool
+) -> None:
+    response = client.request(method, path, headers=auth(role) if role else {})
+    assert response.status_code == status
+    for name, value in SECURITY.items():
+        assert response.headers.get(name) == value, name
+    assert (response.headers.get("cache-control") == "no-store") is no_store
