@@ -132,7 +132,7 @@ def test_a_label_waits_for_its_score_within_the_bound(redis_client: redis.Redis,
 
     labels = LabelKeys(key_prefix)
     store = RedisLabelStore(redis_client, labels, ScoreKeys(key_prefix), waiting_max=1)
-    batch = [LabelIn(Label(TransactionID=tx_id, isFraud=1), None) for tx_id in (7, 8, 9)]  # type: ignore[arg-type]
+    batch = [LabelIn(Label(TransactionID=tx_id, isFraud=1), None) for tx_id in (7, 8, 9)]
     assert [s.probability for s in store.store(batch)] == [None] * 3 and store.waiting() == 3
     assert store.join_waiting() == (0, 2)  # the two oldest are past the bound: stored unscored
     assert store.waiting() == 1 and redis_client.hget(labels.waiting, "9") is not None
