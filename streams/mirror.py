@@ -140,6 +140,7 @@ class Mirror:
         self._consumer = self._new_consumer()
         self._next_recycle_check = 0.0
         self._recycle_refused = False
+        self._recycled: set[str] = set()  # topics this mirror recreated itself (planned, not a fault)
 
     def _new_consumer(self) -> Consumer:
         return Consumer(
@@ -279,9 +280,12 @@ class Mirror:
             return
         stored: Any = self.client.hget(key, _TOPIC_ID)
         if stored is not None and stored.decode() != current:
-            log.warning("mirror: topic %s was recreated (id %s -> %s); copying it from the start",
-                        topic, stored.decode(), current)  # fmt: skip
+            # the mirror's own recycle is routine (INFO); a topic recreated by someone else is not
+            level = logging.INFO if topic in self._recycled else logging.WARNING
+            log.log(level, "mirror: topic %s was recreated (id %s -> %s); copying it from the start",
+                    topic, stored.decode(), current)  # fmt: skip
             self.client.delete(key)
+        self._recycled.discard(topic)
         self.client.hset(key, _TOPIC_ID, current)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -381,6 +385,7 @@ class Mirror:
             self._consumer.close()
             self._assigned = []
             try:
+                self._recycled.update(self.streams)
                 self._recreate_topics(partitions)
             finally:  # the new topics' ids make _on_assign drop the old offsets
                 self._consumer = self._new_consumer()

@@ -67,7 +67,7 @@ class Publisher:
             raise Unavailable(
                 f"broker did not acknowledge {remaining + len(failures)} of {len(batch)} transactions"
             )
-        log.info("published topic=%s count=%d", self.topic, len(batch))
+        log.debug("published topic=%s count=%d", self.topic, len(batch))  # one per request: DEBUG
         return [tx.TransactionID for tx in batch]
 
     def close(self) -> None:

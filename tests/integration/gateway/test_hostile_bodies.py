@@ -8,6 +8,7 @@ either accepted whole (202) or refused with a 4xx problem document.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -81,3 +82,15 @@ def test_every_body_is_accepted_or_refused_with_a_problem(
     assert response.status_code in (400, 413, 422), response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["detail"] and "Traceback" not in response.text
+
+
+def test_an_accepted_batch_logs_no_info_line(
+    publishing_client: tuple[Client, Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    """One INFO line per POST /v1/transactions is noise at any real rate: DEBUG (issue 16, item 13)."""
+    client, _ = publishing_client
+    caplog.set_level(logging.INFO)
+    body = b'{"TransactionID": 3000001, "TransactionDT": 86400, "TransactionAmt": 10.5, "ProductCD": "W", "card1": 1000}'
+    response = client.post("/v1/transactions", content=body, headers={**auth("scorer"), **JSON})
+    assert response.status_code == 202, response.text
+    assert [r.getMessage() for r in caplog.records if r.name == "gateway.services.publisher"] == []

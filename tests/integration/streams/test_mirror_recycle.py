@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -52,8 +53,9 @@ def _transaction_ids(client: redis.Redis, stream: str) -> list[int]:
 
 
 def test_recycling_bounds_the_broker_and_copies_every_message_once(
-    broker_settings: Settings, redis_client: redis.Redis, tmp_path: Path
+    broker_settings: Settings, redis_client: redis.Redis, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="streams.mirror")
     settings = broker_settings.replace(
         kafka={"recycle_messages": RECYCLE_AT},
         streams={"mirror_group": f"mirror-{tmp_path.name}", "session_timeout_ms": 2000},
@@ -92,3 +94,7 @@ def test_recycling_bounds_the_broker_and_copies_every_message_once(
     assert sorted(_transaction_ids(redis_client, keys.stream(RAW))) == expected  # none lost, none twice
     assert sorted(_transaction_ids(redis_client, keys.stream(LABELS))) == expected
     assert not redis_client.exists(keys.mirror_hold)
+    # a planned recycle is routine (INFO), not a fault: no WARNING from the mirror (issue 16, item 13)
+    mirror_logs = [r for r in caplog.records if r.name == "streams.mirror"]
+    assert [r.getMessage() for r in mirror_logs if r.levelno >= logging.WARNING] == []
+    assert sum("recycled the broker topics" in r.getMessage() for r in mirror_logs) == recycles
