@@ -113,7 +113,7 @@ class GatewaySettings(Section):
     workers: int = Field(1, ge=1, le=64, description="Gateway worker processes.")
     api_keys: SecretStr = Field(
         SecretStr(""),
-        description="Comma-separated role:key pairs, e.g. 'admin:k1,analyst:k2,scorer:k3'.",
+        description="Comma-separated role:key pairs, e.g. 'admin:k1,scorer:sha256:<hex>' (a key or its SHA-256).",
     )
     cors_origins: tuple[str, ...] = Field(("http://127.0.0.1:3000",), description="Allowed CORS origins.")
     max_body_bytes: int = Field(1_000_000, ge=1_000, description="Largest accepted request body.")

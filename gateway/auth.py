@@ -9,12 +9,18 @@ do; ``admin`` implies every other role:
     admin    PUT /v1/strategy, promote and roll back models
 
 Missing or unknown key -> 401; known key without the role -> 403. Health, readiness and
-Prometheus metrics are open. Keys are compared in constant time.
+Prometheus metrics are open.
+
+Only hashes are kept: a plaintext key in the setting is replaced by its SHA-256 digest when
+parsed, and an entry may give the digest itself, ``role:sha256:<64 hex digits>`` (e.g.
+``printf %s "$KEY" | sha256sum``), so the plaintext need never reach the gateway's
+configuration. A presented key is hashed and compared with every digest in constant time.
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
 import hmac
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -56,8 +62,27 @@ class Principal:
         return role in _GRANTS[self.role]
 
 
+HASH_PREFIX = "sha256:"
+_HEX_DIGITS = frozenset("0123456789abcdef")
+
+
+def key_digest(key: str) -> bytes:
+    """The SHA-256 digest the gateway keeps in place of ``key``."""
+    return hashlib.sha256(key.encode()).digest()
+
+
+def _digest_of(entry: str) -> bytes:
+    """``sha256:<64 hex>`` -> those bytes (a given hash); anything else is a plaintext key, hashed."""
+    if entry.startswith(HASH_PREFIX):
+        hexed = entry[len(HASH_PREFIX) :].lower()
+        if len(hexed) == 64 and set(hexed) <= _HEX_DIGITS:
+            return bytes.fromhex(hexed)
+    return key_digest(entry)
+
+
 def parse_api_keys(spec: str) -> dict[bytes, Role]:
-    """``'admin:k1,analyst:k2'`` -> {b'k1': ADMIN, b'k2': ANALYST}; raises ConfigError when malformed."""
+    """``'admin:k1,analyst:sha256:<hex>'`` -> {sha256(k1): ADMIN, <hex bytes>: ANALYST}: digests
+    only, never a plaintext key; raises ConfigError when malformed."""
     keys: dict[bytes, Role] = {}
     for index, item in enumerate(part.strip() for part in spec.split(",")):
         if not item:
@@ -72,17 +97,18 @@ def parse_api_keys(spec: str) -> dict[bytes, Role]:
             raise ConfigError(
                 f"gateway api_keys entry {index + 1}: unknown role (expected {valid})"
             ) from None
-        keys[key.strip().encode()] = role
+        keys[_digest_of(key.strip())] = role
     return keys
 
 
 class KeyRing:
-    """The configured keys; looks a presented key up without leaking timing."""
+    """The configured keys' digests; looks a presented key up without leaking timing."""
 
-    def __init__(self, keys: Mapping[bytes, Role]) -> None:
+    def __init__(self, digests: Mapping[bytes, Role]) -> None:
         # Name a key by its role and position, never by its text: names go into audit logs.
         self._entries = [
-            (key, Principal(role, f"{role.value}#{n}")) for n, (key, role) in enumerate(keys.items(), 1)
+            (digest, Principal(role, f"{role.value}#{n}"))
+            for n, (digest, role) in enumerate(digests.items(), 1)
         ]
 
     def __len__(self) -> int:
@@ -91,10 +117,10 @@ class KeyRing:
     def identify(self, presented: str | None) -> Principal | None:
         if not presented:
             return None
-        candidate = presented.encode()
+        candidate = key_digest(presented)
         found: Principal | None = None
-        for key, principal in self._entries:  # no early exit: every key is compared
-            if hmac.compare_digest(key, candidate):
+        for digest, principal in self._entries:  # no early exit: every digest is compared
+            if hmac.compare_digest(digest, candidate):
                 found = principal
         return found
 
