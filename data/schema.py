@@ -184,6 +184,16 @@ else:
     )
     Transaction.__doc__ = "One joined IEEE-CIS row: the transaction and (optional) identity columns."
 
+# The same row as a client must send it to the gateway: an unknown (e.g. misspelt) column is an
+# error, not silently dropped. The stream path keeps ``Transaction`` (other producers' extra
+# fields are ignored there); the gateway validates against this one before converting.
+StrictTransaction: type[Transaction] = msgspec.defstruct(  # type: ignore[assignment]
+    "Transaction",
+    [(c.name, c.annotation()) if not c.nullable else (c.name, c.annotation(), None) for c in ALL_COLUMNS],
+    forbid_unknown_fields=True,
+    **_STRUCT_OPTIONS,
+)
+
 
 class Label(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The outcome of a transaction, known later (a chargeback or its absence)."""

@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.openapi import ResponseSpec
 from litestar.utils.scope.state import ScopeState
 
@@ -114,7 +115,8 @@ def _field_errors(extra: object) -> list[FieldError]:
             named = _NAMED_FIELD.search(message)
             if named:  # "missing required field `x`" is reported against the whole body
                 key = named.group(1) if key in (None, "data") else f"{key}.{named.group(1)}"
-            source = str(item["source"]) if item.get("source") is not None else None
+            raw_source = item.get("source")  # Litestar's ParamType enum: its value ("query"), not its repr
+            source = str(getattr(raw_source, "value", raw_source)) if raw_source is not None else None
             errors.append(FieldError(field=key, message=message, source=source))
     return errors
 
@@ -153,7 +155,21 @@ def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
         fields = ", ".join(e.field for e in errors if e.field)
         detail = f"invalid input: {fields}" if fields else exc.detail
         return _respond(request, _problem(400, detail, request, "validation", errors or None))
-    return _respond(request, _problem(exc.status_code, exc.detail, request), exc.headers)
+    detail = exc.detail
+    if isinstance(exc, RequestEntityTooLarge):
+        limit = request.route_handler.resolve_request_max_body_size()
+        detail = f"request body larger than the limit of {limit} bytes" if limit else detail
+    slug = _HTTP_SLUGS.get(exc.status_code) or HTTPStatus(exc.status_code).phrase.lower().replace(" ", "-")
+    return _respond(request, _problem(exc.status_code, detail, request, slug), exc.headers)
+
+
+# The `type` of problems Litestar raises itself (the rest: the status phrase, e.g. not-found).
+_HTTP_SLUGS = {
+    400: "malformed-request",  # a body that is not JSON, a bad Content-Length
+    401: "unauthorized",
+    403: "forbidden",
+    413: "too-large",
+}
 
 
 def on_invalid_row(request: Request[Any, Any, Any], exc: InvalidRow) -> Response[Problem]:
