@@ -9,7 +9,8 @@ do; ``admin`` implies every other role:
     admin    PUT /v1/strategy, promote and roll back models
 
 Missing or unknown key -> 401; known key without the role -> 403. Health, readiness and
-Prometheus metrics are open.
+Prometheus metrics are open. Too many failed authentications from one client address -> 429
+with Retry-After (``FailedAuthLimiter``).
 
 Only hashes are kept: a plaintext key in the setting is replaced by its SHA-256 digest when
 parsed, and an entry may give the digest itself, ``role:sha256:<64 hex digits>`` (e.g.
@@ -22,14 +23,23 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import logging
+import math
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import (
+    NotAuthorizedException,
+    PermissionDeniedException,
+    TooManyRequestsException,
+)
 from litestar.handlers.base import BaseRouteHandler
 
 from core.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 API_KEY_HEADER = "X-API-Key"
 SECURITY_SCHEME = "apiKey"
@@ -125,6 +135,59 @@ class KeyRing:
         return found
 
 
+class FailedAuthLimiter:
+    """Failed authentications per client address, in fixed windows of ``window_s`` seconds.
+
+    After ``max_failures`` failures in a window the address is refused (429, ``Retry-After``: the
+    rest of the window) whatever key it presents, until the window ends; logged once per address
+    and window, with the address and counts only (never a key). Per gateway process: N workers
+    admit up to N x ``max_failures``. ``clock`` (monotonic seconds) is injectable for tests.
+    """
+
+    MAX_TRACKED = 10_000  # addresses remembered; expired windows are dropped beyond this
+
+    def __init__(
+        self, max_failures: int, window_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self.clock = clock
+        self._windows: dict[str, list[float]] = {}  # address -> [window start, failures, logged]
+
+    def retry_after(self, address: str) -> int | None:
+        """Seconds until ``address`` may try again, or None when it is not refused."""
+        entry = self._windows.get(address)
+        if entry is None or entry[1] < self.max_failures:
+            return None
+        left = entry[0] + self.window_s - self.clock()
+        return max(1, math.ceil(left)) if left > 0 else None
+
+    def failed(self, address: str) -> None:
+        now = self.clock()
+        entry = self._windows.get(address)
+        if entry is None or now >= entry[0] + self.window_s:
+            if len(self._windows) >= self.MAX_TRACKED:
+                self._prune(now)
+            entry = self._windows[address] = [now, 0, 0]
+        entry[1] += 1
+        if entry[1] >= self.max_failures and not entry[2]:
+            entry[2] = 1
+            log.warning(
+                "gateway: %d failed authentications from %s within %ss; refusing it until the window ends",
+                int(entry[1]),
+                address,
+                self.window_s,
+            )
+
+    def _prune(self, now: float) -> None:
+        for address in [a for a, e in self._windows.items() if now >= e[0] + self.window_s]:
+            del self._windows[address]
+
+
+def client_address(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    return connection.client.host if connection.client else "unknown"
+
+
 def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
     """The caller of a guarded route (set by the guard)."""
     principal = connection.scope.get("state", {}).get("principal")
@@ -140,8 +203,17 @@ def requires(
 
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         ring: KeyRing = connection.app.state.keyring
+        limiter: FailedAuthLimiter = connection.app.state.auth_limiter
+        address = client_address(connection)
+        wait = limiter.retry_after(address)
+        if wait is not None:
+            raise TooManyRequestsException(
+                f"too many failed authentications from this address; retry in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
         principal = ring.identify(connection.headers.get(API_KEY_HEADER))
         if principal is None:
+            limiter.failed(address)
             raise NotAuthorizedException(f"missing or unknown API key in the {API_KEY_HEADER} header")
         if role is not None and not principal.holds(role):
             raise PermissionDeniedException(f"this endpoint needs the {role.value} role")
