@@ -156,6 +156,17 @@ class FeatureSettings(Section):
     label_ttl_s: int = Field(
         90 * 86_400, ge=60, description="A stored label (for retraining) lives this long."
     )
+    label_wait_s: int = Field(
+        86_400,
+        ge=0,
+        description="A label whose transaction is not scored yet waits this long for the score, "
+        "then is stored unscored.",
+    )
+    label_waiting_max: int = Field(
+        1_000_000,
+        ge=0,
+        description="At most this many labels wait for their score; past it the oldest are stored unscored.",
+    )
 
 
 class ModelSettings(Section):

@@ -116,8 +116,18 @@ class LabelKeys:
 
     @property
     def stats(self) -> str:
-        """Hash: label counters (labels, fraud, unscored, delay sums)."""
+        """Hash: label counters (labels, fraud, unscored, late, delay sums)."""
         return f"{self.prefix}feat:lbl:stats"
+
+    @property
+    def waiting(self) -> str:
+        """Hash: labels waiting for their transaction's score, TransactionID -> "label:arrival_ns"."""
+        return f"{self.prefix}feat:lbl:waiting"
+
+    @property
+    def waiting_age(self) -> str:
+        """Zset: the waiting labels, member TransactionID, score = when it began waiting (ms)."""
+        return f"{self.prefix}feat:lbl:waiting:age"
 
     @property
     def quality(self) -> str:

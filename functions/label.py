@@ -7,9 +7,15 @@ hash per transaction). The live quality over the sliding window of the latest la
 precision), the fraud share, and the label delay (label arrival - transaction publish, wall
 time) statistics.
 
+A label whose transaction is not scored yet (a backlog: labels overtake their scores) waits
+in the store and is joined when the score exists: before each label batch here, and before
+each score batch (``infra.pipeline.score``), bounded in time and number (past the bound it is
+stored unscored). ``Quality.labels_waiting`` says how many wait.
+
 State goes through the ``LabelStore`` port (Redis: one script call per batch). It is
 idempotent by TransactionID: a redelivered label changes no counter and is reported again
-with the same join, so the effects the runtime commits are the same too.
+with the same join, so the effects the runtime commits are the same too; a waiting label is
+counted once, when it is joined, whichever stage joins it.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ class Quality:
     review_threshold: float
     delay_p50_s: float = float("nan")  # label delay percentiles of the latest batch
     delay_p95_s: float = float("nan")
+    labels_waiting: int = 0  # labels whose transaction is not scored yet
 
     def as_mapping(self) -> dict[str, str]:
         return {name: repr(value) for name, value in vars(self).items()}
@@ -57,7 +64,17 @@ class LabelStore(Protocol):
     """Port: store a batch of labels (idempotently) and return their joins and the window."""
 
     def store(self, batch: Sequence[LabelIn]) -> list[LabelStored]:
-        """One ``LabelStored`` per label, in order; counters and window updated once per TransactionID."""
+        """One ``LabelStored`` per label, in order; counters and window updated once per TransactionID.
+
+        A label whose score does not exist yet waits (``probability`` None, nothing counted)."""
+        ...
+
+    def join_waiting(self) -> tuple[int, int]:
+        """Join waiting labels whose score now exists: (joined, stored unscored past the wait bound)."""
+        ...
+
+    def waiting(self) -> int:
+        """Labels waiting for their transaction's score."""
         ...
 
     def window(self) -> list[tuple[int, float]]:
@@ -103,9 +120,10 @@ def quality(window: Sequence[tuple[int, float]], review_threshold: float) -> Qua
 def label(
     batch: Sequence[LabelIn], store: LabelStore, review_threshold: float
 ) -> tuple[list[LabelStored], Quality]:
-    """Store the labels, then the live quality over the window including them."""
+    """Join the waiting labels that can be, store the batch, then the live quality over the window."""
+    store.join_waiting()
     stored = store.store(batch)
-    live = quality(store.window(), review_threshold)
+    live = dataclasses.replace(quality(store.window(), review_threshold), labels_waiting=store.waiting())
     delays = [s.delay_s for s in stored if s.delay_s is not None and not s.duplicate]
     if delays:
         p50, p95 = np.percentile(delays, [50, 95])

@@ -49,6 +49,7 @@ class Overview(msgspec.Struct, frozen=True, kw_only=True):
     volumes: Volumes
     fraud_rate: float | None  # share of labelled transactions that were fraud
     labels: int
+    labels_waiting: int = 0  # labels whose transaction is not scored yet (joined when it is)
     quality: Quality | None
     functions: list[FunctionMetrics]
 

@@ -100,6 +100,7 @@ class MetricsService:
             ),
             fraud_rate=labels["fraud"] / labels["labels"] if labels.get("labels") else None,
             labels=int(labels.get("labels", 0)),
+            labels_waiting=int(q.get("labels_waiting", 0)),
             quality=None
             if not q
             else Quality(

@@ -1,6 +1,7 @@
 """Label stage adapter: labels payloads -> ``functions.label`` on the Redis label store -> labels.stored.
 
-``build(ctx)`` runs once per consumer: the label store gets the context's Redis client; per
+``build(ctx)`` runs once per consumer: the label store gets the context's Redis client (the
+score stage opens the same store, ``infra.pipeline.score.label_store``, to join labels waiting for a score); per
 batch the live review threshold comes from the same store the score stage reads
 (``infra.pipeline.score.threshold_store``), given the registry champion's own thresholds.
 """
@@ -12,10 +13,9 @@ from typing import Any
 
 from data.schema import Label, decode_label
 from functions.events import encode_event
-from functions.keys import LabelKeys, ScoreKeys
+from functions.keys import LabelKeys
 from functions.label import LabelIn, label
-from functions.label_store import RedisLabelStore
-from infra.pipeline.score import threshold_store
+from infra.pipeline.score import label_store, threshold_store
 from infra.pipeline.streams import LABELS_STORED
 from models.registry import Registry
 from streams.events import Effect, Event, HashSet
@@ -33,7 +33,7 @@ class LabelCodec:
 
 def build(ctx: Context) -> Handler:
     keys = LabelKeys(ctx.keys.prefix)
-    store = RedisLabelStore(ctx.redis, keys, ScoreKeys(ctx.keys.prefix), ctx.settings.features.label_ttl_s)
+    store = label_store(ctx)
     thresholds = threshold_store(ctx)
     registry = Registry(ctx.settings.models.registry_dir)
 

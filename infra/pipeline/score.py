@@ -15,6 +15,9 @@ runtime commits atomically with the XACK of the inputs:
 - ``tx.features``: one ``ScoredFeatures`` per input (the vector scored and the probabilities),
   a capped history the model lifecycle jobs read (drift, performance estimate, retraining).
 
+Before each batch it also joins the labels that arrived before their score and wait for it
+(``functions.label_store``): those whose result record an earlier batch committed.
+
 No champion registered, or one that cannot be loaded: the batch fails with ``DependencyDown``
 and the runtime holds it (retried with backoff, never dead-lettered for it),
 so transactions wait for a model rather than pass unscored.
@@ -32,7 +35,8 @@ from core.errors import DependencyDown, PoisonMessage
 from functions import latency
 from functions.events import FEATURE_SET, AlertRaised, TxEnriched, TxScored, decode_enriched, encode_event
 from functions.features import FEATURE_NAMES
-from functions.keys import OperatorKeys, ScoreKeys
+from functions.keys import LabelKeys, OperatorKeys, ScoreKeys
+from functions.label_store import RedisLabelStore
 from functions.result import kpi_increments, to_hash
 from functions.score import score
 from functions.served import ScoredFeatures, encode_scored_features
@@ -68,6 +72,20 @@ def threshold_store(ctx: Context) -> RedisThresholds:
     defaults = ctx.settings.strategy
     return RedisThresholds(
         ctx.redis, OperatorKeys(ctx.keys.prefix), (defaults.review_threshold, defaults.decline_threshold)
+    )
+
+
+def label_store(ctx: Context) -> RedisLabelStore:
+    """The label store on the context's Redis, with the configured bounds (the label stage's,
+    and the score stage's to join the labels waiting for a score)."""
+    features = ctx.settings.features
+    return RedisLabelStore(
+        ctx.redis,
+        LabelKeys(ctx.keys.prefix),
+        ScoreKeys(ctx.keys.prefix),
+        features.label_ttl_s,
+        features.label_wait_s,
+        features.label_waiting_max,
     )
 
 
@@ -108,8 +126,10 @@ def build(ctx: Context) -> Handler:
     models = ChampionSource(Registry(models_cfg.registry_dir), models_cfg.reload_interval_s)
     thresholds = threshold_store(ctx)
     result_ttl_s = ctx.settings.features.result_ttl_s
+    labels = label_store(ctx)
 
     def handler(batch: Sequence[Event[Any]]) -> list[Effect]:
+        labels.join_waiting()  # labels that wait for the results of earlier batches
         try:
             champion = models.champion()
         except Exception as exc:

@@ -85,7 +85,7 @@ def test_label_stage_joins_scores_counts_once_and_publishes_quality(
 ) -> None:
     keys, results, labels = Keys(key_prefix), ScoreKeys(key_prefix), LabelKeys(key_prefix)
     scores = {1: 0.9, 2: 0.8, 3: 0.2, 4: 0.1, 5: 0.6}
-    truth = {1: 1, 2: 0, 3: 1, 4: 0, 5: 1, 6: 0}  # 6 was never scored
+    truth = {1: 1, 2: 0, 3: 1, 4: 0, 5: 1, 6: 0}  # 6 is not scored (yet): its label waits
     for tx_id, p in scores.items():
         redis_client.hset(
             results.result(tx_id),
@@ -113,13 +113,30 @@ def test_label_stage_joins_scores_counts_once_and_publishes_quality(
     assert stored[5].probability is None and not stored[5].duplicate
     assert stored[6].duplicate and stored[6].probability == 0.9
     stats: Any = redis_client.hgetall(labels.stats)
-    assert int(stats[b"labels"]) == 6 and int(stats[b"fraud"]) == 3 and int(stats[b"unscored"]) == 1
+    assert int(stats[b"labels"]) == 5 and int(stats[b"fraud"]) == 3 and b"unscored" not in stats
+    assert redis_client.hlen(labels.waiting) == 1
     assert int(stats[b"delay_n"]) == 5
     quality: Any = redis_client.hgetall(labels.quality)
     # window (label, p): (1,.9) (0,.8) (1,.2) (0,.1) (1,.6); review threshold 0.3 flags .9 .8 .6
-    assert float(quality[b"window"]) == 5
+    assert float(quality[b"window"]) == 5 and float(quality[b"labels_waiting"]) == 1
     assert float(quality[b"delay_p50_s"]) == pytest.approx(3.000000003)
     assert float(quality[b"precision"]) == pytest.approx(2 / 3)
     assert float(quality[b"recall"]) == pytest.approx(2 / 3)
     assert float(quality[b"pr_auc"]) == pytest.approx((1 + 2 / 3 + 3 / 4) / 3)  # ranks 1, 3, 4
     assert float(redis_client.hget(labels.label(3), "amount") or 0) == 30.0  # type: ignore[arg-type]
+
+
+def test_a_label_waits_for_its_score_within_the_bound(redis_client: redis.Redis, key_prefix: str) -> None:
+    from functions.label import LabelIn
+    from functions.label_store import RedisLabelStore
+
+    labels = LabelKeys(key_prefix)
+    store = RedisLabelStore(redis_client, labels, ScoreKeys(key_prefix), waiting_max=1)
+    batch = [LabelIn(Label(TransactionID=tx_id, isFraud=1), None) for tx_id in (7, 8, 9)]
+    assert [s.probability for s in store.store(batch)] == [None] * 3 and store.waiting() == 3
+    assert store.join_waiting() == (0, 2)  # the two oldest are past the bound: stored unscored
+    assert store.waiting() == 1 and redis_client.hget(labels.waiting, "9") is not None
+    stats: Any = redis_client.hgetall(labels.stats)
+    assert int(stats[b"labels"]) == 2 and int(stats[b"unscored"]) == 2 and int(stats[b"fraud"]) == 2
+    assert [s.duplicate for s in store.store(batch)] == [True] * 3  # stored or waiting: nothing counted
+    assert store.join_waiting() == (0, 0) and int(redis_client.hget(labels.stats, "labels") or 0) == 2  # type: ignore[arg-type]
