@@ -107,7 +107,8 @@ def test_embedded_redis_and_rq_dashboard_listen_on_loopback_only(tmp_path: Path)
     with local_redis(RedisSettings(appendonly=False), tmp_path / "redis") as url:
         client = redis.Redis.from_url(url)
         try:
-            assert client.config_get("bind")["bind"] == "127.0.0.1"
+            bind = client.config_get("bind")
+            assert isinstance(bind, dict) and bind["bind"] == "127.0.0.1"
         finally:
             client.close()
     procfile = (Path(__file__).parents[2] / "infra" / "Procfile").read_text()
