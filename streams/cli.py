@@ -67,7 +67,8 @@ def fn() -> None:
 @fn.command("list")
 @click.option("--stats", is_flag=True, help="Also show counters, latency and lag from Redis.")
 def list_functions(stats: bool) -> None:
-    """Show the pipeline table: input stream -> group -> function -> outputs."""
+    """Show the pipeline table: input stream -> group -> function -> outputs (internal rows, e.g. the
+    benchmarks' noop, are left out)."""
     settings = get_settings()
     pipeline = _pipeline(settings)
     columns = ["function", "input", "group", "outputs", "batch", "codec"]
@@ -77,7 +78,7 @@ def list_functions(stats: bool) -> None:
     table = Table(*columns)
     client = _client(settings) if stats else None
     keys = Keys(settings.redis.key_prefix)
-    for spec in pipeline:
+    for spec in pipeline.user_facing():
         row = [
             spec.name,
             spec.input,

@@ -74,6 +74,9 @@ class FunctionSpec:
     # bounded history (``history_caps``). Group-read outputs are never capped; they are
     # trimmed only below what every group has consumed.
     history: tuple[str, ...] = ()
+    # Plumbing (the benchmarks' no-op): runnable and in the table, but not in what users see
+    # (``sentinel fn list``, the overview's functions).
+    internal: bool = False
 
     def __post_init__(self) -> None:
         if self.input in self.outputs:
@@ -129,6 +132,10 @@ class Pipeline:
 
     def __len__(self) -> int:
         return len(self._specs)
+
+    def user_facing(self) -> list[FunctionSpec]:
+        """The rows users see (``sentinel fn list``, the overview): all but the internal ones."""
+        return [spec for spec in self._specs if not spec.internal]
 
     def get(self, name: str) -> FunctionSpec:
         for spec in self._specs:

@@ -107,7 +107,7 @@ def build_services(
         ),
         publisher=Publisher(settings),
         metrics=MetricsService(
-            client, keys, results, labels, [(s.name, s.input, s.group) for s in wiring.pipeline]
+            client, keys, results, labels, [(s.name, s.input, s.group) for s in wiring.pipeline.user_facing()]
         ),
         alerts=AlertService(
             client,
@@ -136,7 +136,7 @@ async def open_services(settings: Settings, wiring: Wiring) -> AsyncIterator[Ser
         pipeline = PipelineCollector(
             client,
             Keys(settings.redis.key_prefix),
-            [(s.name, s.input, s.group) for s in wiring.pipeline],
+            [(s.name, s.input, s.group) for s in wiring.pipeline.user_facing()],
             services.metrics,
             Registry(settings.models.registry_dir),
         )

@@ -12,7 +12,7 @@ themselves live in ``functions/``.
                    tx.enriched    score   score     tx.scored, alerts,     champion model, thresholds (functions.score)
                                                             tx.features
     labels         labels         label   label     labels.stored          label store + live quality (functions.label)
-                   bench.in       noop    noop      bench.out              copies entries (benchmarks, smoke tests)
+                   bench.in       noop    noop      bench.out              copies entries (benchmarks, smoke tests; internal)
 
 Outputs no group reads (``tx.scored``, ``alerts``, ``tx.features``, ``labels.stored``) are kept as a capped
 history (``streams.function.history_caps``); the others are trimmed only below what
@@ -84,6 +84,7 @@ PIPELINE = Pipeline(
             outputs=(BENCH_OUT,),
             build=identity(BENCH_OUT),
             description="Copies each entry unchanged (benchmarks, smoke tests).",
+            internal=True,  # plumbing: not in `sentinel fn list` nor the overview's functions
         ),
     ],
     routes=mirror_routes,

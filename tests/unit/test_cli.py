@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from core.settings import Settings
 from infra.cli import COMMANDS, cli
+from infra.pipeline.table import PIPELINE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,3 +53,12 @@ def test_the_readme_states_the_defaults_the_settings_have() -> None:
     assert [(env, shown) for env, shown in rows if defaults.get(env) != shown] == []
     text = (ROOT / "README.md").read_text()
     assert "SENTINEL_LOCAL_CONCURRENCY=" not in text  # an example shown as if it were the default
+
+
+def test_fn_list_shows_the_stages_not_the_internal_noop() -> None:
+    assert PIPELINE.get("noop").internal  # still a row of the table (benchmarks run it)
+    result = CliRunner().invoke(cli, ["fn", "list"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    names = {line.split("│")[1].strip() for line in result.output.splitlines() if line.count("│") > 2}
+    assert {"enrich", "score", "label"} <= names
+    assert "noop" not in names

@@ -116,3 +116,11 @@ def test_every_response_carries_the_security_headers(
     for name, value in SECURITY.items():
         assert response.headers.get(name) == value, name
     assert (response.headers.get("cache-control") == "no-store") is no_store
+
+
+def test_overview_functions_leave_out_internal_plumbing(client: Client) -> None:
+    overview = client.get("/v1/metrics/overview", headers=auth("analyst"))
+    assert overview.status_code == 200, overview.text
+    names = [f["name"] for f in overview.json()["functions"]]
+    assert {"enrich", "score", "label"} <= set(names)
+    assert "noop" not in names
