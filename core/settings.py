@@ -113,7 +113,13 @@ class GatewaySettings(Section):
     workers: int = Field(1, ge=1, le=64, description="Gateway worker processes.")
     api_keys: SecretStr = Field(
         SecretStr(""),
-        description="Comma-separated role:key pairs, e.g. 'admin:k1,analyst:k2,scorer:k3'.",
+        description="Comma-separated role:key pairs, e.g. 'admin:k1,scorer:sha256:<hex>' (a key or its SHA-256).",
+    )
+    auth_max_failures: int = Field(
+        20, ge=1, description="Failed authentications from one address per window before it gets 429."
+    )
+    auth_failure_window_s: float = Field(
+        60.0, gt=0, le=86_400, description="Window of auth_max_failures; a refused address waits it out."
     )
     cors_origins: tuple[str, ...] = Field(("http://127.0.0.1:3000",), description="Allowed CORS origins.")
     max_body_bytes: int = Field(1_000_000, ge=1_000, description="Largest accepted request body.")

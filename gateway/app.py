@@ -25,7 +25,13 @@ from litestar.static_files import create_static_files_router
 from swagger_ui_bundle import swagger_ui_path
 
 from core.settings import Settings
-from gateway.auth import API_KEY_HEADER, SECURITY_SCHEME, KeyRing, parse_api_keys
+from gateway.auth import (
+    API_KEY_HEADER,
+    SECURITY_SCHEME,
+    FailedAuthLimiter,
+    KeyRing,
+    parse_api_keys,
+)
 from gateway.body import BodyRequest
 from gateway.controllers import CONTROLLERS
 from gateway.problems import EXCEPTION_HANDLERS
@@ -116,7 +122,8 @@ class PrometheusMetrics(PrometheusController):
 
 
 def _initial_state(settings: Settings, keyring: KeyRing) -> State:
-    return State({"settings": settings, "keyring": keyring})
+    limiter = FailedAuthLimiter(settings.gateway.auth_max_failures, settings.gateway.auth_failure_window_s)
+    return State({"settings": settings, "keyring": keyring, "auth_limiter": limiter})
 
 
 def _services(state: State) -> Services:

@@ -9,21 +9,37 @@ do; ``admin`` implies every other role:
     admin    PUT /v1/strategy, promote and roll back models
 
 Missing or unknown key -> 401; known key without the role -> 403. Health, readiness and
-Prometheus metrics are open. Keys are compared in constant time.
+Prometheus metrics are open. Too many failed authentications from one client address -> 429
+with Retry-After (``FailedAuthLimiter``).
+
+Only hashes are kept: a plaintext key in the setting is replaced by its SHA-256 digest when
+parsed, and an entry may give the digest itself, ``role:sha256:<64 hex digits>`` (e.g.
+``printf %s "$KEY" | sha256sum``), so the plaintext need never reach the gateway's
+configuration. A presented key is hashed and compared with every digest in constant time.
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
 import hmac
+import logging
+import math
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import (
+    NotAuthorizedException,
+    PermissionDeniedException,
+    TooManyRequestsException,
+)
 from litestar.handlers.base import BaseRouteHandler
 
 from core.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 API_KEY_HEADER = "X-API-Key"
 SECURITY_SCHEME = "apiKey"
@@ -56,8 +72,27 @@ class Principal:
         return role in _GRANTS[self.role]
 
 
+HASH_PREFIX = "sha256:"
+_HEX_DIGITS = frozenset("0123456789abcdef")
+
+
+def key_digest(key: str) -> bytes:
+    """The SHA-256 digest the gateway keeps in place of ``key``."""
+    return hashlib.sha256(key.encode()).digest()
+
+
+def _digest_of(entry: str) -> bytes:
+    """``sha256:<64 hex>`` -> those bytes (a given hash); anything else is a plaintext key, hashed."""
+    if entry.startswith(HASH_PREFIX):
+        hexed = entry[len(HASH_PREFIX) :].lower()
+        if len(hexed) == 64 and set(hexed) <= _HEX_DIGITS:
+            return bytes.fromhex(hexed)
+    return key_digest(entry)
+
+
 def parse_api_keys(spec: str) -> dict[bytes, Role]:
-    """``'admin:k1,analyst:k2'`` -> {b'k1': ADMIN, b'k2': ANALYST}; raises ConfigError when malformed."""
+    """``'admin:k1,analyst:sha256:<hex>'`` -> {sha256(k1): ADMIN, <hex bytes>: ANALYST}: digests
+    only, never a plaintext key; raises ConfigError when malformed."""
     keys: dict[bytes, Role] = {}
     for index, item in enumerate(part.strip() for part in spec.split(",")):
         if not item:
@@ -72,17 +107,18 @@ def parse_api_keys(spec: str) -> dict[bytes, Role]:
             raise ConfigError(
                 f"gateway api_keys entry {index + 1}: unknown role (expected {valid})"
             ) from None
-        keys[key.strip().encode()] = role
+        keys[_digest_of(key.strip())] = role
     return keys
 
 
 class KeyRing:
-    """The configured keys; looks a presented key up without leaking timing."""
+    """The configured keys' digests; looks a presented key up without leaking timing."""
 
-    def __init__(self, keys: Mapping[bytes, Role]) -> None:
+    def __init__(self, digests: Mapping[bytes, Role]) -> None:
         # Name a key by its role and position, never by its text: names go into audit logs.
         self._entries = [
-            (key, Principal(role, f"{role.value}#{n}")) for n, (key, role) in enumerate(keys.items(), 1)
+            (digest, Principal(role, f"{role.value}#{n}"))
+            for n, (digest, role) in enumerate(digests.items(), 1)
         ]
 
     def __len__(self) -> int:
@@ -91,12 +127,65 @@ class KeyRing:
     def identify(self, presented: str | None) -> Principal | None:
         if not presented:
             return None
-        candidate = presented.encode()
+        candidate = key_digest(presented)
         found: Principal | None = None
-        for key, principal in self._entries:  # no early exit: every key is compared
-            if hmac.compare_digest(key, candidate):
+        for digest, principal in self._entries:  # no early exit: every digest is compared
+            if hmac.compare_digest(digest, candidate):
                 found = principal
         return found
+
+
+class FailedAuthLimiter:
+    """Failed authentications per client address, in fixed windows of ``window_s`` seconds.
+
+    After ``max_failures`` failures in a window the address is refused (429, ``Retry-After``: the
+    rest of the window) whatever key it presents, until the window ends; logged once per address
+    and window, with the address and counts only (never a key). Per gateway process: N workers
+    admit up to N x ``max_failures``. ``clock`` (monotonic seconds) is injectable for tests.
+    """
+
+    MAX_TRACKED = 10_000  # addresses remembered; expired windows are dropped beyond this
+
+    def __init__(
+        self, max_failures: int, window_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self.clock = clock
+        self._windows: dict[str, list[float]] = {}  # address -> [window start, failures, logged]
+
+    def retry_after(self, address: str) -> int | None:
+        """Seconds until ``address`` may try again, or None when it is not refused."""
+        entry = self._windows.get(address)
+        if entry is None or entry[1] < self.max_failures:
+            return None
+        left = entry[0] + self.window_s - self.clock()
+        return max(1, math.ceil(left)) if left > 0 else None
+
+    def failed(self, address: str) -> None:
+        now = self.clock()
+        entry = self._windows.get(address)
+        if entry is None or now >= entry[0] + self.window_s:
+            if len(self._windows) >= self.MAX_TRACKED:
+                self._prune(now)
+            entry = self._windows[address] = [now, 0, 0]
+        entry[1] += 1
+        if entry[1] >= self.max_failures and not entry[2]:
+            entry[2] = 1
+            log.warning(
+                "gateway: %d failed authentications from %s within %ss; refusing it until the window ends",
+                int(entry[1]),
+                address,
+                self.window_s,
+            )
+
+    def _prune(self, now: float) -> None:
+        for address in [a for a, e in self._windows.items() if now >= e[0] + self.window_s]:
+            del self._windows[address]
+
+
+def client_address(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    return connection.client.host if connection.client else "unknown"
 
 
 def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
@@ -114,8 +203,17 @@ def requires(
 
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         ring: KeyRing = connection.app.state.keyring
+        limiter: FailedAuthLimiter = connection.app.state.auth_limiter
+        address = client_address(connection)
+        wait = limiter.retry_after(address)
+        if wait is not None:
+            raise TooManyRequestsException(
+                f"too many failed authentications from this address; retry in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
         principal = ring.identify(connection.headers.get(API_KEY_HEADER))
         if principal is None:
+            limiter.failed(address)
             raise NotAuthorizedException(f"missing or unknown API key in the {API_KEY_HEADER} header")
         if role is not None and not principal.holds(role):
             raise PermissionDeniedException(f"this endpoint needs the {role.value} role")

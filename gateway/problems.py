@@ -220,12 +220,14 @@ _DESCRIPTIONS = {
     409: "Conflicts with the current state",
     413: "Request body or batch too large",
     422: "Invalid value (names the field)",
+    429: "Too many failed authentications from this address (Retry-After says when to retry)",
     503: "A dependency is not available",
 }
 
 
 def problem_responses(*codes: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the problem documents a route may answer with (400 always)."""
+    """OpenAPI entries for the problem documents a route may answer with (400 always; 429 with
+    401: a guarded route refuses an address after too many failed authentications)."""
     return {
         code: ResponseSpec(
             data_container=Problem,
@@ -233,5 +235,5 @@ def problem_responses(*codes: int) -> dict[int, ResponseSpec]:
             media_type=PROBLEM_MEDIA_TYPE,
             generate_examples=False,
         )
-        for code in sorted({400, *codes})
+        for code in sorted({400, *codes, *((429,) if 401 in codes else ())})
     }

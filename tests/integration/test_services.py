@@ -100,3 +100,17 @@ def test_start_and_stop_leave_no_process_behind(tmp_path: Path) -> None:
     listening = {c.laddr.port for c in psutil.net_connections("tcp") if c.status == psutil.CONN_LISTEN}
     assert redis_port not in listening
     assert broker_port not in listening
+
+
+def test_embedded_redis_and_rq_dashboard_listen_on_loopback_only(tmp_path: Path) -> None:
+    """Neither has authentication of its own: by default they are reachable from this host only."""
+    with local_redis(RedisSettings(appendonly=False), tmp_path / "redis") as url:
+        client = redis.Redis.from_url(url)
+        try:
+            bind = client.config_get("bind")
+            assert isinstance(bind, dict) and bind["bind"] == "127.0.0.1"
+        finally:
+            client.close()
+    procfile = (Path(__file__).parents[2] / "infra" / "Procfile").read_text()
+    rq_dashboard = next(line for line in procfile.splitlines() if line.startswith("rqdashboard:"))
+    assert "--bind 127.0.0.1 " in rq_dashboard
