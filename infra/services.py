@@ -234,7 +234,15 @@ def _redpanda_config(data_dir: Path, listener: str) -> Path:
 
 
 def broker_answers(bootstrap: str) -> bool:
-    """True when the broker answers a metadata request."""
+    """True when the broker answers a metadata request.
+
+    The port is tried first with a plain socket: a Kafka client made before the broker listens
+    prints librdkafka's "Connect ... failed: Connection refused" on stderr at every start."""
+    host, _, port = bootstrap.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=1.0).close()
+    except OSError:
+        return False
     admin = AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 1000})
     try:
         admin.list_topics(timeout=1.0)
