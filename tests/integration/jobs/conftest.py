@@ -25,9 +25,12 @@ from data.loader import DataFiles
 from data.schema import Transaction
 from data.shift import Shift
 from data.synthetic import generate
+from functions.decision import RISK, Thresholds
+from functions.events import TxScored
 from functions.features import FEATURE_NAMES
-from functions.keys import scratch_prefix
+from functions.keys import ScoreKeys, scratch_prefix
 from functions.replay import ReplayMeta, drop_state, replay_features
+from functions.result import to_hash
 from functions.score import model_matrix
 from functions.served import FEATURES_STREAM, ScoredFeatures, encode_scored_features
 from models.dataset import TrainingSet, read_transactions
@@ -206,12 +209,15 @@ def serve(
     champion: LoadedModel,
     challenger: LoadedModel | None = None,
 ) -> np.ndarray:
-    """Write one ScoredFeatures per row to tx.features as the score stage does; the probabilities."""
+    """Write what the score stage writes per row (its ScoredFeatures on tx.features and its result
+    record, which a label joins); the probabilities."""
     probs = champion.predict_proba(model_matrix(traffic.matrix, champion.feature_names))
     shadow = None
     if challenger is not None:
         shadow = challenger.predict_proba(model_matrix(traffic.matrix, challenger.feature_names))
     key = Keys(settings.redis.key_prefix).stream(FEATURES_STREAM)
+    results = ScoreKeys(settings.redis.key_prefix)
+    thresholds = Thresholds(review=0.3, decline=0.8)
     pipe = client.pipeline(transaction=False)
     m = traffic.meta
     for i in range(len(m)):
@@ -226,6 +232,21 @@ def serve(
             features=np.ascontiguousarray(traffic.matrix[i], dtype="<f4").tobytes(),
         )
         pipe.xadd(key, {PAYLOAD: encode_scored_features(record)})
+        decision = thresholds.decide(record.probability)
+        scored = TxScored(
+            TransactionID=record.TransactionID,
+            TransactionDT=record.TransactionDT,
+            TransactionAmt=record.TransactionAmt,
+            card1=0,
+            uid="",
+            probability=record.probability,
+            risk=RISK[decision],
+            decision=decision,
+            model_version=champion.version,
+            review_threshold=thresholds.review,
+            decline_threshold=thresholds.decline,
+        )
+        pipe.hset(results.result(record.TransactionID), mapping=to_hash(scored, None, 0))
         if i % 2_000 == 1_999:
             pipe.execute()
     pipe.execute()
