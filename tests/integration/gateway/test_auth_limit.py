@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -86,5 +87,8 @@ def test_a_right_key_from_another_address_still_works(gateway_settings: Settings
             async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as other:
                 return await other.get("/v1/me", headers=auth("analyst"))
 
-        other = asyncio.run(from_elsewhere())
+        # In a thread of its own: in a full run, pytest-playwright's session event loop is
+        # running on this thread, and asyncio.run refuses to start inside it.
+        with ThreadPoolExecutor(1) as thread:
+            other = thread.submit(asyncio.run, from_elsewhere()).result()
         assert other.status_code == 200 and other.json()["role"] == "analyst"
