@@ -92,6 +92,10 @@ class ScoreKeys:
         """Hash: per-minute counters of the score stage (``functions.result.kpi_increments``)."""
         return f"{self.prefix}kpi:{minute}"
 
+    def segments(self, minute: int) -> str:
+        """Hash: per-minute counters per segment and decision (``functions.result.segment_increments``)."""
+        return f"{self.prefix}kpiseg:{minute}"
+
     @property
     def alerts_channel(self) -> str:
         """Pub/sub channel: every AlertRaised as JSON, for live dashboards."""
@@ -105,7 +109,8 @@ class LabelKeys:
     prefix: str
 
     def label(self, transaction_id: int) -> str:
-        """Hash: the label of one transaction (isFraud, TransactionDT, amount, probability, delay_s)."""
+        """Hash: the label of one transaction joined with its result (``functions.label_store``: isFraud,
+        TransactionDT, amount, probability, decision, model_version, delay_s, segment)."""
         return f"{self.prefix}feat:lbl:tx:{transaction_id}"
 
     @property
