@@ -37,7 +37,7 @@ def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
 
 
 def _invoke(tmp_path: Path, *args: str, **env: str) -> Result:
-    variables = {k: None for k in os.environ if k.startswith("SENTINEL_")}
+    variables: dict[str, str | None] = {k: None for k in os.environ if k.startswith("SENTINEL_")}
     variables.update({"SENTINEL_LOCAL_STATE_DIR": str(tmp_path / "state"), **env})
     get_settings.cache_clear()
     try:
