@@ -12,6 +12,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import click
 import redis
@@ -34,6 +35,7 @@ from data.simulator import simulate as run_simulation
 from data.synthetic import TRANSACTION_FILE, generate
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 console = Console()
 
 
@@ -106,6 +108,16 @@ def check(transactions: Path, identity: Path | None) -> None:
         console.print(table)
     if not report.ok:
         raise SystemExit(1)
+
+
+def _parsed(option: str, parse: Callable[[str], T], text: str | None) -> T | None:
+    """An option's text parsed, or a usage error naming the option and what is wrong."""
+    if text is None:
+        return None
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from exc
 
 
 def _rows(files: DataFiles, limit: int | None, skip: int = 0) -> Iterator[bytes]:
@@ -187,12 +199,9 @@ def simulate(
     settings = get_settings()
     shift = None
     if shift_at is not None:
-        try:
-            mix = Shift.parse_mix(product_mix) if product_mix else None
-            low, high = (int(v) for v in fraud_cards.split(":")) if fraud_cards else (0, 0)
-        except ValueError as exc:
-            raise click.BadParameter(f"--product-mix FROM:TO:SHARE / --fraud-cards LOW:HIGH: {exc}") from exc
-        shift = Shift(shift_at, amount_factor, mix, (low, high) if fraud_cards else None, fraud_share)
+        mix = _parsed("--product-mix", Shift.parse_mix, product_mix)
+        cards = _parsed("--fraud-cards", Shift.parse_cards, fraud_cards)
+        shift = Shift(shift_at, amount_factor, mix, cards, fraud_share)
     elif amount_factor != 1.0 or product_mix or fraud_cards:
         raise click.UsageError("--amount-factor, --product-mix and --fraud-cards need --shift-at")
     if identity is not None and transactions is None:
