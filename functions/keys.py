@@ -160,6 +160,31 @@ class OperatorKeys:
         """Hash: an analyst's verdict on the alert of one transaction (verdict, by, at, note); expiring."""
         return f"{self.prefix}alert:verdict:{transaction_id}"
 
+    def queue_order(self, order: str, decision: str) -> str:
+        """Zset: the open alerts' index (``gateway.services.queue_index``), member TransactionID, scored
+        by ``order`` (raised / amount / probability), of one ``decision`` (review / decline / all)."""
+        return f"{self.prefix}alert:open:{decision}:{order}"
+
+    @property
+    def queue_entries(self) -> str:
+        """Hash: TransactionID -> alerts stream entry id, of every alert the queue index holds."""
+        return f"{self.prefix}alert:entry"
+
+    @property
+    def queue_resolved(self) -> str:
+        """Zset: resolved alerts still in the alerts stream, member TransactionID, score = raise order."""
+        return f"{self.prefix}alert:resolved"
+
+    @property
+    def queue_cursor(self) -> str:
+        """String: the last alerts stream entry id the queue index has taken in."""
+        return f"{self.prefix}alert:cursor"
+
+    @property
+    def verdict_waits(self) -> str:
+        """Zset: the latest verdicts, member "TransactionID:seconds from alert to verdict", score = when (ms)."""
+        return f"{self.prefix}alert:waits"
+
 
 @dataclass(frozen=True)
 class ModelJobKeys:

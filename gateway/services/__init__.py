@@ -73,6 +73,7 @@ def build_services(
     )
     audit = AuditLog(client, operators.audit)
     scoring = ScoreService(client, settings, wiring)
+    queue = QueueService(client, keys, operators, wiring.alerts_stream)
     registry = Registry(settings.models.registry_dir)
     defaults = (settings.strategy.review_threshold, settings.strategy.decline_threshold)
     return Services(
@@ -118,8 +119,9 @@ def build_services(
             wiring.labels_stream,
             audit,
             settings.features.label_ttl_s,
+            queue.index,
         ),
-        queue=QueueService(client, keys, operators, wiring.alerts_stream),
+        queue=queue,
         audit=audit,
         drift=DriftService(settings, client, registry, audit),
     )
