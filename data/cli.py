@@ -17,17 +17,10 @@ from typing import TypeVar
 import click
 import redis
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from core.settings import Settings, get_settings
+from core.terminal import progress
 from data.check import check_files
 from data.loader import DataFileError, DataFiles, iter_json
 from data.shift import Shift
@@ -37,17 +30,6 @@ from data.synthetic import TRANSACTION_FILE, generate
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 console = Console()
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    )
 
 
 def synthetic_dir(settings: Settings) -> Path:
@@ -71,9 +53,8 @@ def data() -> None:
 def synth(rows: int, seed: int, out_dir: Path | None) -> None:
     """Write synthetic train_transaction.csv and train_identity.csv (Kaggle layout, planted fraud)."""
     out_dir = out_dir or synthetic_dir(get_settings())
-    with _progress() as progress:
-        task = progress.add_task("generating", total=rows)
-        summary = generate(rows, seed, out_dir, lambda n: progress.advance(task, n))
+    with progress("generating synthetic data", rows) as tracker:
+        summary = generate(rows, seed, out_dir, tracker.advance)
     console.print(
         f"wrote {summary.rows:,} transactions ({summary.fraud_rows:,} fraud, {summary.fraud_rate:.2%}) "
         f"and {summary.identity_rows:,} identity rows to {out_dir}"
@@ -90,9 +71,8 @@ def synth(rows: int, seed: int, out_dir: Path | None) -> None:
 def check(transactions: Path, identity: Path | None) -> None:
     """Validate every row; print counts of valid rows and of each problem. Exit 1 if any is invalid."""
     try:
-        with _progress() as progress:
-            task = progress.add_task("checking", total=None)
-            report = check_files(DataFiles(transactions, identity), lambda n: progress.advance(task, n))
+        with progress("checking rows") as tracker:
+            report = check_files(DataFiles(transactions, identity), tracker.advance)
     except DataFileError as error:
         console.print(f"[red]error:[/red] {error}")
         raise SystemExit(1) from error
@@ -214,20 +194,18 @@ def simulate(
     if transactions is None:
         directory = synthetic_dir(settings)
         if not (directory / TRANSACTION_FILE).is_file():
-            with _progress() as progress:
-                task = progress.add_task("generating synthetic data", total=synthetic_rows)
-                generate(synthetic_rows, 0, directory, lambda n: progress.advance(task, n))
+            with progress("generating synthetic data", synthetic_rows) as tracker:
+                generate(synthetic_rows, 0, directory, tracker.advance)
         files = DataFiles.in_dir(directory)
     else:
         files = DataFiles(transactions, identity)
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        with _progress() as progress:
-            task = progress.add_task(f"publishing at {rate:g}/s", total=limit)
+        with progress(f"publishing at {rate:g}/s", limit) as tracker:
             summary = run_simulation(
                 settings, _rows(files, limit, skip), rate, limit=limit, speedup=speedup, label_delay_s=label_delay,
-                progress=lambda n: progress.advance(task, n), stop=stop, hold=hold, shift=shift,
+                progress=tracker.advance, stop=stop, hold=hold, shift=shift,
             )  # fmt: skip
     finally:
         signal.signal(signal.SIGTERM, previous)
