@@ -130,14 +130,12 @@ def cli(verbose: int) -> None:
 
 @click.command()
 def config() -> None:
-    """Print every setting: environment variable, current value, default, meaning."""
-    from rich.console import Console
-    from rich.table import Table
+    """Print every setting: environment variable, current value, default, meaning.
 
-    table = Table("variable", "value", "default", "meaning")
-    for row in get_settings().describe():
-        table.add_row(*row)
-    Console().print(table)
+    A table when the terminal is wide enough, else one block per setting (nothing cut)."""
+    from core.terminal import print_table
+
+    print_table(("variable", "value", "default", "meaning"), get_settings().describe())
 
 
 def main() -> None:
