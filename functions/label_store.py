@@ -225,10 +225,18 @@ class RedisLabelStore:
         return int(self._client.hlen(self._keys.waiting))
 
     def window(self) -> list[tuple[int, float]]:
-        members = self._client.zrevrange(self._keys.window, 0, QUALITY_WINDOW - 1)
-        pairs = []
-        for member in members:
-            _, y, probability = member.split(b":")
-            if probability and probability not in (b"nan", b"None"):
-                pairs.append((int(y), float(probability)))
-        return pairs
+        return [(y, p) for _, y, p in read_window(self._client, self._keys, QUALITY_WINDOW)]
+
+
+class WindowClient(Protocol):
+    def zrevrange(self, name: str, start: int, end: int) -> Any: ...
+
+
+def read_window(client: WindowClient, keys: LabelKeys, limit: int) -> list[tuple[int, int, float]]:
+    """(TransactionID, isFraud, probability) of the latest ``limit`` labels, newest first, scored ones only."""
+    out = []
+    for member in client.zrevrange(keys.window, 0, limit - 1):
+        tx_id, y, probability = member.split(b":")
+        if probability and probability not in (b"nan", b"None"):
+            out.append((int(tx_id), int(y), float(probability)))
+    return out

@@ -25,6 +25,7 @@ from functions.keys import FeatureKeys, LabelKeys, OperatorKeys, ScoreKeys
 from functions.strategy import RedisThresholds
 from gateway.services.alerts import AlertService
 from gateway.services.audit import AuditLog
+from gateway.services.breakdown import BreakdownService
 from gateway.services.drift import DriftService
 from gateway.services.events import EventService
 from gateway.services.health import HealthService
@@ -56,6 +57,7 @@ class Services:
     transactions: TransactionService
     publisher: Publisher
     metrics: MetricsService
+    breakdown: BreakdownService
     audit: AuditLog
     drift: DriftService
 
@@ -110,6 +112,7 @@ def build_services(
         metrics=MetricsService(
             client, keys, results, labels, [(s.name, s.input, s.group) for s in wiring.pipeline.user_facing()]
         ),
+        breakdown=BreakdownService(client, results, labels),
         alerts=AlertService(
             client,
             keys,
