@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from data.schema import Transaction
+from data.schema import COLUMNS_BY_NAME, Transaction
 
 
 def _unit(tx_id: int, salt: str) -> float:
@@ -39,11 +39,34 @@ class Shift:
 
     @staticmethod
     def parse_mix(text: str) -> tuple[str, str, float]:
-        """``"W:C:0.5"`` -> ("W", "C", 0.5)."""
-        source, target, share = text.split(":")
-        if not 0 <= float(share) <= 1:
-            raise ValueError(f"product mix share {share} is not in [0, 1]")
-        return source, target, float(share)
+        """``"W:C:0.5"`` -> ("W", "C", 0.5); ValueError saying what is wrong otherwise."""
+        parts = text.split(":")
+        if len(parts) != 3:
+            raise ValueError(f"{text!r} is not FROM:TO:SHARE (e.g. W:C:0.5)")
+        source, target, share_text = parts
+        codes = COLUMNS_BY_NAME["ProductCD"].allowed or ()
+        for code in (source, target):
+            if code not in codes:
+                raise ValueError(f"{code!r} is not a product code ({', '.join(map(str, codes))})")
+        try:
+            share = float(share_text)
+        except ValueError:
+            raise ValueError(f"share {share_text!r} is not a number") from None
+        if not 0 <= share <= 1:
+            raise ValueError(f"share {share_text} is not in [0, 1]")
+        return source, target, share
+
+    @staticmethod
+    def parse_cards(text: str) -> tuple[int, int]:
+        """``"5000:5400"`` -> (5000, 5400), a card1 range [low, high); ValueError otherwise."""
+        parts = text.split(":")
+        try:
+            low, high = (int(part) for part in parts)
+        except ValueError:
+            raise ValueError(f"{text!r} is not LOW:HIGH with whole numbers (e.g. 5000:5400)") from None
+        if low >= high:
+            raise ValueError(f"{text!r}: LOW must be below HIGH")
+        return low, high
 
     def apply(self, tx: Transaction) -> Transaction:
         if tx.TransactionDT < self.start_dt:
