@@ -28,6 +28,9 @@ RUNTIME_READ_SIDE = {
     "streams.metrics",
 }
 RUNTIME_DOOR = "streams.inline"
+# A producer that acknowledges to its clients honours the mirror's recycle hold (and knows what
+# "Redis unreachable" looks like while it asks).
+RUNTIME_PRODUCER = {"streams.hold", "streams.outage"}
 
 # package -> the packages (or modules) of ours it may import besides itself
 ALLOWED: dict[str, set[str]] = {
@@ -36,7 +39,16 @@ ALLOWED: dict[str, set[str]] = {
     "streams": {SETTINGS, ERRORS},
     "functions": {"data", ERRORS},
     "models": {"data", "functions", "streams.keys", "streams.events", SETTINGS, ERRORS},  # jobs read streams
-    "gateway": {"data", "functions", "models", *RUNTIME_READ_SIDE, RUNTIME_DOOR, SETTINGS, ERRORS},
+    "gateway": {
+        "data",
+        "functions",
+        "models",
+        *RUNTIME_READ_SIDE,
+        RUNTIME_DOOR,
+        *RUNTIME_PRODUCER,
+        SETTINGS,
+        ERRORS,
+    },
     "frontend": set(),
     "infra": OURS - {"frontend"},
 }
