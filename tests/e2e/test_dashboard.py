@@ -47,6 +47,16 @@ def test_every_page_renders_live_data_without_console_errors(
         expect(page.locator(kpi)).to_have_text(NUMBER, timeout=LIVE)
     scored = page.locator("#kpi-scored").inner_text()
     expect(page.locator("#kpi-scored")).not_to_have_text(scored, timeout=LIVE)  # it moves without a reload
+    # the breakdown: one row per product the gateway counts, then per card network
+    products = page.locator("#breakdown-table tbody tr")
+    expect(products.first).to_be_visible(timeout=LIVE)
+    api = stack.api("analyst", "GET", "/v1/metrics/breakdown", params={"minutes": 30}).json()
+    by_name = {d["name"]: d["rows"] for d in api["dimensions"]}
+    assert {r["value"] for r in by_name["ProductCD"]} <= {"W", "C", "H", "S", "R"}
+    expect(products.first).to_contain_text(by_name["ProductCD"][0]["value"])
+    page.locator("#breakdown-dimension").click()
+    page.get_by_role("option", name="card network").click()
+    expect(page.locator("#breakdown-table")).to_contain_text(re.compile("visa|mastercard"))
     screenshot(page, "overview")
 
     _open(page, "ops-center", "Ops Center")
@@ -59,6 +69,9 @@ def test_every_page_renders_live_data_without_console_errors(
     expect(page.locator("#champion")).to_have_text(re.compile(r"\w+-\w+"))
     expect(page.locator("#model-versions tbody tr").first).to_be_visible()
     expect(page.locator("#drift-empty, #drift-table")).to_be_visible()
+    # the reliability diagram on the labels arrived so far (they follow the traffic within seconds)
+    expect(page.locator("#reliability-chart .recharts-bar-rectangle").first).to_be_visible(timeout=LIVE)
+    expect(page.locator("#reliability-table tbody tr")).to_have_count(10)
     screenshot(page, "ml-monitoring")
 
     _open(page, "strategy", "Strategy")

@@ -12,7 +12,8 @@ from typing import Any
 import reflex as rx
 
 from dashboard import fmt
-from dashboard.layout import empty, kpi, reason_rows, reasons_chart, risk_bar, section, shell
+from dashboard.components import empty, kpi, kpi_row, reason_rows, reasons_chart, risk_bar, section
+from dashboard.layout import shell
 from dashboard.records import case_of, decision_badge, history_of, history_table, record_fields
 from dashboard.session import Session
 
@@ -351,13 +352,10 @@ def _case() -> rx.Component:
 def page() -> rx.Component:
     s = OpsState
     body = rx.vstack(
-        rx.flex(
+        kpi_row(
             kpi("Open alerts", s.open_alerts, "waiting for a verdict", id="kpi-open"),
             kpi("Oldest open", s.oldest, "age of the oldest alert", id="kpi-oldest"),
             kpi("Time to verdict", s.verdict_time, "median, latest verdicts", id="kpi-verdict-time"),
-            gap="12px",
-            wrap="wrap",
-            width="100%",
         ),
         rx.grid(_queue(), _case(), columns="minmax(0, 3fr) minmax(0, 2fr)", gap="16px", width="100%"),
         rx.window_event_listener(on_key_down=s.on_key),

@@ -8,7 +8,8 @@ from typing import Any
 import reflex as rx
 
 from dashboard import fmt
-from dashboard.layout import empty, kpi, section, shell
+from dashboard.components import chart, data_table, empty, kpi, kpi_row, section
+from dashboard.layout import shell
 from dashboard.session import Session
 
 GRID = [round(0.05 * i, 2) for i in range(1, 20)]  # review thresholds of the cost curve
@@ -233,7 +234,7 @@ def page() -> rx.Component:
     )
     what_if = rx.cond(
         s.labelled > 0,
-        rx.flex(
+        kpi_row(
             kpi("Precision", s.precision, "", id="sim-precision"),
             kpi("Recall", s.recall, "", id="sim-recall"),
             kpi("Review rate", s.review_rate, ""),
@@ -241,8 +242,6 @@ def page() -> rx.Component:
             kpi("Fraud caught", s.caught, "", id="sim-caught"),
             kpi("False-decline cost", s.false_declines, ""),
             kpi("Net", s.net, "caught − false-decline cost", id="sim-net"),
-            wrap="wrap",
-            gap="12px",
         ),
         empty(
             "No labelled transactions yet",
@@ -250,37 +249,18 @@ def page() -> rx.Component:
             id="strategy-empty",
         ),
     )
-    curve = rx.recharts.line_chart(
-        rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
-        rx.recharts.x_axis(data_key="review"),
-        rx.recharts.y_axis(),
-        rx.recharts.graphing_tooltip(),
+    curve = chart(
+        rx.recharts.line_chart,
+        "review",
         rx.recharts.line(is_animation_active=False, data_key="net", stroke=rx.color("indigo", 9), dot=False),
         rx.recharts.reference_line(x=s.current_x, stroke=rx.color("amber", 9), label="current"),
         rx.recharts.reference_line(x=s.optimal_x, stroke=rx.color("green", 9), label="optimal"),
         data=s.curve,
-        width="100%",
-        height=240,
+        legend=False,
     )
-    history = rx.table.root(
-        rx.table.header(
-            rx.table.row(
-                *[rx.table.column_header_cell(h) for h in ("when (UTC)", "who", "review", "decline")]
-            )
-        ),
-        rx.table.body(
-            rx.foreach(
-                s.history,
-                lambda h: rx.table.row(
-                    rx.table.cell(h["at"]),
-                    rx.table.cell(h["actor"]),
-                    rx.table.cell(h["review"]),
-                    rx.table.cell(h["decline"]),
-                ),
-            )
-        ),
-        size="1",
-        width="100%",
+    history = data_table(
+        [("when (UTC)", "at"), ("who", "actor"), ("review", "review"), ("decline", "decline")],
+        s.history,
         id="strategy-history",
     )
     body = rx.vstack(
