@@ -348,7 +348,7 @@ def page() -> rx.Component:
     )
     return shell(
         "ML Monitoring",
-        "Model quality on arrived labels, score distribution, drift and versions.",
+        "Model quality on arrived labels, score distribution, reliability, drift and versions.",
         body,
         s.tick,
     )
