@@ -4,7 +4,7 @@ never a 500 or a "ready" that cannot score."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -51,7 +51,7 @@ def _truncate_model_files(registry: Path, version: str) -> None:
             path.write_bytes(path.read_bytes()[:100])
 
 
-FAULTS = {
+FAULTS: dict[str, Callable[[Path, str], object]] = {
     "unloadable champion": _truncate_model_files,
     "pointer to a missing version": lambda registry, version: shutil.rmtree(registry / version),
     "unparsable pointer": lambda registry, _: (registry / "champion.json").write_text('{"champion": '),
