@@ -156,6 +156,8 @@ def _hold(client: redis.Redis, key: str) -> Callable[[], bool]:
                    "it while it empties a broker without retention (the local stack passes it).")  # fmt: skip
 @click.option("--shift-at", type=click.IntRange(min=0), default=None,
               help="TransactionDT from which the what-if options below apply (default: none apply).")  # fmt: skip
+@click.option("--thin-product", default=None, metavar="PRODUCT:SHARE",
+              help="Covariate shift (pure): drop SHARE of product PRODUCT's transactions, e.g. W:0.5.")  # fmt: skip
 @click.option("--amount-factor", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="Covariate shift: multiply amounts by this.")  # fmt: skip
 @click.option("--product-mix", default=None, metavar="FROM:TO:SHARE",
@@ -174,6 +176,7 @@ def simulate(
     synthetic_rows: int,
     hold_key: str | None,
     shift_at: int | None,
+    thin_product: str | None,
     amount_factor: float,
     product_mix: str | None,
     fraud_cards: str | None,
@@ -181,7 +184,8 @@ def simulate(
 ) -> None:
     """Replay transactions into the broker at a steady rate, and their labels after a delay.
 
-    From --shift-at on, it can inject a covariate shift (--amount-factor, --product-mix) or a new
+    From --shift-at on, it can inject a covariate shift (--thin-product keeps what each
+    transaction means; --amount-factor and --product-mix change what the model reads) or a new
     fraud pattern (--fraud-cards), to watch drift checks, retraining and promotion react.
     """
     settings = get_settings()
@@ -189,12 +193,18 @@ def simulate(
     if shift_at is not None:
         try:
             mix = Shift.parse_mix(product_mix) if product_mix else None
+            thin = Shift.parse_thin(thin_product) if thin_product else None
             low, high = (int(v) for v in fraud_cards.split(":")) if fraud_cards else (0, 0)
         except ValueError as exc:
-            raise click.BadParameter(f"--product-mix FROM:TO:SHARE / --fraud-cards LOW:HIGH: {exc}") from exc
-        shift = Shift(shift_at, amount_factor, mix, (low, high) if fraud_cards else None, fraud_share)
-    elif amount_factor != 1.0 or product_mix or fraud_cards:
-        raise click.UsageError("--amount-factor, --product-mix and --fraud-cards need --shift-at")
+            raise click.BadParameter(
+                f"--thin-product PRODUCT:SHARE / --product-mix FROM:TO:SHARE / --fraud-cards LOW:HIGH: {exc}"
+            ) from exc
+        cards = (low, high) if fraud_cards else None
+        shift = Shift(shift_at, amount_factor, mix, cards, fraud_share, thin)
+    elif amount_factor != 1.0 or product_mix or fraud_cards or thin_product:
+        raise click.UsageError(
+            "--thin-product, --amount-factor, --product-mix and --fraud-cards need --shift-at"
+        )
     if identity is not None and transactions is None:
         raise click.UsageError("--identity needs --transactions")
     hold = None
@@ -231,6 +241,8 @@ def simulate(
     table.add_row("max lag behind schedule", f"{summary.max_lag_s * 1000:,.1f} ms")
     table.add_row("held for the mirror", f"{summary.held_s:,.1f} s")
     table.add_row("invalid rows (not sent)", f"{summary.invalid:,}")
+    if summary.thinned:
+        table.add_row("thinned by --thin-product (not sent)", f"{summary.thinned:,}")
     table.add_row("delivery errors", f"{summary.delivery_errors:,}")
     table.add_row("unacknowledged at exit", f"{summary.unflushed:,}")
     console.print(table)

@@ -4,9 +4,15 @@ Applied to decoded rows before they are published (``sentinel simulate --shift-a
 the local stack shows the model lifecycle react: drift checks, estimated vs realised
 performance, a retrain, a challenger in shadow, a promotion.
 
-- covariate shift: ``amount_factor`` multiplies TransactionAmt; ``product_mix`` relabels a
-  share of the rows of one ProductCD as another (``"W:C:0.5"``: half of W becomes C). What
-  fraud looks like does not change.
+- covariate shift, pure: ``thin`` drops a share of one product's transactions (``"W:0.5"``:
+  half of W is not sent, nor its labels). The mix of inputs moves; what each transaction
+  means (the chance that it is fraud, given what the model sees) does not, so a calibrated
+  model stays calibrated and the estimate before labels holds.
+- covariate shift that the model reads as something else: ``amount_factor`` multiplies
+  TransactionAmt; ``product_mix`` relabels a share of the rows of one ProductCD as another
+  (``"W:C:0.5"``: half of W becomes C). Who commits fraud does not change, but the inputs
+  now say otherwise (a legitimate W purchase looks like a C one), so calibration breaks: the
+  drift check flags it, and the estimate before labels is no longer to be trusted.
 - new fraud pattern (concept shift): rows whose card1 falls in ``fraud_cards`` (a range, a
   compromised BIN block) are fraud with probability ``fraud_share``, decided per
   TransactionID (deterministic). The inputs do not change; their meaning does.
@@ -36,6 +42,7 @@ class Shift:
     product_mix: tuple[str, str, float] | None = None  # (from ProductCD, to ProductCD, share)
     fraud_cards: tuple[int, int] | None = None  # card1 range [low, high)
     fraud_share: float = 0.8
+    thin: tuple[str, float] | None = None  # (ProductCD, share of its rows dropped)
 
     @staticmethod
     def parse_mix(text: str) -> tuple[str, str, float]:
@@ -44,6 +51,21 @@ class Shift:
         if not 0 <= float(share) <= 1:
             raise ValueError(f"product mix share {share} is not in [0, 1]")
         return source, target, float(share)
+
+    @staticmethod
+    def parse_thin(text: str) -> tuple[str, float]:
+        """``"W:0.5"`` -> ("W", 0.5)."""
+        product, share = text.split(":")
+        if not 0 <= float(share) <= 1:
+            raise ValueError(f"thinning share {share} is not in [0, 1]")
+        return product, float(share)
+
+    def keeps(self, tx: Transaction) -> bool:
+        """False for a transaction the thinning drops (it is not sent at all)."""
+        if self.thin is None or tx.TransactionDT < self.start_dt:
+            return True
+        product, share = self.thin
+        return tx.ProductCD != product or _unit(tx.TransactionID, "thin") >= share
 
     def apply(self, tx: Transaction) -> Transaction:
         if tx.TransactionDT < self.start_dt:
@@ -62,4 +84,4 @@ class Shift:
         return msgspec.structs.replace(tx, **changes) if changes else tx
 
     def stream(self, rows: Iterable[Transaction]) -> Iterator[Transaction]:
-        return (self.apply(tx) for tx in rows)
+        return (self.apply(tx) for tx in rows if self.keeps(tx))
