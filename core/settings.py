@@ -25,6 +25,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from core.errors import ConfigError
+
 CONFIG_FILE_ENV = "SENTINEL_CONFIG"
 
 
@@ -34,8 +36,15 @@ class Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
 class RedisSettings(Section):
-    url: str | None = Field(None, description="Redis URL; unset starts an embedded redis-server.")
+    url: str | None = Field(
+        None,
+        description="Redis URL; unset starts an embedded redis-server.",
+        pattern=r"^(redis|rediss|unix)://",
+    )
     key_prefix: str = Field("sentinel:", description="Prefix of every key and stream Sentinel writes.")
     server_bin: str = Field("redis-server", description="redis-server binary for the embedded Redis.")
     port: int = Field(0, ge=0, le=65535, description="Port of the embedded Redis (0: a free one).")
@@ -366,13 +375,36 @@ def process_alive(pid: int) -> bool:
 
 def read_local_stack(state_dir: Path) -> dict[str, str] | None:
     """Addresses a running `sentinel up` of ``state_dir`` published (``redis_url``, ``kafka_bootstrap``,
-    ``pid``), or None when none runs there (no file, or its process has ended)."""
+    ``pid``), or None when none runs there (no file, or its process has ended).
+
+    A file that is not what `sentinel up` writes is a ``ConfigError`` naming it: every command
+    would otherwise guess, or fail further on with a less helpful message.
+    """
+    path = state_dir / LOCAL_STACK_FILE
     try:
-        info = json.loads((state_dir / LOCAL_STACK_FILE).read_text())
-        alive = process_alive(int(info["pid"]))
-    except (OSError, ValueError, KeyError, TypeError):
+        text = path.read_text()
+    except FileNotFoundError:
         return None
-    return {str(k): str(v) for k, v in info.items()} if alive else None
+    except OSError as exc:
+        raise ConfigError(f"{path} cannot be read ({exc.strerror}): delete it") from exc
+    try:
+        info = json.loads(text)
+    except ValueError:
+        info = None
+    if not (
+        isinstance(info, dict)
+        and isinstance(info.get("pid"), int)
+        and isinstance(info.get("redis_url"), str)
+        and info["redis_url"].startswith(REDIS_SCHEMES)
+        and isinstance(info.get("kafka_bootstrap"), str)
+    ):
+        raise ConfigError(
+            f"{path} is corrupt (not the pid and addresses `sentinel up` writes): "
+            "delete it, then start the stack again with `sentinel up`"
+        )
+    if not process_alive(info["pid"]):
+        return None
+    return {str(k): str(v) for k, v in info.items()}
 
 
 def with_local_stack(settings: Settings) -> Settings:

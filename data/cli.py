@@ -12,21 +12,15 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import click
 import redis
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from core.settings import Settings, get_settings
+from core.terminal import progress
 from data.check import check_files
 from data.loader import DataFileError, DataFiles, iter_json
 from data.shift import Shift
@@ -34,18 +28,8 @@ from data.simulator import simulate as run_simulation
 from data.synthetic import TRANSACTION_FILE, generate
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 console = Console()
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    )
 
 
 def synthetic_dir(settings: Settings) -> Path:
@@ -69,9 +53,8 @@ def data() -> None:
 def synth(rows: int, seed: int, out_dir: Path | None) -> None:
     """Write synthetic train_transaction.csv and train_identity.csv (Kaggle layout, planted fraud)."""
     out_dir = out_dir or synthetic_dir(get_settings())
-    with _progress() as progress:
-        task = progress.add_task("generating", total=rows)
-        summary = generate(rows, seed, out_dir, lambda n: progress.advance(task, n))
+    with progress("generating synthetic data", rows) as tracker:
+        summary = generate(rows, seed, out_dir, tracker.advance)
     console.print(
         f"wrote {summary.rows:,} transactions ({summary.fraud_rows:,} fraud, {summary.fraud_rate:.2%}) "
         f"and {summary.identity_rows:,} identity rows to {out_dir}"
@@ -88,9 +71,8 @@ def synth(rows: int, seed: int, out_dir: Path | None) -> None:
 def check(transactions: Path, identity: Path | None) -> None:
     """Validate every row; print counts of valid rows and of each problem. Exit 1 if any is invalid."""
     try:
-        with _progress() as progress:
-            task = progress.add_task("checking", total=None)
-            report = check_files(DataFiles(transactions, identity), lambda n: progress.advance(task, n))
+        with progress("checking rows") as tracker:
+            report = check_files(DataFiles(transactions, identity), tracker.advance)
     except DataFileError as error:
         console.print(f"[red]error:[/red] {error}")
         raise SystemExit(1) from error
@@ -106,6 +88,16 @@ def check(transactions: Path, identity: Path | None) -> None:
         console.print(table)
     if not report.ok:
         raise SystemExit(1)
+
+
+def _parsed(option: str, parse: Callable[[str], T], text: str | None) -> T | None:
+    """An option's text parsed, or a usage error naming the option and what is wrong."""
+    if text is None:
+        return None
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from exc
 
 
 def _rows(files: DataFiles, limit: int | None, skip: int = 0) -> Iterator[bytes]:
@@ -191,15 +183,9 @@ def simulate(
     settings = get_settings()
     shift = None
     if shift_at is not None:
-        try:
-            mix = Shift.parse_mix(product_mix) if product_mix else None
-            thin = Shift.parse_thin(thin_product) if thin_product else None
-            low, high = (int(v) for v in fraud_cards.split(":")) if fraud_cards else (0, 0)
-        except ValueError as exc:
-            raise click.BadParameter(
-                f"--thin-product PRODUCT:SHARE / --product-mix FROM:TO:SHARE / --fraud-cards LOW:HIGH: {exc}"
-            ) from exc
-        cards = (low, high) if fraud_cards else None
+        mix = _parsed("--product-mix", Shift.parse_mix, product_mix)
+        thin = _parsed("--thin-product", Shift.parse_thin, thin_product)
+        cards = _parsed("--fraud-cards", Shift.parse_cards, fraud_cards)
         shift = Shift(shift_at, amount_factor, mix, cards, fraud_share, thin)
     elif amount_factor != 1.0 or product_mix or fraud_cards or thin_product:
         raise click.UsageError(
@@ -215,20 +201,18 @@ def simulate(
     if transactions is None:
         directory = synthetic_dir(settings)
         if not (directory / TRANSACTION_FILE).is_file():
-            with _progress() as progress:
-                task = progress.add_task("generating synthetic data", total=synthetic_rows)
-                generate(synthetic_rows, 0, directory, lambda n: progress.advance(task, n))
+            with progress("generating synthetic data", synthetic_rows) as tracker:
+                generate(synthetic_rows, 0, directory, tracker.advance)
         files = DataFiles.in_dir(directory)
     else:
         files = DataFiles(transactions, identity)
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        with _progress() as progress:
-            task = progress.add_task(f"publishing at {rate:g}/s", total=limit)
+        with progress(f"publishing at {rate:g}/s", limit) as tracker:
             summary = run_simulation(
                 settings, _rows(files, limit, skip), rate, limit=limit, speedup=speedup, label_delay_s=label_delay,
-                progress=lambda n: progress.advance(task, n), stop=stop, hold=hold, shift=shift,
+                progress=tracker.advance, stop=stop, hold=hold, shift=shift,
             )  # fmt: skip
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -26,13 +26,30 @@ from dataclasses import dataclass
 
 import msgspec
 
-from data.schema import Transaction
+from data.schema import COLUMNS_BY_NAME, Transaction
 
 
 def _unit(tx_id: int, salt: str) -> float:
     """A deterministic number in [0, 1) per transaction."""
     digest = hashlib.blake2b(f"{salt}:{tx_id}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
+
+
+def _product(code: str) -> str:
+    codes = COLUMNS_BY_NAME["ProductCD"].allowed or ()
+    if code not in codes:
+        raise ValueError(f"{code!r} is not a product code ({', '.join(map(str, codes))})")
+    return code
+
+
+def _share(text: str) -> float:
+    try:
+        share = float(text)
+    except ValueError:
+        raise ValueError(f"share {text!r} is not a number") from None
+    if not 0 <= share <= 1:
+        raise ValueError(f"share {text} is not in [0, 1]")
+    return share
 
 
 @dataclass(frozen=True)
@@ -46,19 +63,32 @@ class Shift:
 
     @staticmethod
     def parse_mix(text: str) -> tuple[str, str, float]:
-        """``"W:C:0.5"`` -> ("W", "C", 0.5)."""
-        source, target, share = text.split(":")
-        if not 0 <= float(share) <= 1:
-            raise ValueError(f"product mix share {share} is not in [0, 1]")
-        return source, target, float(share)
+        """``"W:C:0.5"`` -> ("W", "C", 0.5); ValueError saying what is wrong otherwise."""
+        parts = text.split(":")
+        if len(parts) != 3:
+            raise ValueError(f"{text!r} is not FROM:TO:SHARE (e.g. W:C:0.5)")
+        source, target, share = parts
+        return _product(source), _product(target), _share(share)
+
+    @staticmethod
+    def parse_cards(text: str) -> tuple[int, int]:
+        """``"5000:5400"`` -> (5000, 5400), a card1 range [low, high); ValueError otherwise."""
+        parts = text.split(":")
+        try:
+            low, high = (int(part) for part in parts)
+        except ValueError:
+            raise ValueError(f"{text!r} is not LOW:HIGH with whole numbers (e.g. 5000:5400)") from None
+        if low >= high:
+            raise ValueError(f"{text!r}: LOW must be below HIGH")
+        return low, high
 
     @staticmethod
     def parse_thin(text: str) -> tuple[str, float]:
-        """``"W:0.5"`` -> ("W", 0.5)."""
-        product, share = text.split(":")
-        if not 0 <= float(share) <= 1:
-            raise ValueError(f"thinning share {share} is not in [0, 1]")
-        return product, float(share)
+        """``"W:0.5"`` -> ("W", 0.5); ValueError saying what is wrong otherwise."""
+        parts = text.split(":")
+        if len(parts) != 2:
+            raise ValueError(f"{text!r} is not PRODUCT:SHARE (e.g. W:0.5)")
+        return _product(parts[0]), _share(parts[1])
 
     def keeps(self, tx: Transaction) -> bool:
         """False for a transaction the thinning drops (it is not sent at all)."""

@@ -92,6 +92,10 @@ class ScoreKeys:
         """Hash: per-minute counters of the score stage (``functions.result.kpi_increments``)."""
         return f"{self.prefix}kpi:{minute}"
 
+    def segments(self, minute: int) -> str:
+        """Hash: per-minute counters per segment and decision (``functions.result.segment_increments``)."""
+        return f"{self.prefix}kpiseg:{minute}"
+
     @property
     def alerts_channel(self) -> str:
         """Pub/sub channel: every AlertRaised as JSON, for live dashboards."""
@@ -105,7 +109,8 @@ class LabelKeys:
     prefix: str
 
     def label(self, transaction_id: int) -> str:
-        """Hash: the label of one transaction (isFraud, TransactionDT, amount, probability, delay_s)."""
+        """Hash: the label of one transaction joined with its result (``functions.label_store``: isFraud,
+        TransactionDT, amount, probability, decision, model_version, delay_s, segment)."""
         return f"{self.prefix}feat:lbl:tx:{transaction_id}"
 
     @property
@@ -154,6 +159,31 @@ class OperatorKeys:
     def alert_verdict(self, transaction_id: int) -> str:
         """Hash: an analyst's verdict on the alert of one transaction (verdict, by, at, note); expiring."""
         return f"{self.prefix}alert:verdict:{transaction_id}"
+
+    def queue_order(self, order: str, decision: str) -> str:
+        """Zset: the open alerts' index (``gateway.services.queue_index``), member TransactionID, scored
+        by ``order`` (raised / amount / probability), of one ``decision`` (review / decline / all)."""
+        return f"{self.prefix}alert:open:{decision}:{order}"
+
+    @property
+    def queue_entries(self) -> str:
+        """Hash: TransactionID -> alerts stream entry id, of every alert the queue index holds."""
+        return f"{self.prefix}alert:entry"
+
+    @property
+    def queue_resolved(self) -> str:
+        """Zset: resolved alerts still in the alerts stream, member TransactionID, score = raise order."""
+        return f"{self.prefix}alert:resolved"
+
+    @property
+    def queue_cursor(self) -> str:
+        """String: the last alerts stream entry id the queue index has taken in."""
+        return f"{self.prefix}alert:cursor"
+
+    @property
+    def verdict_waits(self) -> str:
+        """Zset: the latest verdicts, member "TransactionID:seconds from alert to verdict", score = when (ms)."""
+        return f"{self.prefix}alert:waits"
 
 
 @dataclass(frozen=True)

@@ -33,13 +33,14 @@ from functions.velocity import ScriptClient
 _JOIN = Template("""
 local stats, window, waiting, ages = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local n, ttl, keep, now_ms = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local FIELDS = {'isFraud', 'TransactionDT', 'amount', 'probability', 'decision', 'model_version', 'delay_s'}
+local FIELDS = {'isFraud', 'TransactionDT', 'amount', 'probability', 'decision', 'model_version', 'delay_s',
+  'segment'}
 local function result(rk) return redis.call('HMGET', rk, $joined) end
 -- store label y of txid joined with result r (r[3] false: stored unscored), count it once
 local function join(lk, r, txid, y, arrived)
   local delay = false
   if arrived and tonumber(r[6]) then delay = string.format('%.6f', (arrived - tonumber(r[6])) / 1e9) end
-  local row = {tostring(y), r[1], r[2], r[3], r[4], r[5], delay}
+  local row = {tostring(y), r[1], r[2], r[3], r[4], r[5], delay, r[7]}
   local set = {}
   for j = 1, #FIELDS do
     if row[j] then set[#set + 1] = FIELDS[j]; set[#set + 1] = row[j] end
@@ -128,7 +129,7 @@ redis.call('ZREMRANGEBYRANK', window, 0, -(keep + 1))
 return {joined, expired}
 """
 )
-_WIDTH = 8
+_WIDTH = 9
 
 
 class LabelClient(ScriptClient, Protocol):
@@ -189,7 +190,7 @@ class RedisLabelStore:
         flat = self._store(keys=keys, args=args)
         out = []
         for i, item in enumerate(batch):
-            dup, y, dt, amount, probability, decision, version, delay = flat[i * _WIDTH : (i + 1) * _WIDTH]
+            dup, y, dt, amount, probability, decision, version, delay, _ = flat[i * _WIDTH : (i + 1) * _WIDTH]
             out.append(
                 LabelStored(
                     TransactionID=item.label.TransactionID,
@@ -224,10 +225,18 @@ class RedisLabelStore:
         return int(self._client.hlen(self._keys.waiting))
 
     def window(self) -> list[tuple[int, float]]:
-        members = self._client.zrevrange(self._keys.window, 0, QUALITY_WINDOW - 1)
-        pairs = []
-        for member in members:
-            _, y, probability = member.split(b":")
-            if probability and probability not in (b"nan", b"None"):
-                pairs.append((int(y), float(probability)))
-        return pairs
+        return [(y, p) for _, y, p in read_window(self._client, self._keys, QUALITY_WINDOW)]
+
+
+class WindowClient(Protocol):
+    def zrevrange(self, name: str, start: int, end: int) -> Any: ...
+
+
+def read_window(client: WindowClient, keys: LabelKeys, limit: int) -> list[tuple[int, int, float]]:
+    """(TransactionID, isFraud, probability) of the latest ``limit`` labels, newest first, scored ones only."""
+    out = []
+    for member in client.zrevrange(keys.window, 0, limit - 1):
+        tx_id, y, probability = member.split(b":")
+        if probability and probability not in (b"nan", b"None"):
+            out.append((int(tx_id), int(y), float(probability)))
+    return out

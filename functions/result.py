@@ -1,9 +1,16 @@
 """Score stage, records: the result hash of each transaction and the per-minute KPI counters.
 
 The score stage writes both in the atomic commit of each batch (``ScoreKeys.result`` /
-``ScoreKeys.kpi``). This module is the one owner of their fields: the label stage joins a
-result by the names in ``JOINED`` (its Lua reads them), the gateway reads results back with
-``from_hash`` and the counters with ``SCORED`` / ``count_field`` / ``amount_field``.
+``ScoreKeys.kpi``, and the per-segment counters ``ScoreKeys.segments``). This module is the one
+owner of their fields: the label stage joins a result by the names in ``JOINED`` (its Lua reads
+them), the gateway reads results back with ``from_hash``, the counters with ``SCORED`` /
+``count_field`` / ``amount_field`` and the breakdown with ``read_segment_counters``.
+
+A transaction's *segment* is its values of the breakdown dimensions (``SEGMENT_COLUMNS``:
+product, card network, card type, device type), one short string. Each column holds a closed
+set of values (``data.schema``), so there are at most a few hundred segments; one counter per
+segment and decision keeps the score stage's cost to about two counter updates per batch and
+segment, and the label join copies the segment so that labelled fraud can be broken down too.
 """
 
 from __future__ import annotations
@@ -13,12 +20,12 @@ from collections.abc import Mapping, Sequence
 import msgspec
 
 from functions.decision import Decision
-from functions.events import TxScored
+from functions.events import TxEnriched, TxScored
 from functions.scorer import Reason
 
 Scalar = str | int | float
 
-JOINED = ("TransactionDT", "amount", "probability", "decision", "model_version", "published_ns")
+JOINED = ("TransactionDT", "amount", "probability", "decision", "model_version", "published_ns", "segment")
 """The result fields the label stage joins onto a label, in the order its script reads them."""
 
 _encode_reasons = msgspec.json.Encoder().encode
@@ -33,8 +40,9 @@ class ResultRecord(msgspec.Struct, frozen=True, kw_only=True):
     published_ns: int | None = None
 
 
-def to_hash(tx: TxScored, published_ns: int | None, scored_ns: int) -> dict[str, Scalar]:
-    """The result hash of a scored transaction (``published_ns``: the input's publish time, if known)."""
+def to_hash(tx: TxScored, published_ns: int | None, scored_ns: int, segment: str = "") -> dict[str, Scalar]:
+    """The result hash of a scored transaction (``published_ns``: the input's publish time, if known;
+    ``segment``: ``segment_of`` its enriched event)."""
     record: dict[str, Scalar] = {
         "probability": tx.probability,
         "decision": tx.decision,
@@ -48,6 +56,7 @@ def to_hash(tx: TxScored, published_ns: int | None, scored_ns: int) -> dict[str,
         "uid": tx.uid,
         "reasons": _encode_reasons(tx.reasons).decode(),
         "scored_ns": scored_ns,
+        "segment": segment,
     }
     if published_ns is not None:
         record["published_ns"] = published_ns
@@ -119,3 +128,48 @@ def kpi_increments(batch: Sequence[TxScored]) -> dict[str, int | float]:
         ):
             counts[name] = counts.get(name, 0) + amount
     return counts
+
+
+SEGMENT_COLUMNS = ("ProductCD", "card4", "card6", "DeviceType")
+"""The breakdown dimensions, in the order a segment string holds their values."""
+_SEP = "|"
+_AMOUNT = "$"
+
+
+def segment_of(tx: TxEnriched) -> str:
+    """The transaction's segment: its values of ``SEGMENT_COLUMNS`` joined by "|" (missing: empty)."""
+    c = tx.categories
+    return f"{tx.ProductCD}|{c.get('card4', '')}|{c.get('card6', '')}|{c.get('DeviceType', '')}"
+
+
+def split_segment(segment: str) -> dict[str, str]:
+    """Column -> value of a segment string (an older or malformed one: every value empty)."""
+    values = segment.split(_SEP)
+    if len(values) != len(SEGMENT_COLUMNS):
+        values = [""] * len(SEGMENT_COLUMNS)
+    return dict(zip(SEGMENT_COLUMNS, values, strict=True))
+
+
+def segment_increments(batch: Sequence[tuple[str, TxScored]]) -> dict[str, int | float]:
+    """What a scored batch of (segment, score) adds to its minute's per-segment counters:
+    ``<decision>:<segment>`` counts, ``<decision>$:<segment>`` amounts."""
+    counts: dict[str, int | float] = {}
+    for segment, tx in batch:
+        n, amount = f"{tx.decision}:{segment}", f"{tx.decision}{_AMOUNT}:{segment}"
+        counts[n] = counts.get(n, 0) + 1
+        counts[amount] = counts.get(amount, 0.0) + tx.TransactionAmt
+    return counts
+
+
+def read_segment_counters(counters: Mapping[str, float]) -> dict[tuple[str, str], tuple[int, float]]:
+    """(segment, decision) -> (count, amount) of summed per-segment counters (``segment_increments``)."""
+    out: dict[tuple[str, str], tuple[int, float]] = {}
+    for name, value in counters.items():
+        head, _, segment = name.partition(":")
+        decision = head.removesuffix(_AMOUNT)
+        count, amount = out.get((segment, decision), (0, 0.0))
+        if head.endswith(_AMOUNT):
+            out[(segment, decision)] = (count, amount + value)
+        else:
+            out[(segment, decision)] = (count + int(value), amount)
+    return out

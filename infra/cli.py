@@ -17,6 +17,7 @@ from typing import Any
 import click
 import redis
 from confluent_kafka import KafkaException
+from pydantic import ValidationError
 
 from core.errors import SentinelError
 from core.settings import get_settings
@@ -85,7 +86,7 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (SentinelError, redis.RedisError, KafkaException, OSError) as exc:
+        except (SentinelError, redis.RedisError, KafkaException, OSError, ValidationError) as exc:
             log.debug("command failed", exc_info=True)
             raise click.ClickException(one_line(exc)) from exc
 
@@ -101,10 +102,17 @@ def one_line(exc: BaseException) -> str:
         return f"cannot reach Redis: {exc}".replace("\n", " ")
     if isinstance(exc, redis.RedisError):
         return f"Redis refused the command: {exc}".replace("\n", " ")
+    if isinstance(exc, ValidationError):  # a setting's value (environment or TOML file)
+        return "; ".join(f"invalid setting {_env_name(e['loc'])}: {e['msg']}" for e in exc.errors())
     if isinstance(exc, KafkaException):
         return f"broker error: {exc.args[0] if exc.args else exc}"
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
+
+
+def _env_name(loc: tuple[int | str, ...]) -> str:
+    """``("streams", "batch_size")`` -> ``SENTINEL_STREAMS_BATCH_SIZE``."""
+    return "SENTINEL_" + "_".join(str(part) for part in loc[:2]).upper()
 
 
 @click.group(cls=LazyGroup, table=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
@@ -122,14 +130,12 @@ def cli(verbose: int) -> None:
 
 @click.command()
 def config() -> None:
-    """Print every setting: environment variable, current value, default, meaning."""
-    from rich.console import Console
-    from rich.table import Table
+    """Print every setting: environment variable, current value, default, meaning.
 
-    table = Table("variable", "value", "default", "meaning")
-    for row in get_settings().describe():
-        table.add_row(*row)
-    Console().print(table)
+    A table when the terminal is wide enough, else one block per setting (nothing cut)."""
+    from core.terminal import print_table
+
+    print_table(("variable", "value", "default", "meaning"), get_settings().describe())
 
 
 def main() -> None:

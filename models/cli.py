@@ -19,9 +19,9 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.table import Column, Table
 
 from core.settings import get_settings
+from core.terminal import print_table
 from models.registry import Registry, RegistryError
 
 CLI_ACTOR = "cli"
@@ -60,25 +60,25 @@ def list_versions() -> None:
     """Every registered version with its role and headline test metrics."""
     registry = _registry()
     pointer = registry.pointer()
-    table = Table(
-        Column("version", no_wrap=True), "role", "algorithm", "PR-AUC", "ROC-AUC", "recall@1%FPR", "ECE",
-        "review", "decline",
-    )  # fmt: skip
+    columns = (
+        "version",
+        "role",
+        "algorithm",
+        "PR-AUC",
+        "ROC-AUC",
+        "recall@1%FPR",
+        "ECE",
+        "review",
+        "decline",
+    )
+    rows = []
     for version in registry.versions():
         role = {pointer["champion"]: "champion", pointer["challenger"]: "challenger"}.get(version, "")
         test = registry.read(version, "metrics.json")["test"]
-        table.add_row(
-            version,
-            role,
-            registry.read(version, "manifest.json")["algorithm"],
-            f"{test['pr_auc']:.4f}",
-            f"{test['roc_auc']:.4f}",
-            f"{test['recall_at_1pct_fpr']:.4f}",
-            f"{test['ece']:.4f}",
-            f"{test['review_threshold']:.4f}",
-            f"{test['decline_threshold']:.4f}",
-        )
-    Console().print(table)
+        metrics = ("pr_auc", "roc_auc", "recall_at_1pct_fpr", "ece", "review_threshold", "decline_threshold")
+        algorithm = registry.read(version, "manifest.json")["algorithm"]
+        rows.append([version, role, algorithm, *(f"{test[name]:.4f}" for name in metrics)])
+    print_table(columns, rows)
     if not registry.versions():
         click.echo(f"no models in {registry.root}: run `sentinel train`")
 

@@ -16,11 +16,10 @@ from collections.abc import Callable, Sequence
 
 import click
 import redis
-from rich.console import Console
-from rich.table import Table
 
 from core.errors import ConfigError
 from core.settings import Settings, get_settings
+from core.terminal import print_table
 from streams import dlq as dead_letters
 from streams.function import Pipeline, load_pipeline
 from streams.keys import Keys
@@ -75,7 +74,7 @@ def list_functions(stats: bool) -> None:
     columns += (
         ["processed", "dead", "failed", "lag", "pending", "p50 ms", "p99 ms"] if stats else ["description"]
     )
-    table = Table(*columns)
+    rows = []
     client = _client(settings) if stats else None
     keys = Keys(settings.redis.key_prefix)
     for spec in pipeline.user_facing():
@@ -96,8 +95,8 @@ def list_functions(stats: bool) -> None:
             row += [f"{v:.2f}" if v is not None else "-" for v in (s.latency_p50_ms, s.latency_p99_ms)]
         else:
             row.append(spec.description)
-        table.add_row(*row)
-    Console().print(table)
+        rows.append(row)
+    print_table(columns, rows)
 
 
 def run_workers(
@@ -210,10 +209,13 @@ def dlq_list(limit: int) -> None:
     """The newest dead letters."""
     settings = get_settings()
     client, keys = _client(settings), Keys(settings.redis.key_prefix)
-    table = Table("id", "function", "stream", "entry", "deliveries", "reason")
-    for d in dead_letters.list_dead_letters(client, keys, limit):
-        table.add_row(d.id, d.function, d.stream, d.entry_id, str(d.deliveries), d.reason[:120])
-    Console().print(table)
+    print_table(
+        ("id", "function", "stream", "entry", "deliveries", "reason"),
+        [
+            (d.id, d.function, d.stream, d.entry_id, str(d.deliveries), d.reason[:120])
+            for d in dead_letters.list_dead_letters(client, keys, limit)
+        ],
+    )
     click.echo(f"{dead_letters.count_dead_letters(client, keys)} dead letters in total")
 
 

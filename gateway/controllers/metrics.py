@@ -10,10 +10,13 @@ from litestar.params import QueryParameter
 from gateway.auth import SECURITY_SCHEME, Role, requires
 from gateway.problems import problem_responses
 from gateway.schemas.drift import PerformanceView
-from gateway.schemas.metrics import Overview, Timeseries
+from gateway.schemas.metrics import Breakdown, Overview, Reliability, Timeseries
 from gateway.services import Deps
 
 Minutes = Annotated[int, QueryParameter(ge=1, le=1_440, description="How many recent minutes.")]
+Labels = Annotated[
+    int, QueryParameter(ge=1, le=50_000, description="How many of the latest labelled, scored transactions.")
+]
 
 
 class MetricsController(Controller):
@@ -51,3 +54,31 @@ class MetricsController(Controller):
     )
     def performance(self, services: Deps) -> PerformanceView:
         return services.drift.performance()
+
+    @get(
+        "/breakdown",
+        guards=[requires(Role.ANALYST)],
+        summary="Decisions, amounts and labelled fraud caught per product, card network, card type and device type",
+        description="Decisions and amounts over the last minutes; labelled fraud (and the fraud amount at or "
+        "above the review threshold in force) over the latest labelled, scored transactions.",
+        responses=problem_responses(401, 403),
+        sync_to_thread=True,
+    )
+    def breakdown(self, services: Deps, minutes: Minutes = 60, labels: Labels = 5_000) -> Breakdown:
+        review = services.strategy.get().review_threshold
+        return services.breakdown.breakdown(minutes, review, labels)
+
+    @get(
+        "/reliability",
+        guards=[requires(Role.ANALYST)],
+        summary="Reliability diagram: predicted vs observed fraud rate per probability bin, on arrived labels",
+        responses=problem_responses(401, 403),
+        sync_to_thread=True,
+    )
+    def reliability(
+        self,
+        services: Deps,
+        bins: Annotated[int, QueryParameter(ge=2, le=50, description="Equal-width probability bins.")] = 10,
+        labels: Labels = 5_000,
+    ) -> Reliability:
+        return services.breakdown.reliability(bins, labels)

@@ -68,3 +68,51 @@ class MinutePoint(msgspec.Struct, frozen=True, kw_only=True):
 
 class Timeseries(msgspec.Struct, frozen=True, kw_only=True):
     points: list[MinutePoint]
+
+
+class SegmentRow(msgspec.Struct, frozen=True, kw_only=True):
+    """One value of a breakdown dimension: its decisions and amounts, and its labelled fraud."""
+
+    value: str  # "" when the transactions had no value in the column
+    scored: int
+    approved: int
+    reviewed: int
+    declined: int
+    amount_approved: float
+    amount_reviewed: float
+    amount_declined: float
+    labelled: int  # among the latest labelled, scored transactions
+    frauds: int
+    fraud_amount: float
+    fraud_amount_caught: float  # labelled fraud at or above the review threshold in force
+
+
+class Dimension(msgspec.Struct, frozen=True, kw_only=True):
+    name: str  # ProductCD | card4 | card6 | DeviceType
+    rows: list[SegmentRow]  # most scored first
+
+
+class Breakdown(msgspec.Struct, frozen=True, kw_only=True):
+    """Decisions, amounts and fraud caught per product, card network, card type and device type."""
+
+    minutes: int
+    review_threshold: float
+    labels: int  # labelled, scored transactions the fraud columns are taken over
+    dimensions: list[Dimension]
+
+
+class ReliabilityBin(msgspec.Struct, frozen=True, kw_only=True):
+    lower: float
+    upper: float
+    count: int
+    frauds: int
+    mean_predicted: float | None  # None: no labelled transaction in the bin
+    observed_rate: float | None
+
+
+class Reliability(msgspec.Struct, frozen=True, kw_only=True):
+    """Predicted vs observed fraud rate per probability bin, on the labels arrived so far."""
+
+    labels: int
+    ece: float | None  # expected calibration error: the count-weighted mean |predicted - observed|
+    bins: list[ReliabilityBin]

@@ -25,6 +25,7 @@ from functions.keys import FeatureKeys, LabelKeys, OperatorKeys, ScoreKeys
 from functions.strategy import RedisThresholds
 from gateway.services.alerts import AlertService
 from gateway.services.audit import AuditLog
+from gateway.services.breakdown import BreakdownService
 from gateway.services.drift import DriftService
 from gateway.services.events import EventService
 from gateway.services.health import HealthService
@@ -56,6 +57,7 @@ class Services:
     transactions: TransactionService
     publisher: Publisher
     metrics: MetricsService
+    breakdown: BreakdownService
     audit: AuditLog
     drift: DriftService
 
@@ -73,6 +75,7 @@ def build_services(
     )
     audit = AuditLog(client, operators.audit)
     scoring = ScoreService(client, settings, wiring)
+    queue = QueueService(client, keys, operators, wiring.alerts_stream)
     registry = Registry(settings.models.registry_dir)
     defaults = (settings.strategy.review_threshold, settings.strategy.decline_threshold)
     return Services(
@@ -105,10 +108,11 @@ def build_services(
         transactions=TransactionService(
             client, keys, FeatureKeys(prefix), labels, wiring.scored_stream, scoring
         ),
-        publisher=Publisher(settings),
+        publisher=Publisher(settings, client),
         metrics=MetricsService(
             client, keys, results, labels, [(s.name, s.input, s.group) for s in wiring.pipeline.user_facing()]
         ),
+        breakdown=BreakdownService(client, results, labels),
         alerts=AlertService(
             client,
             keys,
@@ -118,8 +122,9 @@ def build_services(
             wiring.labels_stream,
             audit,
             settings.features.label_ttl_s,
+            queue.index,
         ),
-        queue=QueueService(client, keys, operators, wiring.alerts_stream),
+        queue=queue,
         audit=audit,
         drift=DriftService(settings, client, registry, audit),
     )

@@ -2,8 +2,9 @@
 
 Alerts live in the score stage's ``alerts`` stream (one per reviewed or declined
 transaction). Resolving one records the verdict, appends the label to the ``labels`` stream
-(the label stage stores it for live quality metrics and retraining, as a chargeback would)
-and writes the audit entry, all in one MULTI/EXEC.
+(the label stage stores it for live quality metrics and retraining, as a chargeback would),
+writes the audit entry and removes the alert from the open-alerts index
+(``gateway.services.queue_index``), all in one MULTI/EXEC.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from gateway.schemas.common import Verdict, reasons_of
 from gateway.schemas.investigation import Alert, AlertPage, Resolution, Resolve
 from gateway.services.audit import AuditLog, now_iso
 from gateway.services.pages import Entry, page_back
+from gateway.services.queue_index import QueueIndex, raise_order
 from streams.events import ORIGIN, PAYLOAD, PUBLISHED_NS, entry_fields
 from streams.keys import Keys
 
@@ -50,6 +52,7 @@ class AlertService:
         labels_stream: str,  # a verdict becomes a Label here
         audit: AuditLog,
         ttl_s: int,
+        index: QueueIndex,  # the open-alerts index: a verdict removes its alert
     ) -> None:
         self._redis = client
         self._results = results
@@ -58,6 +61,7 @@ class AlertService:
         self._labels = keys.stream(labels_stream)
         self._audit = audit
         self._ttl_s = ttl_s
+        self._index = index
 
     def list(self, flt: AlertFilter, limit: int, cursor: str | None) -> AlertPage:
         def convert(entries: list[Entry]) -> list[Alert | None]:
@@ -92,6 +96,8 @@ class AlertService:
         if from_hash(tx_id, found).scored.decision == "approve":
             raise NotFound(f"transaction {tx_id} was approved: it raised no alert")
         verdict_key = self._operators.alert_verdict(tx_id)
+        self._index.sync()  # so that an alert raised a moment ago is indexed, and its wait measured
+        entry_id = self._index.entry_of(tx_id)
         at = now_iso()
         record = {"verdict": resolution.verdict, "by": actor, "at": at, "note": resolution.note or ""}
         with self._redis.pipeline(transaction=True) as pipe:
@@ -110,6 +116,7 @@ class AlertService:
                 "note": resolution.note or "",
             }
             self._audit.record(pipe, actor, "alert.resolve", detail, at)
+            self._index.remove(pipe, tx_id, raise_order(entry_id) if entry_id else None, time.time())
             try:
                 pipe.execute()
             except redis.WatchError as exc:

@@ -1,17 +1,16 @@
-"""Alert queue for the Ops Center: every alert still kept, filtered, sorted and paged on the server.
+"""Alert queue for the Ops Center: alerts filtered, sorted and paged on the server, with the queue's KPIs.
 
-The cursor listing (``AlertService.list``) is newest first only; a work queue also sorts by
-amount, probability or age and reports its size. That needs the whole (bounded) alerts
-stream, so it is read once per request with a light decoder (no reasons), the open/resolved
-state comes from one pipelined EXISTS per alert, and only the page's alerts are decoded in
-full. 10,000 open alerts take well under a second (tests/integration/gateway/test_queue.py).
+Open alerts (the work queue, what the Ops Center shows first) come from the open-alerts index
+(``gateway.services.queue_index``): a page costs O(page) whatever the queue's size, and so do
+the KPIs (open, oldest open, resolved, median time to verdict). Resolved or all alerts (history
+browsing) are read from the whole (bounded) alerts stream per request with a light decoder, the
+verdicts with one pipelined EXISTS per alert; only the page's alerts are decoded in full.
 """
 
 from __future__ import annotations
 
 import statistics
 import time
-from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
@@ -19,26 +18,15 @@ import redis
 
 from functions.events import decode_alert
 from functions.keys import OperatorKeys
-from gateway.schemas.investigation import AlertQueue
+from gateway.schemas.investigation import Alert, AlertQueue
 from gateway.services.alerts import alert_of
+from gateway.services.queue_index import Light, QueueIndex, decode_light, order_at, raised_at
 from streams.events import PAYLOAD
 from streams.keys import Keys
 
 Sort = Literal["newest", "oldest", "amount_desc", "amount_asc", "probability_desc", "probability_asc"]
 _PAYLOAD = PAYLOAD.encode()
 _CHUNK = 2_000
-
-
-class _Light(msgspec.Struct, kw_only=True):
-    """The fields of an alert payload the queue filters and sorts on (the rest is skipped)."""
-
-    TransactionID: int
-    TransactionAmt: float
-    probability: float
-    decision: str
-
-
-_decode_light = msgspec.json.Decoder(_Light).decode
 
 
 class QueueFilter(msgspec.Struct, frozen=True, kw_only=True):
@@ -54,11 +42,19 @@ class _Row(msgspec.Struct, kw_only=True):
     entry_id: str
     order: tuple[int, int]  # the entry id as numbers: raise order, exact even within a millisecond
     raised_at: float
-    light: _Light
+    light: Light
     payload: bytes
     resolved: bool = False
 
 
+_ORDERS: dict[str, tuple[str, bool]] = {  # sort -> (index order, reverse)
+    "newest": ("raised", True),
+    "oldest": ("raised", False),
+    "amount_desc": ("amount", True),
+    "amount_asc": ("amount", False),
+    "probability_desc": ("probability", True),
+    "probability_asc": ("probability", False),
+}
 _SORT_KEYS: dict[str, tuple[Any, bool]] = {
     "newest": (lambda r: r.order, True),
     "oldest": (lambda r: r.order, False),
@@ -74,12 +70,57 @@ class QueueService:
         self._redis = client
         self._operators = operators
         self._stream = keys.stream(alerts_stream)
+        self.index = QueueIndex(client, operators, self._stream)
 
     def page(self, flt: QueueFilter, sort: Sort, offset: int, limit: int) -> AlertQueue:
         now = time.time()
-        rows = self._rows()
-        open_rows = [r for r in rows if not r.resolved]
-        matching = [r for r in rows if _keep(r, flt, now)]
+        self.index.sync()
+        if flt.status == "open":
+            total, items = self._open_page(flt, sort, offset, limit, now)
+        else:
+            total, items = self._history_page(flt, sort, offset, limit, now)
+        n_open, n_resolved, oldest, waits = self.index.kpis()
+        return AlertQueue(
+            items=items,
+            total=total,
+            offset=offset,
+            open=n_open,
+            resolved=n_resolved,
+            oldest_open_age_s=round(max(0.0, now - raised_at(oldest)), 1) if oldest is not None else None,
+            median_time_to_verdict_s=round(statistics.median(waits), 1) if waits else None,
+        )
+
+    def _open_page(
+        self, flt: QueueFilter, sort: Sort, offset: int, limit: int, now: float
+    ) -> tuple[int, list[Alert]]:
+        order, reverse = _ORDERS[sort]
+        raised = (
+            None if flt.max_age_s is None else order_at(now - flt.max_age_s),
+            None if flt.min_age_s is None else order_at(now - flt.min_age_s),
+        )
+        total, found = self.index.page(
+            flt.decision or "all",
+            order,
+            reverse,
+            raised,
+            (flt.min_amount, flt.max_amount),
+            offset,
+            limit,
+        )
+        pipe = self._redis.pipeline(transaction=False)
+        for _, entry_id in found:
+            pipe.xrange(self._stream, min=entry_id, max=entry_id, count=1)
+        items = []
+        for (_, entry_id), entries in zip(found, pipe.execute(), strict=True):
+            payload = entries[0][1].get(_PAYLOAD) if entries else None
+            if payload is not None:  # trimmed meanwhile: the next sync drops it from the index
+                items.append(alert_of(entry_id, decode_alert(payload), {}))
+        return total, items
+
+    def _history_page(
+        self, flt: QueueFilter, sort: Sort, offset: int, limit: int, now: float
+    ) -> tuple[int, list[Alert]]:
+        matching = [r for r in self._rows() if _keep(r, flt, now)]
         key, reverse = _SORT_KEYS[sort]
         matching.sort(key=key, reverse=reverse)
         chosen = matching[offset : offset + limit]
@@ -88,15 +129,7 @@ class QueueService:
             alert_of(r.entry_id, decode_alert(r.payload), verdicts.get(r.light.TransactionID, {}))
             for r in chosen
         ]
-        return AlertQueue(
-            items=items,
-            total=len(matching),
-            offset=offset,
-            open=len(open_rows),
-            resolved=len(rows) - len(open_rows),
-            oldest_open_age_s=round(now - min(r.raised_at for r in open_rows), 1) if open_rows else None,
-            median_time_to_verdict_s=self._median_time_to_verdict(rows),
-        )
+        return len(matching), items
 
     def _rows(self) -> list[_Row]:
         """Every alert in the stream, oldest first, with whether it has a verdict."""
@@ -115,7 +148,7 @@ class QueueService:
                         entry_id=entry_id,
                         order=(ms, seq),
                         raised_at=ms / 1000,
-                        light=_decode_light(payload),
+                        light=decode_light(payload),
                         payload=payload,
                     )
                 )
@@ -137,19 +170,6 @@ class QueueService:
             tx_id: {k.decode(): v.decode() for k, v in raw.items()}
             for tx_id, raw in zip(tx_ids, pipe.execute(), strict=True)
         }
-
-    def _median_time_to_verdict(self, rows: list[_Row], sample: int = 500) -> float | None:
-        """Median seconds from alert to verdict over the latest ``sample`` resolved alerts."""
-        resolved = [r for r in rows if r.resolved][-sample:]
-        pipe = self._redis.pipeline(transaction=False)
-        for row in resolved:
-            pipe.hget(self._operators.alert_verdict(row.light.TransactionID), "at")
-        waits = [
-            datetime.fromisoformat(at.decode()).timestamp() - row.raised_at
-            for row, at in zip(resolved, pipe.execute(), strict=True)
-            if at
-        ]
-        return round(statistics.median(waits), 1) if waits else None
 
 
 def _keep(row: _Row, flt: QueueFilter, now: float) -> bool:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import redis
 
 from functions.decision import Thresholds
 from functions.keys import LabelKeys
+from functions.label_store import read_window
 from functions.strategy import ThresholdStore
 from gateway.problems import Invalid
 from gateway.schemas.strategy import Simulation, SimulationRequest, Strategy, StrategyUpdate
@@ -125,15 +125,10 @@ class StrategyService:
 
     def _labelled(self, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(probability, label, amount) of the most recent scored, labelled transactions."""
-        members: Any = self._redis.zrevrange(self._labels.window, 0, limit - 1)
-        ids, labels, probs = [], [], []
-        for member in members:
-            tx_id, label, score = member.decode().split(":")
-            if score in ("", "nan", "None"):
-                continue  # labelled but never scored: nothing to simulate
-            ids.append(int(tx_id))
-            labels.append(int(label))
-            probs.append(float(score))
+        window = read_window(self._redis, self._labels, limit)
+        ids = [tx_id for tx_id, _, _ in window]
+        labels = [y for _, y, _ in window]
+        probs = [p for _, _, p in window]
         pipe = self._redis.pipeline(transaction=False)
         for tx_id in ids:
             pipe.hget(self._labels.label(tx_id), "amount")

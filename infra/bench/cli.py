@@ -27,6 +27,7 @@ BENCHES: dict[str, tuple[str, str]] = {
         "infra.bench.inference:inference",
         "µs/transaction per algorithm, batch 1 and 500, with/without features.",
     ),
+    "summary": ("infra.bench.summary:summary", "The performance goals against the e2e and api results."),
 }
 
 

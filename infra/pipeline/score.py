@@ -10,8 +10,9 @@ runtime commits atomically with the XACK of the inputs:
 - ``alerts``: one ``AlertRaised`` per review/decline, also published on the alerts channel;
 - the result record per transaction (``functions.result``, expiring): what the gateway, the
   label stage and forensics read;
-- the per-minute KPI counters (``functions.result.kpi_increments``) and the publish -> scored
-  latency histogram (``functions.latency``);
+- the per-minute KPI counters (``functions.result.kpi_increments``), the publish -> scored
+  latency histogram (``functions.latency``) and the per-segment counters of the overview's
+  breakdown (``functions.result.segment_increments``: product, card network and type, device);
 - ``tx.features``: one ``ScoredFeatures`` per input (the vector scored and the probabilities),
   a capped history the model lifecycle jobs read (drift, performance estimate, retraining).
 
@@ -37,7 +38,7 @@ from functions.events import FEATURE_SET, AlertRaised, TxEnriched, TxScored, dec
 from functions.features import FEATURE_NAMES
 from functions.keys import LabelKeys, OperatorKeys, ScoreKeys
 from functions.label_store import RedisLabelStore
-from functions.result import kpi_increments, to_hash
+from functions.result import kpi_increments, segment_increments, segment_of, to_hash
 from functions.score import score
 from functions.served import ScoredFeatures, encode_scored_features
 from functions.strategy import RedisThresholds
@@ -98,11 +99,12 @@ def score_effects(
 ) -> list[Effect]:
     """The effects of a scored batch (see the module doc), in a stable order."""
     effects: list[Effect] = []
-    for event, tx in zip(batch, scored, strict=True):
+    segments = [segment_of(event.value) for event in batch]
+    for event, tx, segment in zip(batch, scored, segments, strict=True):
         effects.append(event.emit(SCORED, encode_event(tx), tx))
         served = ScoredFeatures.of(event.value, tx)
         effects.append(event.emit(FEATURES, encode_scored_features(served)))
-        record = to_hash(tx, event.published_ns, time.time_ns())
+        record = to_hash(tx, event.published_ns, time.time_ns(), segment)
         effects.append(HashSet(keys.result(tx.TransactionID), record, result_ttl_s))
     by_id = {event.value.TransactionID: event for event in batch}
     for alert in alerts:
@@ -117,6 +119,8 @@ def score_effects(
     }
     minute = now_ns // 60_000_000_000
     effects += [HashIncr(keys.kpi(minute), name, n, KPI_TTL_S) for name, n in counters.items()]
+    by_segment = segment_increments(list(zip(segments, scored, strict=True)))
+    effects += [HashIncr(keys.segments(minute), name, n, KPI_TTL_S) for name, n in by_segment.items()]
     return effects
 
 

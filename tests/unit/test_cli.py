@@ -57,7 +57,7 @@ def test_the_readme_states_the_defaults_the_settings_have() -> None:
 
 def test_fn_list_shows_the_stages_not_the_internal_noop() -> None:
     assert PIPELINE.get("noop").internal  # still a row of the table (benchmarks run it)
-    result = CliRunner().invoke(cli, ["fn", "list"], terminal_width=200)
+    result = CliRunner().invoke(cli, ["fn", "list"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     names = {line.split("│")[1].strip() for line in result.output.splitlines() if line.count("│") > 2}
     assert {"enrich", "score", "label"} <= names

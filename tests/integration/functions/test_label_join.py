@@ -104,6 +104,9 @@ def test_labels_published_before_their_scores_are_joined_once_when_scored(
         probability = float(redis_client.hget(results.result(tx_id), "probability") or "nan")  # type: ignore[arg-type]
         label: Any = redis_client.hgetall(label_keys.label(tx_id))
         assert int(label[b"isFraud"]) == y and float(label[b"probability"]) == probability
+        # the segment (overview breakdown) travels from the result to the label
+        assert label[b"segment"] == redis_client.hget(results.result(tx_id), "segment")
+        assert label[b"segment"].count(b"|") == 3
         pairs.append((y, probability))
     measured = live()
     expected = quality(pairs, measured[b"review_threshold"])

@@ -1,7 +1,9 @@
-"""The Ops Center's work queue and entity history: filters, sorting, paging, KPIs, 10,000 open alerts."""
+"""The Ops Center's work queue: filters, sorting, paging and KPIs from the open-alerts index; 10,000 open alerts."""
 
 from __future__ import annotations
 
+import random
+import time
 from typing import Any
 
 import msgspec
@@ -9,8 +11,10 @@ import pytest
 import redis
 
 from core.settings import Settings
-from functions.events import AlertRaised
-from functions.keys import OperatorKeys
+from functions.events import AlertRaised, TxScored
+from functions.keys import OperatorKeys, ScoreKeys
+from functions.result import to_hash
+from gateway.services.queue_index import DECISIONS, FAMILIES, ORDERS
 from infra.gateway import wiring
 from streams.events import entry_fields
 from streams.keys import Keys
@@ -18,13 +22,22 @@ from tests.integration.gateway.conftest import Client, auth
 
 pytestmark = pytest.mark.integration
 
+Alert = tuple[int, float, float, str]  # id, amount, probability, decision
+SORTS = ("newest", "oldest", "amount_desc", "amount_asc", "probability_desc", "probability_asc")
 
-def _raise(client: redis.Redis, settings: Settings, alerts: list[tuple[int, float, float, str]]) -> None:
-    """Append alerts (id, amount, probability, decision) to the alerts stream, in order."""
-    key = Keys(settings.redis.key_prefix).stream(wiring(settings).alerts_stream)
+
+def _raise(
+    client: redis.Redis, settings: Settings, alerts: list[Alert], spacing_ms: int = 0
+) -> dict[int, float]:
+    """Append alerts to the alerts stream in order (``spacing_ms`` apart, the last one now), with their
+    result records (so they can be resolved through the API); returns id -> raise time (s)."""
+    prefix = settings.redis.key_prefix
+    key = Keys(prefix).stream(wiring(settings).alerts_stream)
+    now_ms = int(time.time() * 1000)
+    raised = {}
     pipe = client.pipeline(transaction=False)
-    for tx_id, amount, probability, decision in alerts:
-        alert = AlertRaised(
+    for i, (tx_id, amount, probability, decision) in enumerate(alerts):
+        scored = TxScored(
             TransactionID=tx_id,
             TransactionDT=86_400 + tx_id,
             TransactionAmt=amount,
@@ -35,15 +48,35 @@ def _raise(client: redis.Redis, settings: Settings, alerts: list[tuple[int, floa
             decision=decision,  # type: ignore[arg-type]
             reasons=[],
             model_version="m1",
+            review_threshold=0.3,
+            decline_threshold=0.8,
         )
-        fields: Any = entry_fields(msgspec.json.encode(alert), {})
-        pipe.xadd(key, fields)
+        fields: Any = entry_fields(msgspec.json.encode(AlertRaised.of(scored)), {})
+        if spacing_ms:
+            at_ms = now_ms - (len(alerts) - 1 - i) * spacing_ms
+            pipe.xadd(key, fields, id=f"{at_ms}-{i}")
+            raised[tx_id] = at_ms / 1000
+        else:
+            pipe.xadd(key, fields)
+            raised[tx_id] = now_ms / 1000
+        pipe.hset(ScoreKeys(prefix).result(tx_id), mapping=to_hash(scored, None, 0))
     pipe.execute()
+    return raised
 
 
-def _resolve(client: redis.Redis, settings: Settings, tx_id: int, at: str) -> None:
-    key = OperatorKeys(settings.redis.key_prefix).alert_verdict(tx_id)
-    client.hset(key, mapping={"verdict": "fraud", "by": "analyst#1", "at": at, "note": ""})
+def _resolve(client: Client, tx_id: int, verdict: str = "fraud") -> None:
+    response = client.post(f"/v1/alerts/{tx_id}/resolve", json={"verdict": verdict}, headers=auth("analyst"))
+    assert response.status_code == 200, response.text
+
+
+def _queue(client: Client, **params: Any) -> dict[str, Any]:
+    response = client.get("/v1/alerts/queue", params=params, headers=auth("analyst"))
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def _ids(page: dict[str, Any]) -> list[int]:
+    return [item["transaction_id"] for item in page["items"]]
 
 
 def test_filters_sort_page_and_kpis(
@@ -59,31 +92,117 @@ def test_filters_sort_page_and_kpis(
             (4, 300.0, 0.85, "decline"),
         ],
     )
-    _resolve(redis_client, gateway_settings, 3, "2999-01-01T00:00:00+00:00")
+    _resolve(client, 3)
 
-    def queue(**params: Any) -> dict[str, Any]:
-        response = client.get("/v1/alerts/queue", params=params, headers=auth("analyst"))
-        assert response.status_code == 200, response.text
-        return response.json()  # type: ignore[no-any-return]
-
-    def ids(page: dict[str, Any]) -> list[int]:
-        return [item["transaction_id"] for item in page["items"]]
-
-    first = queue()
-    assert ids(first) == [4, 2, 1]  # open only, newest first
+    first = _queue(client)
+    assert _ids(first) == [4, 2, 1]  # open only, newest first
     assert (first["total"], first["open"], first["resolved"]) == (3, 3, 1)
     assert first["oldest_open_age_s"] is not None and first["oldest_open_age_s"] >= 0
     assert first["median_time_to_verdict_s"] is not None
-    assert ids(queue(sort="amount_desc")) == [2, 4, 1]
-    assert ids(queue(sort="probability_asc")) == [1, 4, 2]
-    assert ids(queue(decision="decline", sort="oldest")) == [2, 4]
-    assert ids(queue(min_amount=100, max_amount=500)) == [4]
-    assert ids(queue(status="resolved")) == [3]
-    assert queue(status="resolved")["items"][0]["verdict"] == "fraud"
-    assert ids(queue(status="all", sort="oldest", offset=1, limit=2)) == [2, 3]
-    assert ids(queue(min_age_s=3600)) == []
+    assert _ids(_queue(client, sort="amount_desc")) == [2, 4, 1]
+    assert _ids(_queue(client, sort="probability_asc")) == [1, 4, 2]
+    assert _ids(_queue(client, decision="decline", sort="oldest")) == [2, 4]
+    assert _ids(_queue(client, min_amount=100, max_amount=500)) == [4]
+    assert _ids(_queue(client, status="resolved")) == [3]
+    assert _queue(client, status="resolved")["items"][0]["verdict"] == "fraud"
+    assert _ids(_queue(client, status="all", sort="oldest", offset=1, limit=2)) == [2, 3]
+    assert _ids(_queue(client, min_age_s=3600)) == []
     item = first["items"][0]
     assert (item["card1"], item["uid"], item["model_version"]) == (1004, "u1", "m1")
+
+
+def test_every_sort_filter_and_page_of_the_index_matches_a_full_sort(
+    client: Client, redis_client: redis.Redis, gateway_settings: Settings
+) -> None:
+    rng = random.Random(7)
+    n = 120
+    alerts = [
+        (i, round(rng.uniform(1, 1000), 2), round(rng.uniform(0.3, 1), 6), rng.choice(DECISIONS))
+        for i in range(1, n + 1)
+    ]
+    raised = _raise(redis_client, gateway_settings, alerts, spacing_ms=60_000)  # one a minute, 2 h
+    resolved = set(rng.sample(range(1, n + 1), 20))
+    for tx_id in resolved:
+        _resolve(client, tx_id, rng.choice(("fraud", "legitimate")))
+    by_id = {a[0]: a for a in alerts}
+    now = time.time()
+
+    def expected(
+        sort: str, decision: str | None, amounts: tuple[float, float], ages: tuple[float, float]
+    ) -> list[int]:
+        keep = [
+            a
+            for a in alerts
+            if a[0] not in resolved
+            and (decision is None or a[3] == decision)
+            and amounts[0] <= a[1] <= amounts[1]
+            and ages[0] <= now - raised[a[0]] <= ages[1]
+        ]
+        field = {"newest": 0, "oldest": 0, "amount": 1, "probability": 2}[sort.split("_")[0]]
+        ordered = sorted(keep, key=lambda a: raised[a[0]] if field == 0 else a[field])
+        if sort == "newest" or sort.endswith("_desc"):
+            ordered.reverse()
+        return [a[0] for a in ordered]
+
+    filters: list[dict[str, Any]] = [
+        {},
+        {"decision": "decline"},
+        {"min_amount": 200, "max_amount": 700},
+        {"max_age_s": 3_000},  # raised within the last 50 minutes
+        {"min_age_s": 1_800, "decision": "review", "min_amount": 100},
+    ]
+    for sort in SORTS:
+        for params in filters:
+            want = expected(
+                sort,
+                params.get("decision"),
+                (params.get("min_amount", 0.0), params.get("max_amount", 1e9)),
+                (params.get("min_age_s", 0.0), params.get("max_age_s", 1e9)),
+            )
+            got: list[int] = []
+            for offset in range(0, len(want) + 1, 25):
+                page = _queue(client, sort=sort, offset=offset, limit=25, **params)
+                assert page["total"] == len(want), (sort, params)
+                got += _ids(page)
+            assert got == want, (sort, params)
+            assert all(by_id[i][0] == i for i in got)
+    page = _queue(client)
+    assert (page["open"], page["resolved"]) == (n - len(resolved), len(resolved))
+    oldest_open = min(raised[a[0]] for a in alerts if a[0] not in resolved)
+    assert page["oldest_open_age_s"] == pytest.approx(now - oldest_open, abs=5)
+
+
+def test_resolving_removes_the_alert_from_the_index_and_a_prior_verdict_keeps_it_out(
+    client: Client, redis_client: redis.Redis, gateway_settings: Settings
+) -> None:
+    operators = OperatorKeys(gateway_settings.redis.key_prefix)
+    _raise(redis_client, gateway_settings, [(1, 10.0, 0.5, "review"), (2, 20.0, 0.9, "decline")])
+    assert _ids(_queue(client)) == [2, 1]
+    _resolve(client, 2)
+    for family in FAMILIES:
+        for order in ORDERS:
+            assert redis_client.zscore(operators.queue_order(order, family), "2") is None
+    assert redis_client.hget(operators.queue_entries, "2") is None
+    page = _queue(client)
+    assert _ids(page) == [1] and (page["open"], page["resolved"]) == (1, 1)
+    assert _queue(client, status="resolved")["items"][0]["transaction_id"] == 2
+
+    # a verdict recorded before the index took the alert in (a race with the index): never open
+    _raise(redis_client, gateway_settings, [(3, 30.0, 0.6, "review")])
+    redis_client.hset(operators.alert_verdict(3), mapping={"verdict": "fraud", "by": "a", "at": "x"})
+    assert _ids(_queue(client)) == [1]
+    assert _queue(client)["resolved"] == 2
+
+
+def test_alerts_trimmed_from_the_stream_leave_the_index(
+    client: Client, redis_client: redis.Redis, gateway_settings: Settings
+) -> None:
+    _raise(redis_client, gateway_settings, [(i, float(i), 0.5, "review") for i in range(1, 11)])
+    assert _queue(client)["open"] == 10
+    stream = Keys(gateway_settings.redis.key_prefix).stream(wiring(gateway_settings).alerts_stream)
+    redis_client.xtrim(stream, maxlen=4, approximate=False)
+    page = _queue(client)
+    assert page["open"] == 4 and _ids(page) == [10, 9, 8, 7]
 
 
 def test_invalid_queue_parameters_are_problems(client: Client) -> None:
@@ -107,10 +226,12 @@ def test_ten_thousand_open_alerts_are_paged_on_the_server(
         ],
     )
     for sort in ("newest", "amount_desc"):
-        response = client.get(f"/v1/alerts/queue?limit=25&sort={sort}", headers=auth("analyst"))
-        assert response.status_code == 200
-        page = response.json()
+        page = _queue(client, limit=25, sort=sort)
         assert page["open"] == n and page["total"] == n and len(page["items"]) == 25
         amounts = [item["amount"] for item in page["items"]]
         if sort == "amount_desc":
             assert amounts == sorted(amounts, reverse=True) and amounts[0] == 996.0
+        else:
+            assert _ids(page) == list(range(n, n - 25, -1))
+    last = _queue(client, limit=25, offset=n - 5, sort="oldest")
+    assert _ids(last) == list(range(n - 4, n + 1))

@@ -18,7 +18,15 @@ from functions.events import (
     encode_event,
 )
 from functions.keys import OperatorKeys
-from functions.result import JOINED, amount_field, from_hash, kpi_increments, to_hash
+from functions.result import (
+    JOINED,
+    SEGMENT_COLUMNS,
+    amount_field,
+    from_hash,
+    kpi_increments,
+    split_segment,
+    to_hash,
+)
 from functions.scorer import Reason
 from functions.strategy import RedisThresholds
 
@@ -44,6 +52,13 @@ def test_a_result_hash_reads_back_as_the_score_it_was_written_from() -> None:
 
 def test_the_label_join_reads_fields_the_result_hash_has() -> None:
     assert set(JOINED) <= set(to_hash(SCORED, published_ns=1, scored_ns=2))
+
+
+def test_a_segment_splits_into_its_columns_and_a_foreign_one_into_empty_values() -> None:
+    assert split_segment("C|american express|debit or credit|") == {
+        "ProductCD": "C", "card4": "american express", "card6": "debit or credit", "DeviceType": "",
+    }  # fmt: skip
+    assert split_segment("") == dict.fromkeys(SEGMENT_COLUMNS, "")
 
 
 def test_an_alert_is_the_score_it_flags() -> None:

@@ -12,6 +12,7 @@ from functions.decision import Thresholds
 from functions.events import TxEnriched, TxScored
 from functions.features import FEATURE_NAMES
 from functions.keys import ScoreKeys
+from functions.result import read_segment_counters
 from functions.score import score
 from functions.scorer import Matrix, Reason
 from infra.pipeline.score import score_effects
@@ -31,12 +32,12 @@ class FixedModel:
         return [[Reason(feature=FEATURE_NAMES[0], value=float(row[0]), contribution=1.0)] for row in matrix]
 
 
-def event(tx_id: int, p: float) -> Event[TxEnriched]:
+def event(tx_id: int, p: float, categories: dict[str, str] | None = None) -> Event[TxEnriched]:
     vector = np.zeros(len(FEATURE_NAMES), dtype=np.float32)
     vector[0] = p
     tx = TxEnriched(
         TransactionID=tx_id, TransactionDT=86_400 + tx_id, TransactionAmt=10.0 * tx_id, card1=1000,
-        uid="1000|None|None", ProductCD="W", features=vector.tobytes(),
+        uid="1000|None|None", ProductCD="W", categories=categories or {}, features=vector.tobytes(),
     )  # fmt: skip
     return Event(f"1-{tx_id}", tx, b"", {PUBLISHED_NS: str(1_000 + tx_id)})
 
@@ -63,3 +64,20 @@ def test_every_input_scored_once_and_only_review_or_decline_alerted() -> None:
     counters = {e.field: e.amount for e in effects if isinstance(e, HashIncr)}
     assert counters["scored"] == 3 and counters["approve"] == 1 and counters["decline"] == 1
     assert counters["review_amount"] == 20.0
+
+
+def test_each_segment_counts_its_decisions_and_amounts_and_the_result_names_it() -> None:
+    mobile_visa = {"ProductCD": "W", "card4": "visa", "card6": "debit", "DeviceType": "mobile"}
+    batch = [event(1, 0.9, mobile_visa), event(2, 0.95, mobile_visa), event(3, 0.1)]
+    scored, alerts = score([e.value for e in batch], FixedModel(), Thresholds(review=0.3, decline=0.8))
+    keys = ScoreKeys("t:")
+    effects = score_effects(batch, scored, alerts, keys, result_ttl_s=60)
+
+    records = {e.key: e.mapping for e in effects if isinstance(e, HashSet)}
+    assert records[keys.result(1)]["segment"] == "W|visa|debit|mobile"
+    assert records[keys.result(3)]["segment"] == "W|||"
+    segments = {e.field: e.amount for e in effects if isinstance(e, HashIncr) and "kpiseg" in e.key}
+    assert read_segment_counters(segments) == {
+        ("W|visa|debit|mobile", "decline"): (2, 30.0),
+        ("W|||", "approve"): (1, 30.0),
+    }

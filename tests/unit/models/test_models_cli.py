@@ -43,3 +43,14 @@ def test_promote_show_list_rollback(registry: Registry, trained: dict[str, Train
     assert registry.pointer()["champion"] == first
     missing = runner.invoke(models, ["promote", "no-such-version"])
     assert missing.exit_code != 0 and "no model version" in missing.output
+
+
+def test_list_at_80_columns_shows_every_version_whole(
+    registry: Registry, trained: dict[str, TrainingResult]
+) -> None:
+    versions = [register(registry, trained["lightgbm"], []), register(registry, trained["xgboost"], [])]
+    output = CliRunner().invoke(models, ["list"], env={"COLUMNS": "80"}).output
+    assert max(len(line) for line in output.splitlines()) <= 80, output
+    for version in versions:
+        assert version in output.splitlines()  # whole, on a line of its own
+    assert "recall@1%FPR" in output and "decline" in output
