@@ -1,10 +1,10 @@
 """Dependency direction between our packages (STYLE.md): checked, not hoped for.
 
-``core`` (settings, errors) is the ground floor: it imports nothing of ours. ``infra`` is the
-roof: it wires everything and nothing imports it. The gateway uses the runtime's read side and
-its one door for running a chain inline (``streams.inline``) and, as a producer, the mirror's
-recycle hold, not its worker, commit or fusion. Command lines share ``core.terminal``. Between modules there is no import cycle,
-not even through an import deferred into a function.
+``core`` (settings, errors, terminal output) is the ground floor: it imports nothing of ours.
+``infra`` is the roof: it wires everything and nothing imports it. The gateway uses the
+runtime's read side, its one door for running a chain inline (``streams.inline``) and, as a
+producer, the mirror's recycle hold; not its worker, commit or fusion. Between modules there is
+no import cycle, not even through an import deferred into a function.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ RUNTIME_READ_SIDE = {
     "streams.metrics",
 }
 RUNTIME_DOOR = "streams.inline"
-# What a producer outside the runtime shares with it: the mirror's recycle hold (a 202 must not
-# be published into a topic about to be deleted) and the one reading of "Redis is down".
-RUNTIME_PRODUCER_SIDE = {"streams.hold", "streams.outage"}
+# A producer that acknowledges to its clients honours the mirror's recycle hold (and knows what
+# "Redis unreachable" looks like while it asks).
+RUNTIME_PRODUCER = {"streams.hold", "streams.outage"}
 TERMINAL = "core.terminal"  # tables and progress for every command line
 
 # package -> the packages (or modules) of ours it may import besides itself
@@ -54,8 +54,8 @@ ALLOWED: dict[str, set[str]] = {
         "functions",
         "models",
         *RUNTIME_READ_SIDE,
-        *RUNTIME_PRODUCER_SIDE,
         RUNTIME_DOOR,
+        *RUNTIME_PRODUCER,
         SETTINGS,
         ERRORS,
     },
