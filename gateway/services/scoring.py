@@ -8,7 +8,9 @@ as an authorisation would record them; ``dry_run`` computes on scratch copies of
 state and commits nothing.
 Idempotent by TransactionID: a transaction already recorded answers with its recorded
 result (``replayed``); a concurrent duplicate finds the record at commit and does the same.
-Another transaction under a recorded TransactionID (other time, amount or card) is a 409.
+Another transaction under a recorded TransactionID (other time, amount or card) is a 409, as is
+one whose id the stream path received with other content; a transaction the stream path
+received but has not scored yet is a 503 (retry: its score comes from there).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from gateway.schemas.common import reasons_of
 from gateway.schemas.scoring import ChallengerScore, ScoreResult
 from gateway.wiring import Wiring
 from models.registry import Registry, RegistryError
-from streams.events import ORIGIN, PUBLISHED_NS
+from streams.events import ORIGIN, PUBLISHED_NS, Reject
 from streams.inline import InlineChain, emitted
 
 log = logging.getLogger(__name__)
@@ -153,8 +155,13 @@ class ScoreService:
             return to_result(recorded.scored, _ms(started), dry_run, replayed=True)
         meta = {PUBLISHED_NS: str(time.time_ns()), ORIGIN: "http"}
         effects = self._chain.run(f"http-{tx.TransactionID}", tx, meta, dry_run=dry_run)
-        scored: TxScored
-        (scored,) = emitted(effects, self._scored_stream)
+        rejected = [e.reason for e in effects if isinstance(e, Reject)]
+        if rejected:  # received before (on the stream) as another transaction
+            raise Conflict(f"{rejected[0]}; a TransactionID is not reused")
+        outputs = emitted(effects, self._scored_stream)
+        if not outputs:  # received before on the stream and not scored yet: its score comes from there
+            raise TransientError(f"transaction {tx.TransactionID} was received and is being scored; retry")
+        scored: TxScored = outputs[0]
         if dry_run:
             return to_result(scored, _ms(started), dry_run=True, replayed=False)
         if not self._chain.commit(self._results.result(tx.TransactionID), effects):
