@@ -32,10 +32,11 @@ fmt:
     ruff format .
     ruff check --fix .
 
-# Run the benchmarks; results go to bench-results/*.json.
+# Run the benchmarks; results go to bench-results/*.json, the goals table to bench-results/summary.json.
 bench:
     mkdir -p bench-results
     sentinel bench streams --json bench-results/streams.json
     sentinel bench api --json bench-results/api.json
     sentinel bench inference --json bench-results/inference.json
     sentinel bench e2e --json bench-results/e2e.json
+    sentinel bench summary --results bench-results --json bench-results/summary.json

@@ -17,17 +17,10 @@ from typing import TypeVar
 import click
 import redis
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from core.settings import Settings, get_settings
+from core.terminal import progress
 from data.check import check_files
 from data.loader import DataFileError, DataFiles, iter_json
 from data.shift import Shift
@@ -37,17 +30,6 @@ from data.synthetic import TRANSACTION_FILE, generate
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 console = Console()
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    )
 
 
 def synthetic_dir(settings: Settings) -> Path:
@@ -71,9 +53,8 @@ def data() -> None:
 def synth(rows: int, seed: int, out_dir: Path | None) -> None:
     """Write synthetic train_transaction.csv and train_identity.csv (Kaggle layout, planted fraud)."""
     out_dir = out_dir or synthetic_dir(get_settings())
-    with _progress() as progress:
-        task = progress.add_task("generating", total=rows)
-        summary = generate(rows, seed, out_dir, lambda n: progress.advance(task, n))
+    with progress("generating synthetic data", rows) as tracker:
+        summary = generate(rows, seed, out_dir, tracker.advance)
     console.print(
         f"wrote {summary.rows:,} transactions ({summary.fraud_rows:,} fraud, {summary.fraud_rate:.2%}) "
         f"and {summary.identity_rows:,} identity rows to {out_dir}"
@@ -90,9 +71,8 @@ def synth(rows: int, seed: int, out_dir: Path | None) -> None:
 def check(transactions: Path, identity: Path | None) -> None:
     """Validate every row; print counts of valid rows and of each problem. Exit 1 if any is invalid."""
     try:
-        with _progress() as progress:
-            task = progress.add_task("checking", total=None)
-            report = check_files(DataFiles(transactions, identity), lambda n: progress.advance(task, n))
+        with progress("checking rows") as tracker:
+            report = check_files(DataFiles(transactions, identity), tracker.advance)
     except DataFileError as error:
         console.print(f"[red]error:[/red] {error}")
         raise SystemExit(1) from error
@@ -168,6 +148,8 @@ def _hold(client: redis.Redis, key: str) -> Callable[[], bool]:
                    "it while it empties a broker without retention (the local stack passes it).")  # fmt: skip
 @click.option("--shift-at", type=click.IntRange(min=0), default=None,
               help="TransactionDT from which the what-if options below apply (default: none apply).")  # fmt: skip
+@click.option("--thin-product", default=None, metavar="PRODUCT:SHARE",
+              help="Covariate shift (pure): drop SHARE of product PRODUCT's transactions, e.g. W:0.5.")  # fmt: skip
 @click.option("--amount-factor", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="Covariate shift: multiply amounts by this.")  # fmt: skip
 @click.option("--product-mix", default=None, metavar="FROM:TO:SHARE",
@@ -186,6 +168,7 @@ def simulate(
     synthetic_rows: int,
     hold_key: str | None,
     shift_at: int | None,
+    thin_product: str | None,
     amount_factor: float,
     product_mix: str | None,
     fraud_cards: str | None,
@@ -193,17 +176,21 @@ def simulate(
 ) -> None:
     """Replay transactions into the broker at a steady rate, and their labels after a delay.
 
-    From --shift-at on, it can inject a covariate shift (--amount-factor, --product-mix) or a new
+    From --shift-at on, it can inject a covariate shift (--thin-product keeps what each
+    transaction means; --amount-factor and --product-mix change what the model reads) or a new
     fraud pattern (--fraud-cards), to watch drift checks, retraining and promotion react.
     """
     settings = get_settings()
     shift = None
     if shift_at is not None:
         mix = _parsed("--product-mix", Shift.parse_mix, product_mix)
+        thin = _parsed("--thin-product", Shift.parse_thin, thin_product)
         cards = _parsed("--fraud-cards", Shift.parse_cards, fraud_cards)
-        shift = Shift(shift_at, amount_factor, mix, cards, fraud_share)
-    elif amount_factor != 1.0 or product_mix or fraud_cards:
-        raise click.UsageError("--amount-factor, --product-mix and --fraud-cards need --shift-at")
+        shift = Shift(shift_at, amount_factor, mix, cards, fraud_share, thin)
+    elif amount_factor != 1.0 or product_mix or fraud_cards or thin_product:
+        raise click.UsageError(
+            "--thin-product, --amount-factor, --product-mix and --fraud-cards need --shift-at"
+        )
     if identity is not None and transactions is None:
         raise click.UsageError("--identity needs --transactions")
     hold = None
@@ -214,20 +201,18 @@ def simulate(
     if transactions is None:
         directory = synthetic_dir(settings)
         if not (directory / TRANSACTION_FILE).is_file():
-            with _progress() as progress:
-                task = progress.add_task("generating synthetic data", total=synthetic_rows)
-                generate(synthetic_rows, 0, directory, lambda n: progress.advance(task, n))
+            with progress("generating synthetic data", synthetic_rows) as tracker:
+                generate(synthetic_rows, 0, directory, tracker.advance)
         files = DataFiles.in_dir(directory)
     else:
         files = DataFiles(transactions, identity)
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        with _progress() as progress:
-            task = progress.add_task(f"publishing at {rate:g}/s", total=limit)
+        with progress(f"publishing at {rate:g}/s", limit) as tracker:
             summary = run_simulation(
                 settings, _rows(files, limit, skip), rate, limit=limit, speedup=speedup, label_delay_s=label_delay,
-                progress=lambda n: progress.advance(task, n), stop=stop, hold=hold, shift=shift,
+                progress=tracker.advance, stop=stop, hold=hold, shift=shift,
             )  # fmt: skip
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -240,6 +225,8 @@ def simulate(
     table.add_row("max lag behind schedule", f"{summary.max_lag_s * 1000:,.1f} ms")
     table.add_row("held for the mirror", f"{summary.held_s:,.1f} s")
     table.add_row("invalid rows (not sent)", f"{summary.invalid:,}")
+    if summary.thinned:
+        table.add_row("thinned by --thin-product (not sent)", f"{summary.thinned:,}")
     table.add_row("delivery errors", f"{summary.delivery_errors:,}")
     table.add_row("unacknowledged at exit", f"{summary.unflushed:,}")
     console.print(table)

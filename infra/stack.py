@@ -37,6 +37,7 @@ import redis
 
 from core.errors import ConfigError
 from core.settings import LOCAL_STACK_FILE, Settings, process_alive
+from core.terminal import progress
 from data.loader import DataFiles
 from functions.engine import FeatureEngine
 from functions.features import WINDOWS
@@ -157,16 +158,18 @@ def warm_feature_state(
     )
     client = redis.Redis.from_url(live.redis.url)
     engine = FeatureEngine(RedisFeatureState(client, FeatureKeys(live.redis.key_prefix), ttl))
-    log.info("warming the feature state with the %d training-period transactions", rows)
     batch: list[Any] = []
     try:
-        for tx in read_transactions(DataFiles(transactions, identity), rows):
-            batch.append(tx)
-            if len(batch) == live.streams.batch_size:
+        with progress("warming the feature state with the training period", rows) as tracker:
+            for tx in read_transactions(DataFiles(transactions, identity), rows):
+                batch.append(tx)
+                if len(batch) == live.streams.batch_size:
+                    engine.compute(batch)
+                    tracker.advance(len(batch))
+                    batch = []
+            if batch:
                 engine.compute(batch)
-                batch = []
-        if batch:
-            engine.compute(batch)
+                tracker.advance(len(batch))
     finally:
         client.close()
 

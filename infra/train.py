@@ -16,10 +16,10 @@ from pathlib import Path
 import click
 import redis
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from core.settings import Settings, get_settings
+from core.terminal import progress
 from data.loader import DataFiles
 from functions.features import RAW_FEATURES
 from infra.services import local_redis
@@ -101,23 +101,22 @@ def train_command(
     algorithm = algorithm or cfg.algorithm
     files = DataFiles(transactions, identity)
     console = Console(stderr=as_json)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress, redis_for(settings) as client:
-        task = progress.add_task("replaying history through the online features", total=limit)
+    with (
+        progress("replaying history through the online features", limit) as tracker,
+        redis_for(settings) as client,
+    ):
         data = replay_training_set(
             client,
             settings.redis.key_prefix,
             read_transactions(files, limit),
             settings.streams.batch_size,
-            lambda n: progress.advance(task, n),
+            tracker.advance,
         )
     if raw_only:
         data = data.subset([name for name in data.names if name in RAW_FEATURES])
-    with console.status("training") as status:
-        result = train(
-            data, algorithm, cfg, tune_search=tune, progress=lambda step: status.update(f"{step}...")
-        )
-        status.update("writing the registry version and report...")
+    with progress(f"training on {len(data.labels):,} rows") as tracker:
+        result = train(data, algorithm, cfg, tune_search=tune, progress=tracker.note)
+        tracker.note("writing the registry version and report")
         registry = Registry(cfg.registry_dir)
         version = register(registry, result, [p for p in (transactions, identity) if p])
     if promote:

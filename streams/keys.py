@@ -11,6 +11,8 @@ All names start with the configured prefix (``settings.redis.key_prefix``, defau
     <prefix>mirror:stats               hash: copied:<topic>, paused:<topic>, pauses:<topic>, recycles
     <prefix>mirror:hold                string, expiring: set while the mirror empties a broker without
                                          retention; cooperating producers (the simulator) hold meanwhile
+    <prefix>mirror:publishing          sorted set: publish leases (token -> expiry, server ms) of
+                                         producers that acknowledge to clients (the gateway)
 
 Functions may keep their own keys for feature state (their own keys module); they get the
 prefix from ``ctx.keys.prefix`` so tests and replays can run against a scratch prefix.
@@ -63,6 +65,10 @@ class Keys:
     @property
     def mirror_hold(self) -> str:
         return f"{self.prefix}mirror:hold"
+
+    @property
+    def mirror_publishing(self) -> str:
+        return f"{self.prefix}mirror:publishing"
 
     def key(self, *parts: str) -> str:
         """A key of a function's own state, e.g. ``keys.key("result", tx_id)`` -> ``<prefix>result:<tx_id>``."""

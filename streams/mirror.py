@@ -24,12 +24,14 @@ they resume once the backlog is under half the limit.
 
 Recycling (``kafka.recycle_messages`` > 0, only for a broker without retention, the embedded
 Tansu that keeps every message in memory): once the topics hold that many messages, the mirror
-sets ``keys.mirror_hold``; producers that cooperate (``data.simulator``) flush and wait while it
-exists. When the topics have been quiet for ``RECYCLE_QUIET_S`` and everything is copied, the
-mirror deletes and recreates them (new ids), then rejoins and releases the hold. It must own
-every partition (one mirror instance). A producer that ignores the hold could lose a message
-sent in the instant before deletion: point such producers at Redpanda or Kafka, whose retention
-bounds their topics instead.
+sets ``keys.mirror_hold`` and waits for the publish leases of producers that acknowledge to
+clients (the gateway) to end (``streams.hold``); producers that poll the hold (``data.simulator``)
+flush and wait while it exists. When the topics have been quiet for ``RECYCLE_QUIET_S`` and
+everything is copied, the mirror deletes and recreates them (new ids), then rejoins and releases
+the hold. It must own every partition (one mirror instance). A producer that ignores the hold
+could lose a message sent in the instant before deletion (the embedded broker even acknowledges
+a message produced into a topic just deleted): point such producers at Redpanda or Kafka, whose
+retention bounds their topics instead.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ from core.settings import Settings
 from streams.events import ORIGIN, PAYLOAD
 from streams.function import load_pipeline
 from streams.groups import backlog
+from streams.hold import wait_for_publishers
 from streams.keys import Keys
 from streams.outage import REDIS_DOWN, Outage
 
@@ -377,7 +380,9 @@ class Mirror:
         self.client.set(hold, "recycling", px=_HOLD_TTL_MS)
         log.info("mirror: holding producers to recycle the broker topics")
         try:
-            if not self._drain(partitions):
+            if not wait_for_publishers(self.client, self.keys, RECYCLE_DRAIN_S, self.stop) or not self._drain(
+                partitions
+            ):
                 if not self.stop.is_set():  # a producer that ignores the hold: try again later
                     log.warning("mirror: topics not quiet within %.0f s; recycling later", RECYCLE_DRAIN_S)
                     self._next_recycle_check = time.monotonic() + RECYCLE_DRAIN_S

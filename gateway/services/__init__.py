@@ -108,7 +108,7 @@ def build_services(
         transactions=TransactionService(
             client, keys, FeatureKeys(prefix), labels, wiring.scored_stream, scoring
         ),
-        publisher=Publisher(settings),
+        publisher=Publisher(settings, client),
         metrics=MetricsService(
             client, keys, results, labels, [(s.name, s.input, s.group) for s in wiring.pipeline.user_facing()]
         ),

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from rich.table import Table
 
 from core.settings import Settings
 from infra.bench import report
+from infra.bench.cost import Meter
 from infra.bench.gateway_process import GatewayProcess
 from infra.bench.loadgen import LoadGenerator, RunResult, http_request
 from infra.bench.payloads import Bodies, load_rows
@@ -37,14 +40,29 @@ def _requests(port: int, bodies: Bodies) -> Any:
 
 
 async def _drive(
-    port: int, bodies: Bodies, rates: list[float], duration: float, concurrency: int, warmup: float
-) -> list[RunResult]:
+    port: int,
+    bodies: Bodies,
+    rates: list[float],
+    duration: float,
+    concurrency: int,
+    warmup: float,
+    meter: Meter,
+) -> list[dict[str, Any]]:
+    """Each run's summary with its cost table (CPU µs per answered request: gateway, Redis)."""
     gen = LoadGenerator("127.0.0.1", port, _requests(port, bodies))
     try:
         await gen.open_loop(min(rates), warmup)  # JIT-free Python still warms caches, pools, models
-        results = [await gen.open_loop(rate, duration) for rate in rates]
-        results.append(await gen.saturate(concurrency, duration))
-        return results
+        runs: list[Callable[[], Awaitable[RunResult]]] = [partial(gen.open_loop, r, duration) for r in rates]
+        runs.append(partial(gen.saturate, concurrency, duration))
+        summaries = []
+        for run in runs:
+            meter.start()
+            result = await run()
+            cost = meter.stop(result.ok)
+            summaries.append(
+                {**result.summary(), "cpu_us_per_request": cost["cpu_us_per_event"], "cost": cost}
+            )
+        return summaries
     finally:
         gen.close()
 
@@ -125,15 +143,18 @@ def api(
         },
         "runs": [],
     }
+    client = redis.Redis.from_url(live.redis.url or "")
     try:
         for workers in workers_list:
             with GatewayProcess(bench_settings, workers) as server:
                 click.echo(f"gateway with {workers} worker(s) on port {server.port}: warming up")
-                results = _run_uvloop(
-                    _drive(server.port, Bodies(payload_rows), rate_list, duration, concurrency, warmup)
+                meter = Meter(client, {"gateway": server.pids})
+                summaries = _run_uvloop(
+                    _drive(server.port, Bodies(payload_rows), rate_list, duration, concurrency, warmup, meter)
                 )
-                document["runs"].extend({"workers": workers, **r.summary()} for r in results)
+                document["runs"].extend({"workers": workers, **s} for s in summaries)
     finally:
+        client.close()
         _drop_prefix(live, prefix)
     _print(document)
     report.write(json_path, "api", document)
@@ -152,7 +173,17 @@ def _drop_prefix(settings: Settings, prefix: str) -> None:
 
 def _print(document: dict[str, Any]) -> None:
     table = Table(
-        "workers", "mode", "target/s", "achieved/s", "ok", "errors", "p50 ms", "p95 ms", "p99 ms", "p99.9 ms"
+        "workers",
+        "mode",
+        "target/s",
+        "achieved/s",
+        "ok",
+        "errors",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "CPU µs/req (gateway+redis)",
     )
     for run in document["runs"]:
         lat = run["latency_ms"]
@@ -164,5 +195,6 @@ def _print(document: dict[str, Any]) -> None:
             str(run["ok"]),
             str(run["errors"]),
             *(f"{lat[q]:.2f}" if lat[q] is not None else "-" for q in ("p50", "p95", "p99", "p999")),
+            str(run["cpu_us_per_request"]["total"]),
         )
     Console().print(table)

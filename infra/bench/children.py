@@ -51,15 +51,17 @@ def worker_child(
 
 
 @contextmanager
-def children(*targets: Target) -> Iterator[None]:
-    """Run each (function, args) in a spawned process; stop them all when the block ends."""
+def children(*targets: Target) -> Iterator[list[int]]:
+    """Run each (function, args) in a spawned process; stop them all when the block ends.
+
+    Yields the children's pids, in the order of ``targets`` (for the cost table's CPU times)."""
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
     processes = [context.Process(target=target, args=(*args, stop)) for target, args in targets]
     try:
         for process in processes:
             process.start()
-        yield
+        yield [p.pid for p in processes if p.pid is not None]
     finally:
         stop.set()
         for process in (p for p in processes if p.pid is not None):

@@ -19,6 +19,7 @@ the JSON says so (``"final_stage"``).
 
 from __future__ import annotations
 
+import os
 import tempfile
 import threading
 import time
@@ -40,6 +41,7 @@ from data.simulator import simulate
 from data.synthetic import generate
 from infra.bench import report
 from infra.bench.children import Target, children, mirror_child, worker_child
+from infra.bench.cost import Meter, broker_pids
 from infra.pipeline.streams import ENRICHED, RAW, SCORED
 from infra.pipeline.table import PIPELINE
 from models.registry import Registry
@@ -104,7 +106,11 @@ class _Run:
         warm, rest = rows[:1], rows[1:]
         targets: list[Target] = [(mirror_child, (self.settings,))]
         targets += [(worker_child, (self.settings, _chain, (self.names,)))] * self.workers
-        with children(*targets):
+        meter = Meter(self.client, {"bench driver (simulator, collector)": [os.getpid()]})
+        meter.watch("broker", broker_pids())
+        with children(*targets) as pids:
+            meter.watch("mirror", pids[:1])
+            meter.watch("+".join(self.names), pids[1:])
             warmup = _Collector(self.client, self.final, 1, 120)
             warmup.start()
             simulate(self.settings, warm, rate=1.0)
@@ -114,9 +120,15 @@ class _Run:
             collector = _Collector(self.client, self.final, len(rest), 120 + len(rest) / max(rate, 1))
             collector.cursor = warmup.cursor
             collector.start()
+            meter.start()
             started_ns = time.time_ns()
             summary = simulate(self.settings, rest, rate=rate)
             collector.join()
+            cost = meter.stop(len(collector.latencies))
+        cpu = cost["cpu_us_per_event"]
+        cpu["pipeline (mirror + workers + redis)"] = round(
+            cpu["mirror"] + cpu["+".join(self.names)] + cpu["redis"], 1
+        )
         lat = collector.latencies
         span_s = max(1e-9, (collector.last_ns - started_ns) / 1e9)
         return {
@@ -129,9 +141,38 @@ class _Run:
             "publish_rate": round(summary.achieved_rate),
             "events_per_s": round(len(lat) / span_s),
             **_percentiles(lat),
+            "cpu_us_per_event": cpu["pipeline (mirror + workers + redis)"],
+            "cost": cost,
         }
 
-    def enrich_only(self, rows: Sequence[bytes]) -> dict[str, Any]:
+    def sustained(
+        self, rows: Sequence[bytes], rates: Sequence[int], seconds: float, p99_ms: float
+    ) -> dict[str, Any]:
+        """The highest of ``rates`` (ascending, each for ``seconds``) whose publish -> scored p99 stays
+        within ``p99_ms`` with every event through; stops at the first that does not."""
+        steps: list[dict[str, Any]] = []
+        best = None
+        for rate in rates:
+            count = min(len(rows), int(rate * seconds) + 1)
+            step = self.measure(rows[:count], rate, f"paced {rate}/s")
+            steps.append({k: step[k] for k in ("requested_rate", "publish_rate", "received", "events_per_s",
+                                               "p99_ms", "cpu_us_per_event")})  # fmt: skip
+            if step["received"] < count - 1 or (step["p99_ms"] or 0) > p99_ms:
+                break
+            best = rate
+        return {
+            "run": f"sustained (p99 <= {p99_ms:g} ms)",
+            "final_stage": self.names[-1],
+            "workers": self.workers,
+            "events_per_s": best,
+            "p99_bound_ms": p99_ms,
+            "steps": steps,
+        }
+
+    def stages(self, rows: Sequence[bytes]) -> dict[str, Any]:
+        """Each stage alone, in-process and in burst: ``rows`` pre-filled in ``tx.raw`` drained by
+        enrich, then its ``tx.enriched`` output drained by score. Events/s and the cost table of each
+        (worker CPU = this process, the bench's own pre-fill excluded)."""
         pipe = self.client.pipeline(transaction=False)
         for i, raw in enumerate(rows):
             fields: Any = {PAYLOAD: raw, PUBLISHED_NS: str(time.time_ns())}
@@ -139,17 +180,24 @@ class _Run:
             if i % 1000 == 999:
                 pipe.execute()
         pipe.execute()
-        started = time.perf_counter()
-        cpu = time.process_time()
-        Worker(PIPELINE.chain(["enrich"]), self.client, self.settings).run(burst=True)
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-        return {
-            "run": "enrich only (in-process worker, burst)",
-            "final_stage": "enrich",
-            "received": len(rows),
-            "events_per_s": round(len(rows) / elapsed),
-            "worker_cpu_us_per_event": round(cpu / len(rows) * 1e6, 1),
-        }
+        stages: dict[str, Any] = {}
+        for name in self.names:
+            meter = Meter(self.client, {"worker": [os.getpid()]})
+            worker = Worker(PIPELINE.chain([name]), self.client, self.settings)
+            meter.start()
+            started = time.perf_counter()
+            worker.run(burst=True)
+            elapsed = time.perf_counter() - started
+            cost = meter.stop(len(rows))
+            stages[name] = {
+                "run": f"{name} alone (in-process worker, burst)",
+                "final_stage": name,
+                "received": worker.report.processed,
+                "events_per_s": round(len(rows) / elapsed),
+                "cpu_us_per_event": cost["cpu_us_per_event"]["total"],
+                "cost": cost,
+            }
+        return stages
 
     def close(self) -> None:
         keys: Any = list(self.client.scan_iter(match=f"{self.settings.redis.key_prefix}*", count=1000))
@@ -198,8 +246,14 @@ def _rows(count: int, seed: int) -> list[bytes]:
 @click.option("--rate", default=1_000, show_default=True, help="Events/s of the paced run.")
 @click.option("--seconds", default=15.0, show_default=True, help="Length of the paced run.")
 @click.option(
-    "--events", default=20_000, show_default=True, help="Events of the saturation and enrich-only runs."
+    "--events", default=20_000, show_default=True, help="Events of the saturation and per-stage runs."
 )
+@click.option(
+    "--ladder", default="2500,5000,7500,10000", show_default=True,
+    help="Rates (events/s, ascending) tried for the highest sustained with p99 <= --p99-ms ('' skips).",
+)  # fmt: skip
+@click.option("--ladder-seconds", default=8.0, show_default=True, help="Length of each ladder run.")
+@click.option("--p99-ms", default=50.0, show_default=True, help="Latency bound of the sustained rate.")
 @click.option(
     "--stage", type=click.Choice(["auto", "enrich"]), default="auto", show_default=True,
     help="Last stage: auto (score when the table has it), or enrich only.",
@@ -212,27 +266,34 @@ def e2e(
     rate: int,
     seconds: float,
     events: int,
+    ladder: str,
+    ladder_seconds: float,
+    p99_ms: float,
     stage: str,
     workers: int,
 ) -> None:
-    """Events/s and publish -> scored latency through the real broker, mirror, enrich and score."""
+    """Events/s and publish -> scored latency through the real broker, mirror, enrich and score,
+    with the cost table: CPU µs per event per process and per Redis command (see infra.bench.cost)."""
     base = ctx.obj() if callable(ctx.obj) else get_settings()
     names = _stages(base, stage)
+    rates = sorted(int(r) for r in ladder.split(",") if r.strip())
     paced_rows = int(rate * seconds)
+    pool = max(paced_rows, events, int(max(rates, default=0) * ladder_seconds) + 1)
     console = Console(stderr=True)
-    console.print(f"generating {paced_rows + events} rows ...")
-    rows = _rows(paced_rows + events, seed=5)
+    console.print(f"generating {pool} rows ...")
+    rows = _rows(pool, seed=5)
     results = []
-    plan: list[tuple[str, Callable[[_Run], dict[str, Any]]]] = [
-        ("paced", lambda run: run.measure(rows[:paced_rows], rate, f"paced {rate}/s")),
-        ("saturation", lambda run: run.measure(rows[paced_rows:], 1e9, "saturation")),
-        ("enrich only", lambda run: run.enrich_only(rows[paced_rows:])),
+    plan: list[tuple[str, Callable[[_Run], list[dict[str, Any]]]]] = [
+        ("paced", lambda run: [run.measure(rows[:paced_rows], rate, f"paced {rate}/s")]),
+        ("saturation", lambda run: [run.measure(rows[:events], 1e9, "saturation")]),
+        ("sustained", lambda run: [run.sustained(rows, rates, ladder_seconds, p99_ms)] if rates else []),
+        ("each stage alone", lambda run: list(run.stages(rows[:events]).values())),
     ]
     for label, step in plan:
         console.print(f"running {label} ...")
         run = _Run(base, names, workers)
         try:
-            results.append(step(run))
+            results += step(run)
         finally:
             run.close()
     _report(results, base, rate, seconds, events, workers, json_path)
@@ -242,10 +303,25 @@ def _report(
     results: list[dict[str, Any]], settings: Settings, rate: int, seconds: float, events: int,
     workers: int, json_path: Path | None,
 ) -> None:  # fmt: skip
-    columns = ("run", "final_stage", "received", "events_per_s", "p50_ms", "p95_ms", "p99_ms", "max_ms")
-    report.print_rows("end-to-end benchmark (publish -> last stage)", columns, results)
+    columns = (
+        "run",
+        "final_stage",
+        "received",
+        "events_per_s",
+        "p50_ms",
+        "p99_ms",
+        "max_ms",
+        "cpu_us_per_event",
+    )
+    report.print_rows(
+        "end-to-end benchmark (publish -> last stage; CPU µs/event: pipeline)", columns, results
+    )
+    for row in results:
+        if "cost" in row:
+            report.print_cost(row["run"], row["cost"])
     report.write(json_path, "e2e", {
             "parameters": {"rate": rate, "seconds": seconds, "events": events, "workers": workers,
-                           "batch_size": settings.streams.batch_size, "partitions": settings.kafka.partitions},
+                           "batch_size": settings.streams.batch_size, "block_ms": settings.streams.block_ms,
+                           "partitions": settings.kafka.partitions},
             "results": results,
         })  # fmt: skip

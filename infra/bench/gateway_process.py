@@ -15,6 +15,7 @@ from types import TracebackType
 import httpx
 
 from core.settings import Settings
+from infra.bench.cost import descendants
 
 
 def _free_port() -> int:
@@ -60,6 +61,13 @@ class GatewayProcess:
         self._timeout = ready_timeout_s
         self._log_dir = Path(tempfile.mkdtemp(prefix="sentinel-gateway-"))
         self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pids(self) -> list[int]:
+        """The server process and its workers (for the cost table's CPU times)."""
+        if self._proc is None:
+            return []
+        return [self._proc.pid, *descendants(self._proc.pid)]
 
     @property
     def log_path(self) -> Path:

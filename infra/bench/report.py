@@ -1,6 +1,7 @@
 """Benchmarks, output: result rows as a table on the terminal, and every JSON document, one envelope.
 
-{"benchmark": NAME, "when": UTC time, "machine": {python, cpus, platform}, ...the benchmark's fields}
+{"benchmark": NAME, "when": UTC time, "machine": {python, cpus, platform, load average when written},
+...the benchmark's fields}; the cost tables (``infra.bench.cost``) print here too.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ from rich.table import Table
 
 def machine() -> dict[str, Any]:
     """What the numbers were measured on."""
-    return {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
+    return {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "load_average_1_5_15m": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 def print_rows(title: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
@@ -28,6 +34,20 @@ def print_rows(title: str, columns: Sequence[str], rows: Sequence[dict[str, Any]
     table = Table(*columns, title=title)
     for row in rows:
         table.add_row(*("-" if row.get(k) is None else str(row[k]) for k in columns))
+    Console().print(table)
+
+
+def print_cost(title: str, cost: dict[str, Any]) -> None:
+    """One cost table (``infra.bench.cost.Meter.stop``): CPU µs/event per process, then per Redis command."""
+    table = Table(
+        "where", "CPU µs/event", "calls/event", title=f"cost: {title} (load {cost['load_average']})"
+    )
+    for name, us in cost["cpu_us_per_event"].items():
+        table.add_row(name, str(us), "")
+    for row in cost["redis_commands"]:
+        table.add_row(
+            f"  redis {row['command']}", str(row["redis_us_per_event"]), str(row["calls_per_event"])
+        )
     Console().print(table)
 
 

@@ -131,6 +131,15 @@ def test_stack_scores_traffic_reuses_its_model_and_stops_cleanly(tmp_path: Path)
     assert not [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     first_log = (state / "stack.log").read_text()
     assert "mirror: recycled the broker topics" in first_log
+    # The first start's long steps, written to a log file (no terminal), say how far they are.
+    for step in (
+        "generating synthetic data: done, 8,000 in",
+        "replaying history through the online features: started (4,000 to do)",
+        "replaying history through the online features: 2,000 / 4,000 (50%)",
+        "training on 4,000 rows: training lightgbm",
+        "warming the feature state with the training period: done, 4,000 in",
+    ):
+        assert step in first_log, step
 
     versions = sorted(p.name for p in (state / "models").iterdir() if p.is_dir())
     data_mtime = (state / "data" / "train_transaction.csv").stat().st_mtime

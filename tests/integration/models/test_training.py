@@ -7,12 +7,14 @@ and the ``sentinel train`` command end to end.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import pytest
 import redis
-from click.testing import CliRunner
 
 from core.settings import ModelSettings
 from data.loader import DataFiles
@@ -67,29 +69,44 @@ def test_beats_a_raw_columns_only_lightgbm(training_set: TrainingSet, full_model
     assert ours > theirs + 0.15 and ours > 1.5 * theirs, (ours, theirs)
 
 
-def test_train_command_registers_and_promotes(
-    synthetic_files: DataFiles,
-    redis_url: str,
-    key_prefix: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+def test_train_command_registers_and_promotes_and_logs_progress_when_piped(
+    synthetic_files: DataFiles, redis_url: str, key_prefix: str, tmp_path: Path
 ) -> None:
-    from core.settings import get_settings
-    from infra.train import train_command
-
-    monkeypatch.setenv("SENTINEL_REDIS_URL", redis_url)
-    monkeypatch.setenv("SENTINEL_REDIS_KEY_PREFIX", key_prefix)
-    monkeypatch.setenv("SENTINEL_MODELS_REGISTRY_DIR", str(tmp_path / "models"))
-    monkeypatch.setenv("SENTINEL_MODELS_ROUNDS", "100")  # the wiring is under test here, not the model
-    get_settings.cache_clear()
+    """`sentinel train` as `sentinel up` runs it on first start: output to a pipe (a log file), not
+    a terminal. Its long steps (replay, training) must say how far they are, as log lines."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SENTINEL_")}
+    env.update(
+        {
+            "SENTINEL_REDIS_URL": redis_url,
+            "SENTINEL_REDIS_KEY_PREFIX": key_prefix,
+            "SENTINEL_MODELS_REGISTRY_DIR": str(tmp_path / "models"),
+            "SENTINEL_MODELS_ROUNDS": "100",  # the wiring is under test here, not the model
+            "SENTINEL_LOCAL_STATE_DIR": str(tmp_path / "state"),
+        }
+    )
     args = ["--transactions", str(synthetic_files.transactions), "--limit", "5000", "--promote", "--json"]
     args += ["--identity", str(synthetic_files.identity)]
-    try:
-        result = CliRunner().invoke(train_command, args, catch_exceptions=False)
-    finally:
-        get_settings.cache_clear()
-    assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    run = subprocess.run(
+        [str(Path(sys.executable).parent / "sentinel"), "train", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    progress = [
+        line.split(" sentinel.progress: ", 1)[1]
+        for line in run.stderr.splitlines()
+        if "sentinel.progress" in line
+    ]
+    replay = "replaying history through the online features"
+    assert progress[0] == f"{replay}: started (5,000 to do)", run.stderr
+    assert f"{replay}: 500 / 5,000 (10%)" in [line.rsplit(",", 1)[0] for line in progress]
+    assert any(line.startswith(f"{replay}: done, 5,000 in") for line in progress)
+    notes = [line.split(": ", 1)[1] for line in progress if line.startswith("training on 5,000 rows")]
+    assert notes[0] == "started" and notes[-1].startswith("done")
+    assert any(note.startswith("training lightgbm") for note in notes), progress
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
     assert summary["rows"] == 5000 and summary["promoted"] is True
     assert set(summary["metrics"]) >= {
         "roc_auc",

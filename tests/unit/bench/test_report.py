@@ -13,7 +13,7 @@ from infra.bench.cli import BENCHES
 from infra.cli import cli
 
 
-@pytest.mark.parametrize("name", ["data", "streams", "api", "e2e", "inference"])
+@pytest.mark.parametrize("name", ["data", "streams", "api", "e2e", "inference", "summary"])
 def test_every_benchmark_keeps_its_command(name: str) -> None:
     assert name in BENCHES
     result = CliRunner().invoke(cli, ["bench", name, "--help"])
