@@ -44,11 +44,15 @@ Handler = Callable[[Sequence[Event[Any]]], Sequence[Effect]]
 
 @dataclass(frozen=True)
 class Context:
-    """What a function's factory may use: a Redis client, the settings, the key builder."""
+    """What a function's factory may use: a Redis client, the settings, the key builder, and
+    ``shared``: objects the builds of one process may share. The inline door builds a chain
+    twice, live and dry, on one ``shared``: what a factory keeps there (a loaded model) is
+    loaded, and warmed, once for both."""
 
     redis: redis.Redis
     settings: Settings
     keys: Keys
+    shared: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 Factory = Callable[[Context], Handler]
