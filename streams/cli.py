@@ -156,8 +156,10 @@ def _serve_metrics(
 @click.option(
     "--consumer",
     default=None,
-    help="Stable consumer name base (e.g. the pod name): a restart resumes its own pending entries "
-    "at once instead of waiting for claim_idle_ms. Default: host-pid.",
+    help="Stable consumer name base: a restart under it resumes its own pending entries at once "
+    "instead of waiting for claim_idle_ms. Default: host-pid, stable across restarts of a container "
+    "(sentinel runs as PID 1; compose, Kubernetes); the local stack passes --consumer stack. Never "
+    "give two running processes the same name.",
 )
 def run(
     names: tuple[str, ...], concurrency: int, burst: bool, metrics_port: int | None, consumer: str | None
