@@ -148,6 +148,8 @@ def _hold(client: redis.Redis, key: str) -> Callable[[], bool]:
                    "it while it empties a broker without retention (the local stack passes it).")  # fmt: skip
 @click.option("--shift-at", type=click.IntRange(min=0), default=None,
               help="TransactionDT from which the what-if options below apply (default: none apply).")  # fmt: skip
+@click.option("--thin-product", default=None, metavar="PRODUCT:SHARE",
+              help="Covariate shift (pure): drop SHARE of product PRODUCT's transactions, e.g. W:0.5.")  # fmt: skip
 @click.option("--amount-factor", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="Covariate shift: multiply amounts by this.")  # fmt: skip
 @click.option("--product-mix", default=None, metavar="FROM:TO:SHARE",
@@ -166,6 +168,7 @@ def simulate(
     synthetic_rows: int,
     hold_key: str | None,
     shift_at: int | None,
+    thin_product: str | None,
     amount_factor: float,
     product_mix: str | None,
     fraud_cards: str | None,
@@ -173,17 +176,21 @@ def simulate(
 ) -> None:
     """Replay transactions into the broker at a steady rate, and their labels after a delay.
 
-    From --shift-at on, it can inject a covariate shift (--amount-factor, --product-mix) or a new
+    From --shift-at on, it can inject a covariate shift (--thin-product keeps what each
+    transaction means; --amount-factor and --product-mix change what the model reads) or a new
     fraud pattern (--fraud-cards), to watch drift checks, retraining and promotion react.
     """
     settings = get_settings()
     shift = None
     if shift_at is not None:
         mix = _parsed("--product-mix", Shift.parse_mix, product_mix)
+        thin = _parsed("--thin-product", Shift.parse_thin, thin_product)
         cards = _parsed("--fraud-cards", Shift.parse_cards, fraud_cards)
-        shift = Shift(shift_at, amount_factor, mix, cards, fraud_share)
-    elif amount_factor != 1.0 or product_mix or fraud_cards:
-        raise click.UsageError("--amount-factor, --product-mix and --fraud-cards need --shift-at")
+        shift = Shift(shift_at, amount_factor, mix, cards, fraud_share, thin)
+    elif amount_factor != 1.0 or product_mix or fraud_cards or thin_product:
+        raise click.UsageError(
+            "--thin-product, --amount-factor, --product-mix and --fraud-cards need --shift-at"
+        )
     if identity is not None and transactions is None:
         raise click.UsageError("--identity needs --transactions")
     hold = None
@@ -218,6 +225,8 @@ def simulate(
     table.add_row("max lag behind schedule", f"{summary.max_lag_s * 1000:,.1f} ms")
     table.add_row("held for the mirror", f"{summary.held_s:,.1f} s")
     table.add_row("invalid rows (not sent)", f"{summary.invalid:,}")
+    if summary.thinned:
+        table.add_row("thinned by --thin-product (not sent)", f"{summary.thinned:,}")
     table.add_row("delivery errors", f"{summary.delivery_errors:,}")
     table.add_row("unacknowledged at exit", f"{summary.unflushed:,}")
     console.print(table)

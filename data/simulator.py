@@ -52,6 +52,7 @@ class SimulationSummary:
     labels_sent: int = 0
     labels_pending: int = 0  # labels not yet due when the run stopped
     invalid: int = 0  # rows that failed validation (not published)
+    thinned: int = 0  # rows a what-if thinning dropped (``data.shift``; not published)
     delivery_errors: int = 0
     unflushed: int = 0  # still in the producer's queue when the run ended (fate unknown)
     elapsed_s: float = 0.0  # first to last transaction handed to the producer
@@ -227,6 +228,9 @@ def simulate(
             try:
                 tx = decode_transaction(raw) if isinstance(raw, bytes) else raw
                 if shift is not None:
+                    if not shift.keeps(tx):
+                        summary.thinned += 1
+                        continue
                     tx = shift.apply(tx)
             except InvalidRow as error:
                 summary.invalid += 1

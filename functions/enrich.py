@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from enum import Enum
 
 from data.schema import Transaction
 from functions.engine import FeatureEngine
@@ -34,3 +35,29 @@ def enrich(batch: Sequence[Transaction], engine: FeatureEngine) -> list[TxEnrich
         )
         for tx, row in zip(batch, matrix, strict=True)
     ]
+
+
+REUSED = "TransactionID reused with different content"
+
+
+class Resend(Enum):
+    """What a transaction is, given what was received before under its TransactionID."""
+
+    NEW = "new"  # never received: enrich it
+    REPLAY = "replay"  # an exact re-send of a received transaction: its first copy stands, once
+    REUSED = "reused"  # another transaction under a received TransactionID: a dead letter
+
+
+def resends(batch: Sequence[Transaction], received: Mapping[int, Transaction]) -> list[Resend]:
+    """Each transaction of ``batch`` against ``received`` (id -> the transaction received before)
+    and against the earlier ones of the batch (the first copy in the batch counts as received)."""
+    seen = dict(received)
+    out: list[Resend] = []
+    for tx in batch:
+        before = seen.get(tx.TransactionID)
+        if before is None:
+            seen[tx.TransactionID] = tx
+            out.append(Resend.NEW)
+        else:
+            out.append(Resend.REPLAY if before == tx else Resend.REUSED)
+    return out

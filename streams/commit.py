@@ -275,6 +275,10 @@ class GuardedCommitter:
         self._keys = keys
         self._capped = capped or {}  # logical history stream -> its bounds
 
+    def load(self) -> None:
+        """Load the script into Redis's script cache now (a first commit then needs no load)."""
+        self._script.registered_client.script_load(self._script.script)
+
     def commit(self, guard_key: str, effects: Sequence[Effect]) -> bool:
         """True when applied, False when the guard key existed (nothing written)."""
         call = ScriptArgs(self._keys, guard_key, [], self._capped)

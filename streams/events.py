@@ -80,9 +80,6 @@ class Publish:
     message: str | bytes
 
 
-Effect = Emit | HashSet | HashIncr | Publish
-
-
 @dataclass(frozen=True)
 class Event(Generic[T]):
     """One decoded stream entry: its id, typed value, raw payload and metadata."""
@@ -101,6 +98,19 @@ class Event(Generic[T]):
     def emit(self, stream: str, payload: bytes, value: Any = None) -> Emit:
         """An output to ``stream`` that carries this event's metadata (``value``: what ``payload`` encodes)."""
         return Emit(stream, payload, dict(self.meta), value)
+
+
+@dataclass(frozen=True)
+class Reject:
+    """Dead-letter ``event`` with ``reason``: the function judged one record bad (e.g. a reused id)
+    without failing the batch; the runtime (``streams.isolation``) writes the dead letter instead
+    of effects. Only for an event of the batch the function was given."""
+
+    event: Event[Any]
+    reason: str
+
+
+Effect = Emit | HashSet | HashIncr | Publish | Reject
 
 
 class Codec(Protocol[T_co]):

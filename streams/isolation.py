@@ -10,7 +10,8 @@ depends on something outside the bytes, and says so).
 
 Calling (:func:`call_isolated`): the function sees the whole batch first. If it raises, the
 batch is retried event by event, so one bad event cannot hold back the others: ``PoisonMessage`` -> dead letter with the
-reason; Redis unreachable or ``DependencyDown`` (no model) -> raised to the worker, which
+reason (a function that judges one record bad without raising returns ``Reject`` for it: a dead
+letter too, and the batch is not retried); Redis unreachable or ``DependencyDown`` (no model) -> raised to the worker, which
 holds the batch and retries it (never the events' fault); any other exception -> that event fails (left pending: reclaimed, retried, and
 dead-lettered after ``max_deliveries``). Returned effects are checked: only effects of the
 vocabulary, and appends only to the streams the function declared.
@@ -25,7 +26,7 @@ from typing import Any, TypeVar
 
 from core.errors import DependencyDown, PoisonMessage, TransientError
 from streams.commit import DeadLetter
-from streams.events import Codec, Effect, Emit, Event, HashIncr, HashSet, Publish
+from streams.events import Codec, Effect, Emit, Event, HashIncr, HashSet, Publish, Reject
 from streams.function import Handler
 from streams.outage import REDIS_DOWN
 
@@ -60,7 +61,7 @@ def call_isolated(handler: Handler, name: str, outputs: Sequence[str], events: l
     if not events:
         return Outcome()
     try:
-        return Outcome(effects=checked(handler(events), name, outputs))
+        return _outcome(checked(handler(events), name, outputs), name)
     except _NOT_THE_EVENTS:
         raise  # an outage, not a property of these events: the worker waits and redoes the batch
     except PoisonMessage as exc:
@@ -86,12 +87,26 @@ def call_isolated(handler: Handler, name: str, outputs: Sequence[str], events: l
     return outcome
 
 
+def _outcome(effects: list[Effect], name: str) -> Outcome:
+    """Effects to commit, and the events the function rejected (``Reject``) as dead letters."""
+    outcome = Outcome()
+    for effect in effects:
+        if isinstance(effect, Reject):
+            event, reason = effect.event, f"rejected by {name}: {effect.reason}"
+            outcome.rejected.append(
+                DeadLetter(event.id, reason, event.payload, dict(event.meta), event.deliveries)
+            )
+        else:
+            outcome.effects.append(effect)
+    return outcome
+
+
 def checked(effects: Sequence[Effect], name: str, outputs: Sequence[str]) -> list[Effect]:
     """``effects`` as a list, or TypeError if one is not an effect or targets an undeclared stream."""
     for effect in effects:
         if isinstance(effect, Emit):
             if effect.stream not in outputs:
                 raise TypeError(f"{name} emitted to undeclared stream {effect.stream!r}")
-        elif not isinstance(effect, HashSet | HashIncr | Publish):
+        elif not isinstance(effect, HashSet | HashIncr | Publish | Reject):
             raise TypeError(f"{name} returned {effect!r}, not an effect")
     return list(effects)

@@ -5,6 +5,7 @@
     api         api.py              POST /v1/score on a real gateway (loadgen.py, payloads.py, gateway_process.py)
     e2e         e2e.py              broker -> mirror -> enrich -> score
     inference   inference.py        µs per transaction per algorithm
+    lifecycle   lifecycle.py        retrain / drift-check time, estimate before labels vs realised
 
 Every benchmark prints a table and writes its JSON document with ``report.write``.
 """

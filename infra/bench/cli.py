@@ -19,6 +19,10 @@ BENCHES: dict[str, tuple[str, str]] = {
     "streams": ("infra.bench.runtime:streams", "Events/s and per-hop latency: mirror and a no-op function."),
     "api": ("infra.bench.api:api", "POST /v1/score on a real gateway: fixed rates and saturation."),
     "e2e": ("infra.bench.e2e:e2e", "Broker -> mirror -> enrich -> score: events/s, publish->scored latency."),
+    "lifecycle": (
+        "infra.bench.lifecycle:lifecycle",
+        "Retrain and drift-check time; performance estimate before labels vs realised, per shift.",
+    ),
     "inference": (
         "infra.bench.inference:inference",
         "µs/transaction per algorithm, batch 1 and 500, with/without features.",

@@ -4,23 +4,31 @@
 feature state port, so ``functions/`` never opens a connection. The codec validates at decode:
 a malformed row becomes a dead letter that names the field (``InvalidRow`` is a ``PoisonMessage``).
 Each transaction is also kept as received (``FeatureKeys.received``, as long as its result
-record): the forensics record shows it whole.
+record): the forensics record shows it whole, and a TransactionID received again is judged
+against it (``functions.enrich.resends``): an exact re-send is a replay and produces nothing
+(its first copy is scored and counted, once); another transaction under that id is a dead
+letter, "TransactionID reused with different content". Two copies read at the same instant by
+two enrich consumers are not caught here (each sees nothing received yet); copies of one
+transaction share a card, hence a broker partition, and normally reach one batch in order.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 from data.schema import Transaction, decode_transaction, encode_transaction
 from functions.engine import FeatureEngine
-from functions.enrich import enrich
+from functions.enrich import REUSED, Resend, enrich, resends
 from functions.events import encode_event
 from functions.keys import FeatureKeys
 from functions.velocity import FeatureTtl, RedisFeatureState
 from infra.pipeline.streams import ENRICHED
-from streams.events import Effect, Event, HashSet
+from streams.events import Effect, Event, HashSet, Reject
 from streams.function import Context, Handler
+
+log = logging.getLogger(__name__)
 
 
 class TransactionCodec:
@@ -45,9 +53,26 @@ def build(ctx: Context) -> Handler:
     keys = FeatureKeys(ctx.keys.prefix)
     ttl_s = ctx.settings.features.result_ttl_s  # as long as its result record
 
+    def received(batch: Sequence[Event[Any]]) -> dict[int, Transaction]:
+        pipe = ctx.redis.pipeline(transaction=False)
+        for event in batch:
+            pipe.hget(keys.received(event.value.TransactionID), "raw")
+        found = zip(batch, pipe.execute(), strict=True)
+        return {event.value.TransactionID: decode_transaction(raw) for event, raw in found if raw}
+
     def handler(batch: Sequence[Event[Any]]) -> list[Effect]:
         effects: list[Effect] = []
-        for event, tx in zip(batch, enrich([e.value for e in batch], engine), strict=True):
+        fresh: list[Event[Any]] = []
+        kinds = resends([e.value for e in batch], received(batch))
+        for event, kind in zip(batch, kinds, strict=True):
+            if kind is Resend.NEW:
+                fresh.append(event)
+            elif kind is Resend.REUSED:
+                effects.append(Reject(event, f"{REUSED} (TransactionID {event.value.TransactionID})"))
+        if len(fresh) < len(batch):
+            log.info("resent transactions: %d replays skipped, %d reused ids dead-lettered",
+                     kinds.count(Resend.REPLAY), kinds.count(Resend.REUSED))  # fmt: skip
+        for event, tx in zip(fresh, enrich([e.value for e in fresh], engine), strict=True):
             effects.append(event.emit(ENRICHED, encode_event(tx)))
             # the gateway's inline door hands over the decoded row only: its canonical JSON then
             raw = event.payload or encode_transaction(event.value)

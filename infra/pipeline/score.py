@@ -127,7 +127,11 @@ def score_effects(
 def build(ctx: Context) -> Handler:
     keys = ScoreKeys(ctx.keys.prefix)
     models_cfg = ctx.settings.models
-    models = ChampionSource(Registry(models_cfg.registry_dir), models_cfg.reload_interval_s)
+    # One source per process and registry, shared by the inline door's live and dry builds.
+    models = ctx.shared.setdefault(
+        f"models:{models_cfg.registry_dir}",
+        ChampionSource(Registry(models_cfg.registry_dir), models_cfg.reload_interval_s),
+    )
     thresholds = threshold_store(ctx)
     result_ttl_s = ctx.settings.features.result_ttl_s
     labels = label_store(ctx)

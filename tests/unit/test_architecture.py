@@ -1,9 +1,10 @@
 """Dependency direction between our packages (STYLE.md): checked, not hoped for.
 
-``core`` (settings, errors) is the ground floor: it imports nothing of ours. ``infra`` is the
-roof: it wires everything and nothing imports it. The gateway uses the runtime's read side and
-its one door for running a chain inline (``streams.inline``), not its worker, commit or fusion. Between modules there is no import cycle,
-not even through an import deferred into a function.
+``core`` (settings, errors, terminal output) is the ground floor: it imports nothing of ours.
+``infra`` is the roof: it wires everything and nothing imports it. The gateway uses the
+runtime's read side, its one door for running a chain inline (``streams.inline``) and, as a
+producer, the mirror's recycle hold; not its worker, commit or fusion. Between modules there is
+no import cycle, not even through an import deferred into a function.
 """
 
 from __future__ import annotations
@@ -28,15 +29,36 @@ RUNTIME_READ_SIDE = {
     "streams.metrics",
 }
 RUNTIME_DOOR = "streams.inline"
+# A producer that acknowledges to its clients honours the mirror's recycle hold (and knows what
+# "Redis unreachable" looks like while it asks).
+RUNTIME_PRODUCER = {"streams.hold", "streams.outage"}
+TERMINAL = "core.terminal"  # tables and progress for every command line
 
 # package -> the packages (or modules) of ours it may import besides itself
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
-    "data": {SETTINGS, ERRORS},
-    "streams": {SETTINGS, ERRORS},
+    "data": {SETTINGS, ERRORS, TERMINAL},
+    "streams": {SETTINGS, ERRORS, TERMINAL},
     "functions": {"data", ERRORS},
-    "models": {"data", "functions", "streams.keys", "streams.events", SETTINGS, ERRORS},  # jobs read streams
-    "gateway": {"data", "functions", "models", *RUNTIME_READ_SIDE, RUNTIME_DOOR, SETTINGS, ERRORS},
+    "models": {
+        "data",
+        "functions",
+        "streams.keys",
+        "streams.events",
+        SETTINGS,
+        ERRORS,
+        TERMINAL,
+    },  # jobs read streams
+    "gateway": {
+        "data",
+        "functions",
+        "models",
+        *RUNTIME_READ_SIDE,
+        RUNTIME_DOOR,
+        *RUNTIME_PRODUCER,
+        SETTINGS,
+        ERRORS,
+    },
     "frontend": set(),
     "infra": OURS - {"frontend"},
 }

@@ -86,6 +86,10 @@ def test_jobs_run_with_an_unknown_name_names_the_choices(tmp_path: Path) -> None
         (("--shift-at", "100", "--fraud-cards", "a:b"), "--fraud-cards: 'a:b' is not LOW:HIGH"),
         (("--shift-at", "100", "--fraud-cards", "5400:5000"), "LOW must be below HIGH"),
         (("--fraud-cards", "5000:5400"), "need --shift-at"),
+        (("--shift-at", "100", "--thin-product", "W"), "--thin-product: 'W' is not PRODUCT:SHARE"),
+        (("--shift-at", "100", "--thin-product", "X:0.5"), "--thin-product: 'X' is not a product code"),
+        (("--shift-at", "100", "--thin-product", "W:2"), "--thin-product: share 2 is not in [0, 1]"),
+        (("--thin-product", "W:0.5"), "need --shift-at"),
     ],
 )
 def test_simulate_refuses_bad_what_if_values(tmp_path: Path, args: tuple[str, ...], expected: str) -> None:

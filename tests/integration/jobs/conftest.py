@@ -7,10 +7,8 @@ jobs or reports.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,21 +23,14 @@ from data.loader import DataFiles
 from data.schema import Transaction
 from data.shift import Shift
 from data.synthetic import generate
-from functions.decision import RISK, Thresholds
-from functions.events import TxScored
 from functions.features import FEATURE_NAMES
-from functions.keys import ScoreKeys, scratch_prefix
+from functions.keys import scratch_prefix
 from functions.replay import ReplayMeta, drop_state, replay_features
-from functions.result import to_hash
-from functions.score import model_matrix
-from functions.served import FEATURES_STREAM, ScoredFeatures, encode_scored_features
 from models.dataset import TrainingSet, read_transactions
-from models.jobs.queue import JOB_CLASS, QUEUE_CLASS, SERIALIZER
+from models.jobs.staging import burst_worker, stage_labels, stage_scored
 from models.loaded import LoadedModel
 from models.registry import Registry
 from models.training import register, train
-from streams.events import PAYLOAD
-from streams.keys import Keys
 
 ROWS, WINDOW = 28_000, 10_000
 ROUNDS = 120
@@ -157,47 +148,9 @@ def job_settings(settings: Settings, registry: Registry) -> Settings:
     )
 
 
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment a worker process needs to see ``settings`` (the non-default values)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SENTINEL_")}
-    defaults = Settings()
-    for (variable, value, _, _), (_, default, _, _) in zip(
-        settings.describe(), defaults.describe(), strict=True
-    ):
-        if value != default:
-            env[variable] = value
-    if settings.gateway.api_keys.get_secret_value():
-        env["SENTINEL_GATEWAY_API_KEYS"] = settings.gateway.api_keys.get_secret_value()
-    return env
-
-
-def worker_argv(settings: Settings, *extra: str) -> list[str]:
-    return [
-        str(Path(sys.executable).with_name("rq")),
-        "worker",
-        "--url",
-        str(settings.redis.url),
-        "--serializer",
-        SERIALIZER,
-        "--job-class",
-        JOB_CLASS,
-        "--queue-class",
-        QUEUE_CLASS,
-        *extra,
-        settings.jobs.queue,
-    ]
-
-
 def run_worker(settings: Settings, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """A real RQ worker process in burst mode: runs what is queued, then exits."""
-    done = subprocess.run(
-        worker_argv(settings, "--burst"),
-        env=settings_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    """A real RQ worker process in burst mode: runs what is queued, then exits (successfully)."""
+    done = burst_worker(settings, timeout)
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 
@@ -209,64 +162,10 @@ def serve(
     champion: LoadedModel,
     challenger: LoadedModel | None = None,
 ) -> np.ndarray:
-    """Write what the score stage writes per row (its ScoredFeatures on tx.features and its result
-    record, which a label joins); the probabilities."""
-    probs = champion.predict_proba(model_matrix(traffic.matrix, champion.feature_names))
-    shadow = None
-    if challenger is not None:
-        shadow = challenger.predict_proba(model_matrix(traffic.matrix, challenger.feature_names))
-    key = Keys(settings.redis.key_prefix).stream(FEATURES_STREAM)
-    results = ScoreKeys(settings.redis.key_prefix)
-    thresholds = Thresholds(review=0.3, decline=0.8)
-    pipe = client.pipeline(transaction=False)
-    m = traffic.meta
-    for i in range(len(m)):
-        record = ScoredFeatures(
-            TransactionID=int(m.transaction_id[i]),
-            TransactionDT=int(m.transaction_dt[i]),
-            TransactionAmt=float(m.amount[i]),
-            probability=float(probs[i]),
-            model_version=champion.version,
-            challenger_probability=None if shadow is None else float(shadow[i]),
-            challenger_version=None if challenger is None else challenger.version,
-            features=np.ascontiguousarray(traffic.matrix[i], dtype="<f4").tobytes(),
-        )
-        pipe.xadd(key, {PAYLOAD: encode_scored_features(record)})
-        decision = thresholds.decide(record.probability)
-        scored = TxScored(
-            TransactionID=record.TransactionID,
-            TransactionDT=record.TransactionDT,
-            TransactionAmt=record.TransactionAmt,
-            card1=0,
-            uid="",
-            probability=record.probability,
-            risk=RISK[decision],
-            decision=decision,
-            model_version=champion.version,
-            review_threshold=thresholds.review,
-            decline_threshold=thresholds.decline,
-        )
-        pipe.hset(results.result(record.TransactionID), mapping=to_hash(scored, None, 0))
-        if i % 2_000 == 1_999:
-            pipe.execute()
-    pipe.execute()
-    return np.asarray(probs)
+    """Write what the score stage writes per row; the probabilities."""
+    return stage_scored(client, settings, traffic.matrix, traffic.meta, champion, challenger)
 
 
 def deliver_labels(client: redis.Redis, settings: Settings, traffic: Replayed) -> None:
     """The labels of ``traffic`` arrive, through the label stage's store."""
-    from data.schema import Label
-    from functions.keys import LabelKeys, ScoreKeys
-    from functions.label import LabelIn
-    from functions.label_store import RedisLabelStore
-
-    store = RedisLabelStore(
-        client, LabelKeys(settings.redis.key_prefix), ScoreKeys(settings.redis.key_prefix)
-    )
-    m = traffic.meta
-    batch = [
-        LabelIn(Label(TransactionID=int(i), isFraud=1 if y == 1 else 0), None)
-        for i, y in zip(m.transaction_id, m.is_fraud, strict=True)
-    ]
-    for start in range(0, len(batch), 500):
-        store.store(batch[start : start + 500])
+    stage_labels(client, settings, traffic.meta)

@@ -28,6 +28,7 @@ from functions.keys import ModelJobKeys, OperatorKeys
 from models.dataset import TrainingSet
 from models.jobs.queue import JsonJob, job_queue
 from models.jobs.schedule import run_now
+from models.jobs.staging import settings_env, worker_argv
 from models.registry import Registry
 from models.training import register, train
 from tests.integration.jobs.conftest import (
@@ -37,8 +38,6 @@ from tests.integration.jobs.conftest import (
     deliver_labels,
     run_worker,
     serve,
-    settings_env,
-    worker_argv,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -168,7 +167,7 @@ def test_a_killed_retrain_is_retried_and_leaves_only_complete_versions(
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600  # a worker's start and the window's read, on a busy box
         while (job.get_meta(refresh=True).get("progress") or {}).get("step") not in (
             "training",
             "registering",

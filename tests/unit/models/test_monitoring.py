@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from data.schema import decode_row
 from data.shift import Shift
@@ -91,3 +92,30 @@ def test_shift_changes_rows_only_from_its_start() -> None:
     assert shift.apply(after).TransactionAmt == round(after.TransactionAmt * 1.5, 3)
     fraud = Shift(0, fraud_cards=(after.card1, after.card1 + 1), fraud_share=1.0)
     assert fraud.apply(after).isFraud == 1
+
+
+def test_thinning_drops_a_share_of_one_product_from_its_start_and_changes_nothing_else() -> None:
+    rows = [
+        decode_row(
+            {
+                "TransactionID": 2 * i + k,
+                "TransactionDT": 100 + i,
+                "TransactionAmt": 10.0,
+                "ProductCD": p,
+                "card1": 2000,
+            }
+        )
+        for i in range(4_000)
+        for k, p in enumerate("WC")
+    ]
+    shift = Shift(2_100, thin=("W", 0.5))
+    kept = list(shift.stream(rows))
+    assert all(tx in rows for tx in kept)  # kept rows are sent unchanged
+    before = [tx for tx in kept if tx.TransactionDT < 2_100]
+    assert len(before) == sum(tx.TransactionDT < 2_100 for tx in rows)  # nothing before the start
+    late_w = sum(tx.ProductCD == "W" and tx.TransactionDT >= 2_100 for tx in kept)
+    late_c = sum(tx.ProductCD == "C" and tx.TransactionDT >= 2_100 for tx in kept)
+    assert late_c == 2_000 and 900 < late_w < 1_100  # about half of W after the start
+    assert kept == list(shift.stream(rows))  # decided per TransactionID: the same on every run
+    with pytest.raises(ValueError, match="not in"):
+        Shift.parse_thin("W:1.5")
