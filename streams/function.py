@@ -81,6 +81,9 @@ class FunctionSpec:
     # Plumbing (the benchmarks' no-op): runnable and in the table, but not in what users see
     # (``sentinel fn list``, the overview's functions).
     internal: bool = False
+    # Runs only where it is configured (e.g. an outgoing webhook): its lag is no reason for the
+    # rest to report not-ready, and the local stack starts it only when configured.
+    optional: bool = False
 
     def __post_init__(self) -> None:
         if self.input in self.outputs:

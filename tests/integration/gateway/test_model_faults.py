@@ -87,3 +87,15 @@ def test_a_registry_broken_after_start_keeps_the_warm_model_scoring_and_is_not_r
     assert status == 200 and result["model_version"] == trained.version, result
     status, check = _model_check(faulty_client)
     assert status == 503 and check["ok"] is False
+
+
+@pytest.mark.parametrize("path", ["/v1/models", "/v1/models/pointer", "/v1/models/{version}"])
+def test_model_routes_with_an_unparsable_pointer_are_a_503_problem(
+    faulty_client: Client, trained: Trained, registry_copy: Path, path: str
+) -> None:
+    """Issue 11, item 5: an unparsable champion.json gave 500 on /v1/models*."""
+    FAULTS["unparsable pointer"](registry_copy, trained.version)
+    response = faulty_client.get(path.format(version=trained.version), headers=auth("analyst"))
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "champion.json" in response.json()["detail"] and str(registry_copy) not in response.text

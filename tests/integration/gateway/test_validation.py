@@ -86,3 +86,19 @@ def test_query_parameter_errors_say_query(client: Client) -> None:
     assert response.status_code == 400, response.text
     error = response.json()["errors"][0]
     assert error["field"] == "risk_level" and error["source"] == "query"
+
+
+IMPLAUSIBLE = {"C1": 1e308, "D1": -1e308, "TransactionDT": 10**10, "dist1": 1e9, "addr1": 1e300, "V12": 1e300}
+"""Issue 11, item 7: values no transaction can hold (they passed before: 1e308 counts ...)."""
+
+
+@pytest.mark.parametrize("route", ["/v1/score", "/v1/transactions"])
+@pytest.mark.parametrize("column", sorted(IMPLAUSIBLE))
+def test_an_implausible_value_is_a_400_naming_the_column(
+    column: str, route: str, client: Client, trained: Trained
+) -> None:
+    row = {**_row(trained), column: IMPLAUSIBLE[column]}
+    response = client.post(route, json=row, headers=auth("scorer"))
+    assert response.status_code == 400, response.text
+    (error,) = response.json()["errors"]
+    assert error["field"] == column and "Expected `" in error["message"]
