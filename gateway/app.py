@@ -57,6 +57,7 @@ def create_app(settings: Settings, wiring: Wiring) -> Litestar:
         async with open_services(settings, wiring) as opened:
             # Warm before serving: the server answers nothing (not even /healthz) until then.
             await anyio.to_thread.run_sync(opened.scoring.warm)
+            app.state.auth_limiter.share(opened.redis, settings.redis.key_prefix)
             app.state.services = opened
             yield
 

@@ -20,11 +20,12 @@ import reflex as rx
 
 from dashboard import fmt
 from dashboard.components import empty, kpi, kpi_row, reason_rows, reasons_chart, risk_bar, section
-from dashboard.gateway import GatewayError, live_events
+from dashboard.gateway import GatewayError, call, live_events
 from dashboard.layout import shell
 from dashboard.records import case_of, decision_badge, history_of, history_table, record_fields
 from dashboard.session import Session
 
+ROUTE = "/ops"
 PAGE = 25
 LISTEN_S = 30  # one subscription to the event stream; the tick opens the next while the page is open
 RETRY_S = 30  # after a refused or broken subscription, poll only for this long
@@ -99,15 +100,21 @@ class OpsState(Session):
 
     @rx.event(background=True)
     async def listen(self) -> None:
-        """Refresh the queue on each new alert for ``LISTEN_S`` (one subscription at a time)."""
+        """Refresh the queue on each new alert for ``LISTEN_S`` (one subscription at a time), while the
+        Ops Center is the page shown; the state is locked only to read the query and show the answer."""
         async with self:
-            if self.live or not self.signed_in:
+            if self.live or not self.signed_in or not self._on_page():
                 return
             self.live, key = True, self._api_key
         try:
             async for _ in live_events(key, "alert", LISTEN_S):
                 async with self:
-                    await self.refresh()
+                    if not self._on_page():
+                        break  # left the page: the next visit's tick subscribes again
+                    query = self._query()
+                queue = await call(key, "GET", "/v1/alerts/queue", query)
+                async with self:
+                    self._show(queue)
         except GatewayError:
             async with self:
                 self._retry_at = time.monotonic() + RETRY_S
@@ -115,9 +122,18 @@ class OpsState(Session):
             async with self:
                 self.live = False
 
+    def _on_page(self) -> bool:
+        return self.router.url.path.rstrip("/") == ROUTE
+
     async def refresh(self) -> None:
+        queue = await self.gateway("GET", "/v1/alerts/queue", self._query())
+        if queue is not None:
+            self._show(queue)
+
+    def _query(self) -> dict[str, Any]:
+        """The queue request of the filters, sort and page in force."""
         min_age, max_age = AGES.get(self.age, (None, None))
-        params = {
+        return {
             "status": self.status,
             "decision": None if self.decision == "all" else self.decision,
             "min_amount": _amount(self.min_amount),
@@ -128,9 +144,8 @@ class OpsState(Session):
             "offset": self.offset,
             "limit": PAGE,
         }
-        queue = await self.gateway("GET", "/v1/alerts/queue", params)
-        if queue is None:
-            return
+
+    def _show(self, queue: dict[str, Any]) -> None:
         self.error = ""
         self.total = queue["total"]
         self.open_alerts = fmt.count(queue["open"])
