@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -259,6 +259,27 @@ class JobsSettings(Section):
     )
 
 
+class NotifySettings(Section):
+    webhook_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="POST every alert here (JSON, HMAC-signed); unset: no notifications.",
+    )
+    webhook_secret: SecretStr = Field(
+        SecretStr(""), description="HMAC-SHA256 key of the X-Sentinel-Signature header (needed with the URL)."
+    )
+    timeout_s: float = Field(5.0, gt=0, le=60, description="Seconds one webhook request may take.")
+    attempts: int = Field(5, ge=1, le=20, description="Tries per alert before it is dead-lettered.")
+    backoff_s: float = Field(0.5, ge=0, le=60, description="Wait before the second try; doubles per try.")
+    backoff_max_s: float = Field(8.0, ge=0, le=600, description="Longest wait between two tries.")
+
+    @model_validator(mode="after")
+    def _secret_with_url(self) -> NotifySettings:
+        if self.webhook_url and not self.webhook_secret.get_secret_value():
+            raise ValueError("a webhook URL needs SENTINEL_NOTIFY_WEBHOOK_SECRET (its requests are signed)")
+        return self
+
+
 class LocalSettings(Section):
     state_dir: Path = Field(Path(".sentinel"), description="Data, logs and pids of the local stack.")
     synth_rows: int = Field(100_000, ge=2_000, description="Synthetic rows generated on the first `up`.")
@@ -311,6 +332,7 @@ class Settings(BaseSettings):
     models: ModelSettings = ModelSettings()
     strategy: StrategySettings = StrategySettings()
     jobs: JobsSettings = JobsSettings()
+    notify: NotifySettings = NotifySettings()
     local: LocalSettings = LocalSettings()
 
     @classmethod

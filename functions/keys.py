@@ -24,6 +24,7 @@ All keys live under the runtime's prefix (``ctx.keys.prefix``; a scratch prefix 
     <prefix>strategy                    hash: live decision thresholds (review, decline, updated_by ...)
     <prefix>audit                       stream: audit log of strategy / model changes
     <prefix>alert:verdict:<TransactionID>  hash: analyst's verdict on an alert (becomes a label)
+    <prefix>gateway:authfail:<address>  hash: failed authentications of an address in its window
     ModelJobKeys: the model lifecycle jobs (models.jobs)
     <prefix>model:drift                 stream: drift reports (capped), newest last
     <prefix>model:drift:live            pub/sub channel: each new drift report as JSON
@@ -155,6 +156,11 @@ class OperatorKeys:
     def audit(self) -> str:
         """Stream: audit trail of operator actions (strategy changes, alert verdicts, model pointer)."""
         return f"{self.prefix}audit"
+
+    def auth_failures(self, address: str) -> str:
+        """Hash: failed authentications of one client address in its current window (``start``,
+        ``n``), shared by every gateway worker; expiring with the window."""
+        return f"{self.prefix}gateway:authfail:{address}"
 
     def alert_verdict(self, transaction_id: int) -> str:
         """Hash: an analyst's verdict on the alert of one transaction (verdict, by, at, note); expiring."""

@@ -153,12 +153,17 @@ def split_segment(segment: str) -> dict[str, str]:
 def segment_increments(batch: Sequence[tuple[str, TxScored]]) -> dict[str, int | float]:
     """What a scored batch of (segment, score) adds to its minute's per-segment counters:
     ``<decision>:<segment>`` counts, ``<decision>$:<segment>`` amounts."""
-    counts: dict[str, int | float] = {}
-    for segment, tx in batch:
-        n, amount = f"{tx.decision}:{segment}", f"{tx.decision}{_AMOUNT}:{segment}"
-        counts[n] = counts.get(n, 0) + 1
-        counts[amount] = counts.get(amount, 0.0) + tx.TransactionAmt
-    return counts
+    counts: dict[tuple[str, str], int] = {}
+    amounts: dict[tuple[str, str], float] = {}
+    for segment, tx in batch:  # field names are built once per (decision, segment), not per event
+        key = (tx.decision, segment)
+        counts[key] = counts.get(key, 0) + 1
+        amounts[key] = amounts.get(key, 0.0) + tx.TransactionAmt
+    out: dict[str, int | float] = {}
+    for (decision, segment), n in counts.items():
+        out[f"{decision}:{segment}"] = n
+        out[f"{decision}{_AMOUNT}:{segment}"] = amounts[(decision, segment)]
+    return out
 
 
 def read_segment_counters(counters: Mapping[str, float]) -> dict[tuple[str, str], tuple[int, float]]:

@@ -66,6 +66,12 @@ local sqrt, floor = math.sqrt, math.floor
 local SLOTS = K[1] + K[2] + K[3]
 local STATE = '<' .. string.rep('d', 4 + 4 * SLOTS)
 local NO_BUCKET = -1e15
+local EMPTY
+do
+  local h = {0, 0, 0, 0}
+  for j = 1, SLOTS do h[#h + 1] = NO_BUCKET; h[#h + 1] = 0; h[#h + 1] = 0; h[#h + 1] = 0 end
+  EMPTY = struct.pack(STATE, unpack(h))
+end
 
 local function stats(c, s, q)
   local mean = s / c
@@ -74,18 +80,17 @@ local function stats(c, s, q)
   return mean, sqrt(var)
 end
 
-local function entity(hk, ck, dt, amt, comp, v)
+local function entity(hk, ck, dt, amt, comp, v, nv)
   if hk == '' then
-    for j = 1, PER do v[#v + 1] = NAN end
-    return
+    for j = 1, PER do v[nv + j] = NAN end
+    return nv + PER
   end
   local raw = redis.call('GET', hk)
   local h
   if raw then
     h = {struct.unpack(STATE, raw)}
   else
-    h = {0, 0, 0, 0}
-    for j = 1, SLOTS do h[#h + 1] = NO_BUCKET; h[#h + 1] = 0; h[#h + 1] = 0; h[#h + 1] = 0 end
+    h = {struct.unpack(STATE, EMPTY)}
   end
   local a2 = amt * amt
   local prev = NAN
@@ -119,15 +124,16 @@ local function entity(hk, ck, dt, amt, comp, v)
   redis.call('EXPIRE', ck, state_ttl)
   local hn, hs = h[1], h[2]
   local hmean, hstd = stats(hn, hs, h[3])
-  for g = 1, 3 do v[#v + 1] = cnt[g] end
-  for g = 1, 3 do v[#v + 1] = sum[g] end
-  for g = 1, 3 do v[#v + 1] = mean[g] end
-  for g = 1, 3 do v[#v + 1] = std[g] end
-  v[#v + 1] = hn; v[#v + 1] = hs; v[#v + 1] = hmean; v[#v + 1] = hstd
-  v[#v + 1] = prev
-  v[#v + 1] = (hmean > 0) and amt / hmean or NAN
-  v[#v + 1] = (hstd > 0) and (amt - hmean) / hstd or 0
-  v[#v + 1] = nd
+  v[nv + 1], v[nv + 2], v[nv + 3] = cnt[1], cnt[2], cnt[3]
+  v[nv + 4], v[nv + 5], v[nv + 6] = sum[1], sum[2], sum[3]
+  v[nv + 7], v[nv + 8], v[nv + 9] = mean[1], mean[2], mean[3]
+  v[nv + 10], v[nv + 11], v[nv + 12] = std[1], std[2], std[3]
+  v[nv + 13], v[nv + 14], v[nv + 15], v[nv + 16] = hn, hs, hmean, hstd
+  v[nv + 17] = prev
+  v[nv + 18] = (hmean > 0) and amt / hmean or NAN
+  v[nv + 19] = (hstd > 0) and (amt - hmean) / hstd or 0
+  v[nv + 20] = nd
+  return nv + 20
 end
 
 local function first_seen(key, field, dt)
@@ -137,31 +143,37 @@ local function first_seen(key, field, dt)
   return 0
 end
 
-local out = {}
+local out, counted = {}, {}
 local packer = '<' .. string.rep('d', E * PER + 2 + F)
 for i = 1, n do
   local k, a = F + (i - 1) * KS, HEAD + (i - 1) * AS
   local blob = redis.call('GET', KEYS[k + 1])
   if not blob then
     local dt, amt = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-    local v = {}
+    local v, nv = {}, 0
     for e = 1, E do
-      entity(KEYS[k + 2 * e], KEYS[k + 2 * e + 1], dt, amt, ARGV[a + 2 + e], v)
+      nv = entity(KEYS[k + 2 * e], KEYS[k + 2 * e + 1], dt, amt, ARGV[a + 2 + e], v, nv)
     end
     local seen, device, email = KEYS[k + KS], ARGV[a + 3 + E], ARGV[a + 4 + E]
-    v[#v + 1] = (device == '') and NAN or first_seen(seen, 'd:' .. device, dt)
-    v[#v + 1] = (email == '') and NAN or first_seen(seen, 'e:' .. email, dt)
+    v[nv + 1] = (device == '') and NAN or first_seen(seen, 'd:' .. device, dt)
+    v[nv + 2] = (email == '') and NAN or first_seen(seen, 'e:' .. email, dt)
+    nv = nv + 2
     if device ~= '' or email ~= '' then redis.call('EXPIRE', seen, state_ttl) end
     for f = 1, F do
       local value = ARGV[a + 4 + E + f]
-      if value == '' then v[#v + 1] = NAN else v[#v + 1] = redis.call('HINCRBY', KEYS[f], value, 1) end
+      if value == '' then
+        v[nv + f] = NAN
+      else
+        v[nv + f] = redis.call('HINCRBY', KEYS[f], value, 1)
+        counted[f] = true
+      end
     end
-    blob = struct.pack(packer, unpack(v))
+    blob = struct.pack(packer, unpack(v, 1, nv + F))
     redis.call('SET', KEYS[k + 1], blob, 'EX', vec_ttl)
   end
   out[i] = blob
 end
-for f = 1, F do redis.call('EXPIRE', KEYS[f], state_ttl) end
+for f in pairs(counted) do redis.call('EXPIRE', KEYS[f], state_ttl) end  -- the hashes this run counted in
 return out
 """
 

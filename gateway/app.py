@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
@@ -54,6 +55,9 @@ def create_app(settings: Settings, wiring: Wiring) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with open_services(settings, wiring) as opened:
+            # Warm before serving: the server answers nothing (not even /healthz) until then.
+            await anyio.to_thread.run_sync(opened.scoring.warm)
+            app.state.auth_limiter.share(opened.redis, settings.redis.key_prefix)
             app.state.services = opened
             yield
 

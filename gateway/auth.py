@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import redis
 from litestar.connection import ASGIConnection
 from litestar.exceptions import (
     NotAuthorizedException,
@@ -38,6 +39,8 @@ from litestar.exceptions import (
 from litestar.handlers.base import BaseRouteHandler
 
 from core.errors import ConfigError
+from functions.keys import OperatorKeys
+from streams.outage import REDIS_DOWN
 
 log = logging.getLogger(__name__)
 
@@ -135,24 +138,49 @@ class KeyRing:
         return found
 
 
+_COUNT_FAILURE = """
+local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local start = tonumber(redis.call('HGET', KEYS[1], 'start') or '-1')
+if start < 0 or now >= start + window then
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'start', ARGV[1])
+  start = now
+end
+local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
+redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000) + 1000)
+return {tostring(start), n}
+"""
+
+
 class FailedAuthLimiter:
-    """Failed authentications per client address, in fixed windows of ``window_s`` seconds.
+    """Failed authentications per client address, in windows of ``window_s`` seconds from the
+    address's first failure.
 
     After ``max_failures`` failures in a window the address is refused (429, ``Retry-After``: the
     rest of the window) whatever key it presents, until the window ends; logged once per address
-    and window, with the address and counts only (never a key). Per gateway process: N workers
-    admit up to N x ``max_failures``. ``clock`` (monotonic seconds) is injectable for tests.
+    and window, with the address and counts only (never a key). Once :meth:`share` gave it Redis,
+    the count is shared by every gateway worker (one script per failure; a refusal is then
+    remembered per process, so a request with a right key costs no Redis call); while Redis is
+    unreachable each process counts alone. ``clock`` (wall seconds, the same for every worker) is
+    injectable for tests.
+
+    The address is the connection's peer: behind a proxy, and for the dashboard (whose server
+    calls the gateway for all its users), every caller shares one. ``X-Forwarded-For`` is not
+    trusted (no trusted-proxy list): limit at the proxy, or raise ``auth_max_failures``.
     """
 
     MAX_TRACKED = 10_000  # addresses remembered; expired windows are dropped beyond this
 
-    def __init__(
-        self, max_failures: int, window_s: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, max_failures: int, window_s: float, clock: Callable[[], float] = time.time) -> None:
         self.max_failures = max_failures
         self.window_s = window_s
         self.clock = clock
         self._windows: dict[str, list[float]] = {}  # address -> [window start, failures, logged]
+        self._shared: tuple[Any, OperatorKeys] | None = None
+
+    def share(self, client: redis.Redis, key_prefix: str) -> None:
+        """Count failures in Redis from now on, with every other worker of the gateway."""
+        self._shared = (client.register_script(_COUNT_FAILURE), OperatorKeys(key_prefix))
 
     def retry_after(self, address: str) -> int | None:
         """Seconds until ``address`` may try again, or None when it is not refused."""
@@ -162,22 +190,41 @@ class FailedAuthLimiter:
         left = entry[0] + self.window_s - self.clock()
         return max(1, math.ceil(left)) if left > 0 else None
 
-    def failed(self, address: str) -> None:
+    def failed(self, address: str) -> int | None:
+        """Count a failure of ``address``; the seconds to wait when it is now over the limit."""
         now = self.clock()
         entry = self._windows.get(address)
         if entry is None or now >= entry[0] + self.window_s:
             if len(self._windows) >= self.MAX_TRACKED:
                 self._prune(now)
             entry = self._windows[address] = [now, 0, 0]
-        entry[1] += 1
+        counted = self._count_shared(address, now)
+        if counted is None:
+            entry[1] += 1
+        else:
+            if counted[0] != entry[0]:
+                entry[2] = 0  # another window (started by another worker): not logged here yet
+            entry[0], entry[1] = counted
         if entry[1] >= self.max_failures and not entry[2]:
             entry[2] = 1
-            log.warning(
-                "gateway: %d failed authentications from %s within %ss; refusing it until the window ends",
-                int(entry[1]),
-                address,
-                self.window_s,
-            )
+            if counted is None or entry[1] == self.max_failures:  # shared: the worker reaching it logs
+                log.warning(
+                    "gateway: %d failed authentications from %s within %ss; refusing it until the window ends",
+                    int(entry[1]),
+                    address,
+                    self.window_s,
+                )
+        return self.retry_after(address) if entry[1] > self.max_failures else None
+
+    def _count_shared(self, address: str, now: float) -> tuple[float, int] | None:
+        if self._shared is None:
+            return None
+        script, keys = self._shared
+        try:
+            start, n = script(keys=[keys.auth_failures(address)], args=[repr(now), repr(self.window_s)])
+        except REDIS_DOWN:
+            return None  # counted by this process alone meanwhile
+        return float(start), int(n)
 
     def _prune(self, now: float) -> None:
         for address in [a for a, e in self._windows.items() if now >= e[0] + self.window_s]:
@@ -213,7 +260,12 @@ def requires(
             )
         principal = ring.identify(connection.headers.get(API_KEY_HEADER))
         if principal is None:
-            limiter.failed(address)
+            wait = limiter.failed(address)
+            if wait is not None:  # over the limit counted with the other workers
+                raise TooManyRequestsException(
+                    f"too many failed authentications from this address; retry in {wait} s",
+                    headers={"Retry-After": str(wait)},
+                )
             raise NotAuthorizedException(f"missing or unknown API key in the {API_KEY_HEADER} header")
         if role is not None and not principal.holds(role):
             raise PermissionDeniedException(f"this endpoint needs the {role.value} role")

@@ -269,6 +269,14 @@ def child_env(
     return env
 
 
+def concurrency(live: Settings) -> str:
+    """honcho's ``-c``: ``local.concurrency``, and the alert webhook's notifier (one process) only
+    when a webhook is configured (none otherwise)."""
+    counts = dict(part.split("=", 1) for part in live.local.concurrency.split(",") if part)
+    counts.setdefault("notify", "1" if live.notify.webhook_url else "0")
+    return ",".join(f"{name}={n}" for name, n in counts.items())
+
+
 @contextmanager
 def pidfile(settings: Settings) -> Iterator[None]:
     path = state_file(settings, "stack.pid")
@@ -320,7 +328,7 @@ def run_stack(settings: Settings) -> int:
                 "-d",
                 str(Path.cwd()),
                 "-c",
-                live.local.concurrency,
+                concurrency(live),
             ],
             env=env,
             start_new_session=True,

@@ -14,9 +14,6 @@ from typing import Any, Literal
 import msgspec
 import numpy as np
 import numpy.typing as npt
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import brier_score_loss, log_loss
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +53,13 @@ class Calibrator(msgspec.Struct, frozen=True, kw_only=True):
         return msgspec.convert(data, cls)
 
 
+# scikit-learn is imported where a calibrator is fitted (training), not where one is applied:
+# every stream worker imports this module, and scikit-learn costs seconds to import.
+
+
 def fit_isotonic(raw: Floats, labels: npt.NDArray[np.int_]) -> Calibrator:
+    from sklearn.isotonic import IsotonicRegression
+
     iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, labels)
     return Calibrator(
         method="isotonic",
@@ -66,6 +69,8 @@ def fit_isotonic(raw: Floats, labels: npt.NDArray[np.int_]) -> Calibrator:
 
 
 def fit_platt(raw: Floats, labels: npt.NDArray[np.int_]) -> Calibrator:
+    from sklearn.linear_model import LogisticRegression
+
     model = LogisticRegression(C=1e6).fit(_logit(raw).reshape(-1, 1), labels)
     return Calibrator(method="platt", a=float(model.coef_[0, 0]), b=float(model.intercept_[0]))
 
@@ -76,6 +81,8 @@ def fit_best(raw: Floats, labels: npt.NDArray[np.int_]) -> Calibrator:
     Both are scored on the slice they were fitted on; isotonic is the more flexible of the
     two, so it is scored by 2-fold cross-fitting to keep the comparison fair.
     """
+    from sklearn.metrics import brier_score_loss, log_loss
+
     order = np.arange(len(raw))
     half = order % 2 == 0
     iso_pred = np.empty_like(raw)

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -212,8 +213,13 @@ class Registry:
 class ChampionSource:
     """The current champion (and challenger) for a running scorer, reloaded when promoted.
 
-    ``current()`` is cheap: it stats the pointer file at most every ``interval_s`` seconds
+    ``champion()`` is cheap: it stats the pointer file at most every ``interval_s`` seconds
     and reloads only when it changed, so a promotion reaches running scorers without restart.
+    Every version is warmed before it is served: loaded and made to score a probe row
+    (``Registry.probe``), so the first real score pays no first-use cost. The first models load
+    in the caller; later ones (a promotion) load on a background thread while the current ones
+    keep serving, and are swapped in once warm: no batch or request waits for a load. A version
+    that fails to load is logged and tried again at the next check; the current ones stay.
     """
 
     def __init__(
@@ -224,12 +230,15 @@ class ChampionSource:
         self.clock = clock
         self._checked = -float("inf")
         self._stamp: tuple[int, int] | None = None
-        self._champion: LoadedModel | None = None
-        self._challenger: LoadedModel | None = None
+        self._models: tuple[LoadedModel | None, LoadedModel | None] = (None, None)  # champion, challenger
+        self._loading: threading.Thread | None = None
+        self._failed: str | None = None  # why the first models did not load (retried each interval)
 
     def _refresh(self) -> None:
         now = self.clock()
         if now - self._checked < self.interval_s:
+            if self._failed is not None:  # nothing served, and the last try failed: say why again
+                raise RegistryError(self._failed)
             return
         self._checked = now
         try:
@@ -237,26 +246,51 @@ class ChampionSource:
         except FileNotFoundError:
             return
         stamp = (stat.st_mtime_ns, stat.st_ino)
-        if stamp == self._stamp:
+        if stamp == self._stamp or (self._loading is not None and self._loading.is_alive()):
             return
+        if self._models == (None, None):
+            try:
+                self._load(stamp)
+            except RegistryError as exc:
+                self._failed = str(exc)
+                raise
+            self._failed = None
+            return
+        self._loading = threading.Thread(
+            target=self._load_in_background, args=(stamp,), name="model-reload", daemon=True
+        )
+        self._loading.start()
+
+    def _load(self, stamp: tuple[int, int]) -> None:
         pointer = self.registry.pointer()
-        self._champion = self._reuse_or_load(pointer["champion"])
-        self._challenger = self._reuse_or_load(pointer["challenger"])
-        self._stamp = stamp
+        models = (self._reuse_or_load(pointer["champion"]), self._reuse_or_load(pointer["challenger"]))
+        self._models, self._stamp = models, stamp  # one assignment: both swap together
         log.info("scorer models champion=%s challenger=%s", pointer["champion"], pointer["challenger"])
+
+    def _load_in_background(self, stamp: tuple[int, int]) -> None:
+        try:
+            self._load(stamp)
+        except RegistryError as exc:
+            log.error("new models not loaded, still serving the current ones: %s", exc)
 
     def _reuse_or_load(self, version: str | None) -> LoadedModel | None:
         if version is None:
             return None
-        for loaded in (self._champion, self._challenger):
+        for loaded in self._models:
             if loaded is not None and loaded.version == version:
                 return loaded
-        return self.registry.load(version)
+        return self.registry.probe(version)  # loaded and warm (one probe row scored)
+
+    def wait_loaded(self, timeout_s: float) -> bool:
+        """Wait for a background reload to finish (tests, shutdown): True when none runs."""
+        if self._loading is not None:
+            self._loading.join(timeout_s)
+        return self._loading is None or not self._loading.is_alive()
 
     def champion(self) -> LoadedModel | None:
         self._refresh()
-        return self._champion
+        return self._models[0]
 
     def challenger(self) -> LoadedModel | None:
         self._refresh()
-        return self._challenger
+        return self._models[1]

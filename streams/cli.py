@@ -128,12 +128,13 @@ def _child(names: Sequence[str], index: int, burst: bool, consumer: str | None) 
 
 
 def _serve_metrics(
-    settings: Settings, pipeline: Pipeline, port: int, ready: Callable[[], bool] | None
+    settings: Settings, pipeline: Pipeline | None, port: int, ready: Callable[[], bool] | None
 ) -> None:
+    """Prometheus metrics on 127.0.0.1:``port``: the pipeline's functions (none: only readiness)."""
     from prometheus_client import CollectorRegistry, start_http_server
 
     registry = CollectorRegistry()
-    functions = [(s.name, s.input, s.group) for s in pipeline]
+    functions = [(s.name, s.input, s.group) for s in pipeline or []]
     keys = Keys(settings.redis.key_prefix)
     registry.register(StreamsCollector(_client(settings), keys, functions, ready))
     start_http_server(port, addr="127.0.0.1", registry=registry)
@@ -156,8 +157,10 @@ def _serve_metrics(
 @click.option(
     "--consumer",
     default=None,
-    help="Stable consumer name base (e.g. the pod name): a restart resumes its own pending entries "
-    "at once instead of waiting for claim_idle_ms. Default: host-pid.",
+    help="Stable consumer name base: a restart under it resumes its own pending entries at once "
+    "instead of waiting for claim_idle_ms. Default: host-pid, stable across restarts of a container "
+    "(sentinel runs as PID 1; compose, Kubernetes); the local stack passes --consumer stack. Never "
+    "give two running processes the same name.",
 )
 def run(
     names: tuple[str, ...], concurrency: int, burst: bool, metrics_port: int | None, consumer: str | None
@@ -256,15 +259,25 @@ def dlq_replay(dead_ids: tuple[str, ...], replay_all: bool, function: str | None
 
 @click.command()
 @click.option("--burst", is_flag=True, help="Return once every assigned partition is copied to its end.")
-def mirror(burst: bool) -> None:
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=0,
+    help="Serve Prometheus metrics on 127.0.0.1:PORT: sentinel_process_ready is 0 while Redis or the "
+    "broker is unreachable (what a supervisor's readiness check reads). Default: none.",
+)
+def mirror(burst: bool, metrics_port: int) -> None:
     """Copy the broker topics into Redis streams (the pipeline table's routes), exactly once.
 
     Several instances split the partitions. SIGTERM / Ctrl-C finish the current batch and exit 0.
     """
-    from streams.mirror import run_mirror
+    from streams.mirror import Mirror
 
     settings = get_settings()
     if not settings.kafka.bootstrap:
         raise no_stack(settings, "SENTINEL_KAFKA_BOOTSTRAP")
-    report = run_mirror(settings, stop_on_signals(), burst=burst, client=_client(settings))
+    instance = Mirror(settings, _client(settings), stop_on_signals())
+    if metrics_port:
+        _serve_metrics(settings, None, metrics_port, lambda: instance.ready)
+    report = instance.run(burst=burst)
     click.echo(f"mirror: copied={dict(report.copied)} skipped={report.skipped} pauses={report.pauses}")

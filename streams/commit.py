@@ -28,6 +28,13 @@ from streams.keys import Keys
 _APPLY = """
 local function apply(i)
   local oldest = {}  -- history stream -> the oldest entry time (ms) it keeps, trimmed once at the end
+  local expiring = {}  -- key -> the TTL already set by this run: the script's clock stands still, so
+  local function expire(key, ttl)  -- a second EXPIRE of the same key and TTL would change nothing
+    if tonumber(ttl) > 0 and expiring[key] ~= ttl then
+      redis.call('EXPIRE', key, ttl)
+      expiring[key] = ttl
+    end
+  end
   while i <= #ARGV do
     local op, key, argc = ARGV[i], KEYS[tonumber(ARGV[i + 1])], tonumber(ARGV[i + 2])
     local first, last = i + 3, i + 2 + argc
@@ -39,15 +46,15 @@ local function apply(i)
       if age > 0 then oldest[key] = tonumber(string.match(id, '^%d+')) - age end  -- ids are the clock
     elseif op == 'H' then
       redis.call('HSET', key, unpack(ARGV, first + 1, last))
-      if tonumber(ARGV[first]) > 0 then redis.call('EXPIRE', key, ARGV[first]) end
+      expire(key, ARGV[first])
     elseif op == 'I' then
-      local field, amount, ttl = ARGV[first], ARGV[first + 1], tonumber(ARGV[first + 2])
+      local field, amount = ARGV[first], ARGV[first + 1]
       if string.find(amount, '[.eE]') then
         redis.call('HINCRBYFLOAT', key, field, amount)
       else
         redis.call('HINCRBY', key, field, amount)
       end
-      if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+      expire(key, ARGV[first + 2])
     elseif op == 'P' then
       redis.call('PUBLISH', ARGV[first], ARGV[first + 1])
     end
@@ -267,6 +274,10 @@ class GuardedCommitter:
         self._script = client.register_script(_GUARDED_SCRIPT)
         self._keys = keys
         self._capped = capped or {}  # logical history stream -> its bounds
+
+    def load(self) -> None:
+        """Load the script into Redis's script cache now (a first commit then needs no load)."""
+        self._script.registered_client.script_load(self._script.script)
 
     def commit(self, guard_key: str, effects: Sequence[Effect]) -> bool:
         """True when applied, False when the guard key existed (nothing written)."""

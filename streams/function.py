@@ -44,11 +44,15 @@ Handler = Callable[[Sequence[Event[Any]]], Sequence[Effect]]
 
 @dataclass(frozen=True)
 class Context:
-    """What a function's factory may use: a Redis client, the settings, the key builder."""
+    """What a function's factory may use: a Redis client, the settings, the key builder, and
+    ``shared``: objects the builds of one process may share. The inline door builds a chain
+    twice, live and dry, on one ``shared``: what a factory keeps there (a loaded model) is
+    loaded, and warmed, once for both."""
 
     redis: redis.Redis
     settings: Settings
     keys: Keys
+    shared: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 Factory = Callable[[Context], Handler]
@@ -77,6 +81,9 @@ class FunctionSpec:
     # Plumbing (the benchmarks' no-op): runnable and in the table, but not in what users see
     # (``sentinel fn list``, the overview's functions).
     internal: bool = False
+    # Runs only where it is configured (e.g. an outgoing webhook): its lag is no reason for the
+    # rest to report not-ready, and the local stack starts it only when configured.
+    optional: bool = False
 
     def __post_init__(self) -> None:
         if self.input in self.outputs:

@@ -89,8 +89,9 @@ class InlineChain:
         keys = Keys(settings.redis.key_prefix)
         self.name = "+".join(names)
         self.outputs = fused_outputs(specs)
-        live = Context(client, settings, keys)
-        dry = Context(ScratchClient(client, scratch_prefix), settings, keys)  # type: ignore[arg-type]
+        shared: dict[str, Any] = {}  # one model (or other loaded state) for the live and dry builds
+        live = Context(client, settings, keys, shared)
+        dry = Context(ScratchClient(client, scratch_prefix), settings, keys, shared)  # type: ignore[arg-type]
         self._live = fuse(specs, [spec.build(live) for spec in specs])
         self._dry = fuse(specs, [spec.build(dry) for spec in specs])
         self._committer = GuardedCommitter(client, keys, history_caps(specs, settings))
@@ -99,6 +100,14 @@ class InlineChain:
         """The chain's effects for one decoded input (``dry_run``: on scratch copies of the state)."""
         event = Event(event_id, value, b"", dict(meta))
         return checked((self._dry if dry_run else self._live)([event]), self.name, self.outputs)
+
+    def warm(self, event_id: str, value: Any, meta: Mapping[str, str]) -> list[Effect]:
+        """Run the chain once, dry, on ``value`` and load the commit script: afterwards the
+        functions' state (a model, decoders) is built and every script a run uses is in Redis's
+        cache, so the first real event pays no first-use cost. Returns the dry run's effects."""
+        effects = self.run(event_id, value, meta, dry_run=True)
+        self._committer.load()
+        return effects
 
     def commit(self, guard_key: str, effects: Sequence[Effect]) -> bool:
         """Write ``effects`` atomically unless ``guard_key`` exists: True when written."""

@@ -9,7 +9,7 @@ from dashboard.pages import forensics, monitoring, ops, overview, signin, strate
 app = rx.App()
 app.add_page(signin.page, route="/signin", title="Sign in · Sentinel")
 app.add_page(overview.page, route="/", title="Overview · Sentinel", on_load=overview.OverviewState.load)
-app.add_page(ops.page, route="/ops", title="Ops Center · Sentinel", on_load=ops.OpsState.load)
+app.add_page(ops.page, route=ops.ROUTE, title="Ops Center · Sentinel", on_load=ops.OpsState.load)
 app.add_page(
     monitoring.page,
     route="/monitoring",

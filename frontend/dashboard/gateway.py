@@ -1,4 +1,5 @@
-"""The dashboard's gateway client: one async call per request, problems turned into readable messages.
+"""The dashboard's gateway client: one async call per request, problems turned into readable messages,
+and the live event stream (Server-Sent Events).
 
 The API key travels only in the ``X-API-Key`` header of these server-side calls; it is never
 put in a URL, a log line or the browser.
@@ -6,6 +7,8 @@ put in a URL, a log line or the browser.
 
 from __future__ import annotations
 
+import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -51,3 +54,25 @@ async def call(
     if response.status_code >= 400:
         raise GatewayError(_message(response), response.status_code)
     return response.json()
+
+
+async def live_events(key: str, kinds: str, seconds: float, min_gap_s: float = 0.3) -> AsyncIterator[None]:
+    """Yields as the gateway's event stream (``GET /v1/events``) delivers ``kinds`` events, at most once
+    per ``min_gap_s`` (a burst is one wake-up); ends after ``seconds``; raises GatewayError."""
+    params = {"types": kinds, "max_seconds": seconds}
+    timeout = httpx.Timeout(seconds + 10.0, connect=3.0)
+    try:
+        async with (
+            httpx.AsyncClient(base_url=GATEWAY_URL, timeout=timeout) as client,
+            client.stream("GET", "/v1/events", params=params, headers={"X-API-Key": key}) as response,
+        ):
+            if response.status_code >= 400:
+                await response.aread()
+                raise GatewayError(_message(response), response.status_code)
+            last = 0.0
+            async for line in response.aiter_lines():
+                if line.startswith("data:") and time.monotonic() - last >= min_gap_s:
+                    last = time.monotonic()
+                    yield
+    except httpx.HTTPError as exc:
+        raise GatewayError(f"the gateway's event stream ended ({type(exc).__name__})") from exc

@@ -1,4 +1,6 @@
-"""The shell every page shares (navigation, role, errors, live refresh) and small shared components."""
+"""The shell every page shares: navigation, the signed-in role, the gateway's last error, live refresh.
+
+The pieces pages are built from (KPI cards, sections, tables, charts) are in ``dashboard.components``."""
 
 from __future__ import annotations
 
@@ -89,95 +91,4 @@ def shell(
         spacing="0",
         align="start",
         width="100%",
-    )
-
-
-def kpi(label: str, value: Any, hint: Any = "", id: str = "") -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.text(label, size="1", color_scheme="gray", weight="medium"),
-            rx.text(value, size="5", weight="bold", id=id or None),
-            rx.text(hint, size="1", color_scheme="gray"),
-            spacing="1",
-        ),
-        min_width="170px",
-        flex="1",
-    )
-
-
-def empty(message: str, hint: str, id: str = "") -> rx.Component:
-    """What an empty list says, and what to do about it."""
-    return rx.center(
-        rx.vstack(
-            rx.icon("inbox", size=28, color=rx.color("gray", 8)),
-            rx.text(message, weight="medium"),
-            rx.text(hint, size="2", color_scheme="gray"),
-            align="center",
-            spacing="1",
-        ),
-        id=id or None,
-        padding="32px",
-        width="100%",
-        border=f"1px dashed {rx.color('gray', 6)}",
-        border_radius="8px",
-    )
-
-
-def section(title: str, *children: rx.Component, **props: Any) -> rx.Component:
-    return rx.card(
-        rx.vstack(rx.heading(title, size="3"), *children, spacing="3", width="100%"), width="100%", **props
-    )
-
-
-def reasons_chart(data: Any, id: str) -> rx.Component:
-    """Each reason's push on the log-odds: red pushes towards fraud, green away from it."""
-    return rx.box(
-        rx.recharts.bar_chart(
-            rx.recharts.cartesian_grid(stroke_dasharray="3 3", horizontal=False),
-            rx.recharts.x_axis(type_="number"),
-            rx.recharts.y_axis(data_key="feature", type_="category", width=170),
-            rx.recharts.graphing_tooltip(),
-            rx.recharts.bar(
-                is_animation_active=False,
-                data_key="towards_fraud",
-                stack_id="r",
-                fill=rx.color("red", 9),
-                name="towards fraud",
-            ),
-            rx.recharts.bar(
-                is_animation_active=False,
-                data_key="away",
-                stack_id="r",
-                fill=rx.color("green", 9),
-                name="away from fraud",
-            ),
-            data=data,
-            layout="vertical",
-            width="100%",
-            height=240,
-        ),
-        id=id,
-        width="100%",
-    )
-
-
-def reason_rows(reasons: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Chart rows of an API reason list (feature, value, contribution)."""
-    return [
-        {
-            "feature": r["feature"],
-            "towards_fraud": round(r["contribution"], 4) if r["contribution"] > 0 else 0,
-            "away": round(r["contribution"], 4) if r["contribution"] < 0 else 0,
-        }
-        for r in reasons
-    ]
-
-
-def risk_bar(pct: Any, color: Any) -> rx.Component:
-    return rx.box(
-        rx.box(width=pct, height="100%", background=color, border_radius="3px"),
-        width="90px",
-        height="8px",
-        background=rx.color("gray", 4),
-        border_radius="3px",
     )

@@ -22,7 +22,7 @@ class ModelsController(Controller):
     @get(
         guards=[requires(Role.ANALYST)],
         summary="Registered model versions, newest first, with roles and test metrics",
-        responses=problem_responses(401, 403),
+        responses=problem_responses(401, 403, 503),
         sync_to_thread=True,
     )
     def list_models(self, services: Deps) -> list[ModelSummary]:
@@ -32,7 +32,7 @@ class ModelsController(Controller):
         "/pointer",
         guards=[requires(Role.ANALYST)],
         summary="Champion, challenger and the history of changes",
-        responses=problem_responses(401, 403),
+        responses=problem_responses(401, 403, 503),
         sync_to_thread=True,
     )
     def pointer(self, services: Deps) -> ModelPointer:
@@ -42,7 +42,7 @@ class ModelsController(Controller):
         "/retrain",
         guards=[requires(Role.ADMIN)],
         summary="Enqueue a retrain on the labels known now (RQ job); a better candidate becomes challenger",
-        responses=problem_responses(401, 403),
+        responses=problem_responses(401, 403, 503),
         status_code=202,
         sync_to_thread=True,
     )
@@ -56,7 +56,7 @@ class ModelsController(Controller):
         "/{version:str}",
         guards=[requires(Role.ANALYST)],
         summary="One version: thresholds, metrics, parameters, features",
-        responses=problem_responses(401, 403, 404),
+        responses=problem_responses(401, 403, 404, 503),
         sync_to_thread=True,
     )
     def show_model(self, services: Deps, version: FromPath[str]) -> ModelDetail:
@@ -66,7 +66,7 @@ class ModelsController(Controller):
         "/{version:str}/report",
         guards=[requires(Role.ANALYST)],
         summary="One version's training report: metrics, PR/ROC, reliability, cost, importance (HTML)",
-        responses=problem_responses(401, 403, 404),
+        responses=problem_responses(401, 403, 404, 503),
         media_type=MediaType.HTML,
         sync_to_thread=True,
     )
@@ -77,7 +77,7 @@ class ModelsController(Controller):
         "/{version:str}/promote",
         guards=[requires(Role.ADMIN)],
         summary="Make a version champion (or challenger, scored in shadow); audit-logged",
-        responses=problem_responses(401, 403, 404, 409),
+        responses=problem_responses(401, 403, 404, 409, 503),
         status_code=200,
         sync_to_thread=True,
     )
@@ -95,7 +95,7 @@ class ModelsController(Controller):
         "/rollback",
         guards=[requires(Role.ADMIN)],
         summary="Make the previous champion champion again; audit-logged",
-        responses=problem_responses(401, 403, 409),
+        responses=problem_responses(401, 403, 409, 503),
         status_code=200,
         sync_to_thread=True,
     )

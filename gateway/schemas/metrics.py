@@ -28,10 +28,9 @@ class Quality(msgspec.Struct, frozen=True, kw_only=True):
     pr_auc: float | None
 
 
-class Volumes(msgspec.Struct, frozen=True, kw_only=True):
-    """Scored transactions and amounts by decision over the overview's period."""
+class Decisions(msgspec.Struct, frozen=True, kw_only=True):
+    """Scored transactions, and their count and amount by decision."""
 
-    minutes: int
     scored: int
     approved: int
     reviewed: int
@@ -39,6 +38,12 @@ class Volumes(msgspec.Struct, frozen=True, kw_only=True):
     amount_approved: float
     amount_reviewed: float
     amount_declined: float
+
+
+class Volumes(Decisions, frozen=True, kw_only=True):
+    """Scored transactions and amounts by decision over the overview's period."""
+
+    minutes: int
     throughput_per_s: float
     latency_p50_ms: float | None = None  # publish -> scored over the period (histogram estimate)
     latency_p95_ms: float | None = None
@@ -54,15 +59,8 @@ class Overview(msgspec.Struct, frozen=True, kw_only=True):
     functions: list[FunctionMetrics]
 
 
-class MinutePoint(msgspec.Struct, frozen=True, kw_only=True):
+class MinutePoint(Decisions, frozen=True, kw_only=True):
     minute: int  # unix seconds of the minute's start
-    scored: int
-    approved: int
-    reviewed: int
-    declined: int
-    amount_approved: float
-    amount_reviewed: float
-    amount_declined: float
     latency_p99_ms: float | None = None  # publish -> scored in this minute (histogram estimate)
 
 
@@ -70,17 +68,10 @@ class Timeseries(msgspec.Struct, frozen=True, kw_only=True):
     points: list[MinutePoint]
 
 
-class SegmentRow(msgspec.Struct, frozen=True, kw_only=True):
+class SegmentRow(Decisions, frozen=True, kw_only=True):
     """One value of a breakdown dimension: its decisions and amounts, and its labelled fraud."""
 
     value: str  # "" when the transactions had no value in the column
-    scored: int
-    approved: int
-    reviewed: int
-    declined: int
-    amount_approved: float
-    amount_reviewed: float
-    amount_declined: float
     labelled: int  # among the latest labelled, scored transactions
     frauds: int
     fraud_amount: float

@@ -85,7 +85,7 @@ def build_services(
         health=HealthService(
             client,
             keys,
-            [(spec.input, spec.group) for spec in wiring.pipeline],
+            [(spec.input, spec.group) for spec in wiring.pipeline if not spec.optional],
             settings.gateway.ready_max_lag,
             scoring.unavailable,
         ),

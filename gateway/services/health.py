@@ -55,7 +55,7 @@ class HealthService:
         problem = self._model_ready()
         return [
             Check(name="redis", ok=True, detail="reachable"),
-            Check(name="model", ok=problem is None, detail=problem or "loaded"),
+            Check(name="model", ok=problem is None, detail=problem or "loaded and warmed up"),
             self._lag_check(),
         ]
 

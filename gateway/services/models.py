@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 import redis
 
-from gateway.problems import Conflict, NotFound
+from gateway.problems import Conflict, NotFound, Unavailable
 from gateway.schemas.models import ModelDetail, ModelPointer, ModelSummary, PointerChange, Role
 from gateway.services.audit import AuditLog, now_iso
 from models.registry import Registry, RegistryError
@@ -28,8 +28,16 @@ class ModelService:
         self._redis = client
         self._audit = audit
 
+    def _pointer(self) -> dict[str, Any]:
+        """The champion pointer; an unreadable one is an outage of the registry (503), not a 500."""
+        try:
+            return self._registry.pointer()
+        except RegistryError as exc:
+            log.warning("model registry pointer unreadable: %s", exc)
+            raise Unavailable(f"model registry unreadable: {exc}") from exc
+
     def _roles(self) -> dict[str, Role]:
-        pointer = self._registry.pointer()
+        pointer = self._pointer()
         roles: dict[str, Role] = {}
         if pointer.get("challenger"):
             roles[pointer["challenger"]] = "challenger"
@@ -83,7 +91,7 @@ class ModelService:
             raise NotFound(f"model version {version!r} has no report") from exc
 
     def pointer(self) -> ModelPointer:
-        return msgspec.convert(self._registry.pointer(), ModelPointer)
+        return msgspec.convert(self._pointer(), ModelPointer)
 
     def promote(self, version: str, role: Role, actor: str) -> ModelPointer:
         self._require(version)
@@ -95,7 +103,7 @@ class ModelService:
         return msgspec.convert(updated, ModelPointer)
 
     def rollback(self, actor: str) -> ModelPointer:
-        before = self._registry.pointer().get("champion")
+        before = self._pointer().get("champion")
         try:
             updated = self._registry.rollback()
         except RegistryError as exc:

@@ -12,6 +12,7 @@ themselves live in ``functions/``.
                    tx.enriched    score   score     tx.scored, alerts,     champion model, thresholds (functions.score)
                                                             tx.features
     labels         labels         label   label     labels.stored          label store + live quality (functions.label)
+                   alerts         notify  notify    (none)                 signed webhook per alert (functions.notify; optional)
                    bench.in       noop    noop      bench.out              copies entries (benchmarks, smoke tests; internal)
 
 Outputs no group reads (``tx.scored``, ``alerts``, ``tx.features``, ``labels.stored``) are kept as a capped
@@ -25,7 +26,7 @@ the outputs are the same, ``tx.enriched`` is then never written.
 from __future__ import annotations
 
 from core.settings import KafkaSettings
-from infra.pipeline import enrich, label, score
+from infra.pipeline import enrich, label, notify, score
 from infra.pipeline.streams import (
     ALERTS,
     BENCH_IN,
@@ -76,6 +77,17 @@ PIPELINE = Pipeline(
             build=label.build,
             codec=label.LabelCodec(),
             description="Label -> label store joined with its score; live precision/recall/PR-AUC, delays.",
+        ),
+        FunctionSpec(
+            name="notify",
+            input=ALERTS,
+            group="notify",
+            outputs=(),
+            batch_size=10,  # each alert may wait out its retries: small batches, claims stay fresh
+            build=notify.build,
+            codec=notify.AlertCodec(),
+            description="AlertRaised -> signed POST to the webhook (retried; dead letter when not delivered).",
+            optional=True,  # runs only with SENTINEL_NOTIFY_WEBHOOK_URL; not part of readiness
         ),
         FunctionSpec(
             name="noop",

@@ -7,14 +7,17 @@ Reads the running stack's URLs and keys from the state directory (SENTINEL_* set
 each page it loads the page in the system Chromium (signed in), and reports the browser's
 first contentful paint and the time until the page's live data is on screen (median of
 ``--runs``). ``--open-alerts N`` first appends N synthetic open alerts to the stack's alerts
-stream (a benchmark fixture, like the queue's integration test), then times the Ops Center's
-first page of the queue and ``GET /v1/alerts/queue``.
+stream (a benchmark fixture, like the queue's integration test), times the first queue request
+after it (the open-alerts index takes the N new alerts in), then the Ops Center's first page of
+the queue in the browser and ``GET /v1/alerts/queue`` (median wall time, and the CPU the gateway's
+processes and Redis spent per request). The load average is reported before and after.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import time
@@ -43,10 +46,60 @@ PAGES = {
 }
 
 
+def _redis() -> redis.Redis:
+    settings = get_settings()
+    return redis.Redis.from_url(settings.redis.url or "")
+
+
+def _descendants(root: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo += parents.get(pid, [])
+    return out
+
+
+def _gateway_pids(state_dir: Path) -> list[int]:
+    """The `sentinel gateway` processes of this stack (below the pid in its stack.json) and their workers."""
+    root = json.loads((state_dir / "stack.json").read_text())["pid"]
+    pids: list[int] = []
+    for pid in _descendants(int(root)):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"gateway" in cmdline and pid not in pids:
+            pids += _descendants(pid)
+    return pids
+
+
+def _cpu_s(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime + stime, clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _redis_cpu_s(client: redis.Redis) -> float:
+    info: Any = client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
 def _inject(n: int) -> None:
     settings = get_settings()
-    url = (settings.local.state_dir / "stack.log").read_text().split("Redis          ")[-1].split()[0]
-    client = redis.Redis.from_url(url)
+    client = _redis()
     key = Keys(settings.redis.key_prefix).stream(wiring(settings).alerts_stream)
     pipe = client.pipeline(transaction=False)
     for i in range(n):
@@ -71,10 +124,25 @@ def _inject(n: int) -> None:
 def _time_page(page: Page, base: str, route: str, ready: str) -> dict[str, float]:
     started = time.perf_counter()
     page.goto(base + route)
+    page.locator("#page-title").wait_for(state="visible", timeout=60_000)
+    title_ms = (time.perf_counter() - started) * 1000
     page.locator(ready).first.wait_for(state="visible", timeout=60_000)
     data_ms = (time.perf_counter() - started) * 1000
-    fcp = page.evaluate("performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null")
-    return {"first_paint_ms": float(fcp or 0), "live_data_ms": data_ms}
+    paints = page.evaluate(
+        "Object.fromEntries(performance.getEntriesByType('paint').map(p => [p.name, p.startTime]))"
+    )
+    first = paints.get("first-contentful-paint", paints.get("first-paint"))
+    # headless Chromium does not always report a paint entry: the page's title on screen is kept too
+    return {
+        "first_paint_ms": float(first) if first is not None else math.nan,
+        "title_shown_ms": title_ms,
+        "live_data_ms": data_ms,
+    }
+
+
+def _median(values: list[float]) -> float | None:
+    known = [v for v in values if not math.isnan(v)]
+    return round(statistics.median(known), 1) if known else None
 
 
 def main() -> None:
@@ -87,9 +155,18 @@ def main() -> None:
     keys = dict(p.split(":", 1) for p in (settings.local.state_dir / "api-keys").read_text().split(","))
     base = f"http://127.0.0.1:{settings.local.dashboard_port}"
     gateway = f"http://{settings.gateway.host}:{settings.gateway.port}"
+    headers = {"X-API-Key": keys["analyst"]}
+    results: dict[str, Any] = {
+        "load_average_before": os.getloadavg(),
+        "open_alerts_injected": args.open_alerts,
+    }
     if args.open_alerts:
         _inject(args.open_alerts)
-    results: dict[str, Any] = {"load_average": os.getloadavg(), "open_alerts_injected": args.open_alerts}
+        started = time.perf_counter()
+        httpx.get(f"{gateway}/v1/alerts/queue", params={"limit": 25}, headers=headers, timeout=60)
+        results["first queue request after the injection (index catch-up) ms"] = round(
+            (time.perf_counter() - started) * 1000, 1
+        )
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
@@ -100,17 +177,32 @@ def main() -> None:
         pages = PAGES if not args.open_alerts else {"/ops": PAGES["/ops"]}
         for route, ready in pages.items():
             runs = [_time_page(page, base, route, ready) for _ in range(args.runs)]
-            results[route] = {k: round(statistics.median(r[k] for r in runs), 1) for k in runs[0]}
+            results[route] = {k: _median([r[k] for r in runs]) for k in runs[0]}
         browser.close()
     api = []
-    for _ in range(args.runs):
+    pids, client = _gateway_pids(settings.local.state_dir), _redis()
+    calls = max(args.runs, 20)
+    # what the stack spends anyway (traffic, the other pages' polling) over as long, to subtract
+    idle_s = 5.0
+    cpu_idle, redis_idle = _cpu_s(pids), _redis_cpu_s(client)
+    time.sleep(idle_s)
+    cpu_idle, redis_idle = (_cpu_s(pids) - cpu_idle) / idle_s, (_redis_cpu_s(client) - redis_idle) / idle_s
+    cpu_before, redis_before, calls_started = _cpu_s(pids), _redis_cpu_s(client), time.perf_counter()
+    for _ in range(calls):
         started = time.perf_counter()
-        response = httpx.get(
-            f"{gateway}/v1/alerts/queue", params={"limit": 25}, headers={"X-API-Key": keys["analyst"]}
-        )
+        response = httpx.get(f"{gateway}/v1/alerts/queue", params={"limit": 25}, headers=headers)
         api.append((time.perf_counter() - started) * 1000)
         results["open_alerts"] = response.json()["open"]
-    results["GET /v1/alerts/queue ms"] = round(statistics.median(api), 1)
+    results["GET /v1/alerts/queue ms (median)"] = round(statistics.median(api), 1)
+    results["GET /v1/alerts/queue ms (max)"] = round(max(api), 1)
+    # CPU per request: the gateway's processes and Redis during the calls, less their idle rate
+    took = time.perf_counter() - calls_started
+    gateway_cpu = _cpu_s(pids) - cpu_before - cpu_idle * took
+    redis_cpu = _redis_cpu_s(client) - redis_before - redis_idle * took
+    results["gateway CPU ms per request"] = round(gateway_cpu * 1000 / calls, 2)
+    results["redis CPU ms per request"] = round(redis_cpu * 1000 / calls, 2)
+    results["gateway pids found"] = len(pids)
+    results["load_average_after"] = os.getloadavg()
     print(json.dumps(results, indent=2))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -55,7 +55,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env = stack_env(
         state,
         SENTINEL_LOCAL_SYNTH_ROWS="20000",
-        SENTINEL_LOCAL_RATE="50",  # 400 s of traffic: alerts keep arriving while the tests run
+        SENTINEL_LOCAL_RATE="20",  # 10,000 streamed rows: 500 s of traffic, alerts keep arriving while the tests run
     )
     started = sentinel(["up", "--detach"], env, timeout=900)
     assert started.returncode == 0, started.stderr + (state / "stack.log").read_text()

@@ -47,6 +47,16 @@ def test_every_page_renders_live_data_without_console_errors(
         expect(page.locator(kpi)).to_have_text(NUMBER, timeout=LIVE)
     scored = page.locator("#kpi-scored").inner_text()
     expect(page.locator("#kpi-scored")).not_to_have_text(scored, timeout=LIVE)  # it moves without a reload
+    # the breakdown: one row per product the gateway counts, then per card network
+    products = page.locator("#breakdown-table tbody tr")
+    expect(products.first).to_be_visible(timeout=LIVE)
+    api = stack.api("analyst", "GET", "/v1/metrics/breakdown", params={"minutes": 30}).json()
+    by_name = {d["name"]: d["rows"] for d in api["dimensions"]}
+    assert {r["value"] for r in by_name["ProductCD"]} <= {"W", "C", "H", "S", "R"}
+    expect(products.first).to_contain_text(by_name["ProductCD"][0]["value"])
+    page.locator("#breakdown-dimension").click()
+    page.get_by_role("option", name="card network").click()
+    expect(page.locator("#breakdown-table")).to_contain_text(re.compile("visa|mastercard"))
     screenshot(page, "overview")
 
     _open(page, "ops-center", "Ops Center")
@@ -59,6 +69,9 @@ def test_every_page_renders_live_data_without_console_errors(
     expect(page.locator("#champion")).to_have_text(re.compile(r"\w+-\w+"))
     expect(page.locator("#model-versions tbody tr").first).to_be_visible()
     expect(page.locator("#drift-empty, #drift-table")).to_be_visible()
+    # the reliability diagram on the labels arrived so far (they follow the traffic within seconds)
+    expect(page.locator("#reliability-chart .recharts-bar-rectangle").first).to_be_visible(timeout=LIVE)
+    expect(page.locator("#reliability-table tbody tr")).to_have_count(10)
     screenshot(page, "ml-monitoring")
 
     _open(page, "strategy", "Strategy")
@@ -102,28 +115,45 @@ def test_ops_center_resolve_becomes_a_label_and_leaves_the_queue(
     expect(page.locator("#case-id")).to_have_text(first)
     screenshot(page, "ops-center")
 
+    # An alert of a transaction the simulator never labels (its labels follow every transaction it
+    # sends within a second here): the oldest alert's transaction again, under a new TransactionID,
+    # scored through the API. Filtered by its amount, it is the newest row of the queue.
+    raw = stack.api("analyst", "GET", f"/v1/transactions/{first}").json()["raw"]
+    mine = {**raw, "TransactionID": 9_000_000_000 + int(time.time()) % 1_000_000}
+    scored = stack.api("scorer", "POST", "/v1/score", json=mine).json()
+    assert scored["decision"] != "approve", scored  # the same payment as an alerted one, again
+    target = str(mine["TransactionID"])
+    amount = f"{raw['TransactionAmt']}"
+    for box in ("#filter-min-amount", "#filter-max-amount"):
+        page.locator(box).fill(amount)
+        page.locator(box).press("Tab")
+    page.locator("#sort").click()
+    page.get_by_role("option", name="newest first").click()
+    expect(page.locator("#alert-queue tr.alert-row").first).to_have_attribute("data-id", target, timeout=LIVE)
+    page.locator(f'#alert-queue tr[data-id="{target}"]').click()
+    expect(page.locator("#case-id")).to_have_text(target)
     page.locator("#resolve-note").fill("card testing pattern")
     page.locator("#alert-queue").click(position={"x": 5, "y": 5})  # leave the comment box
     page.keyboard.press("f")  # verdict: fraud
-    expect(page.locator("#resolve-done")).to_contain_text(f"Transaction {first} resolved as fraud")
-    expect(page.locator(f'#alert-queue tr[data-id="{first}"]')).to_have_count(0)
+    expect(page.locator("#resolve-done")).to_contain_text(f"Transaction {target} resolved as fraud")
+    expect(page.locator(f'#alert-queue tr[data-id="{target}"]')).to_have_count(0)
 
     resolved = stack.api(
         "analyst", "GET", "/v1/alerts/queue", params={"status": "resolved", "limit": 500}
     ).json()
-    mine = [a for a in resolved["items"] if str(a["transaction_id"]) == first]
-    assert mine and mine[0]["verdict"] == "fraud" and mine[0]["resolved_by"].startswith("analyst")
+    done = [a for a in resolved["items"] if str(a["transaction_id"]) == target]
+    assert done and done[0]["verdict"] == "fraud" and done[0]["resolved_by"].startswith("analyst")
     still_open = stack.api("analyst", "GET", "/v1/alerts/queue", params={"limit": 500}).json()
-    assert first not in {str(a["transaction_id"]) for a in still_open["items"]}
+    assert target not in {str(a["transaction_id"]) for a in still_open["items"]}
     audit = stack.api("analyst", "GET", "/v1/audit").json()
     assert any(
         e["action"] == "alert.resolve"
-        and e["detail"]["transaction_id"] == first
+        and e["detail"]["transaction_id"] == target
         and e["detail"]["note"] == "card testing pattern"
         for e in audit
     )
     # the label stage stores the verdict as the transaction's label
-    _until(lambda: stack.api("analyst", "GET", f"/v1/transactions/{first}").json().get("label") == 1, 30)
+    _until(lambda: stack.api("analyst", "GET", f"/v1/transactions/{target}").json().get("label") == 1, 30)
     assert console_errors == []
 
 
@@ -132,6 +162,8 @@ def test_a_new_alert_appears_in_the_open_ops_center_without_a_reload(
 ) -> None:
     sign_in(page, stack, "analyst")
     page.goto(f"{stack.dashboard}/ops")
+    # subscribed to the gateway's alert events: a new alert refreshes the queue as it is raised
+    expect(page.locator("#queue-live")).to_have_text("live", timeout=LIVE)
     first = _first_alert_id(page)
     page.evaluate("window.__no_reload = true")
     expect(page.locator("#alert-queue tr.alert-row").first).not_to_have_attribute(

@@ -80,6 +80,14 @@ def test_procfile_lines_run_existing_commands() -> None:
             assert argv[0] in RQ_TOOLS, f"Procfile {name}: unknown program {argv[0]}"
 
 
+def test_the_local_stack_names_its_consumers_stably() -> None:
+    """A function restarted under the same name takes its own pending entries at once (issue 11,
+    item 7; tests/integration/streams/test_recovery.py), instead of after claim_idle_ms."""
+    lines = (ROOT / "infra" / "Procfile").read_text().splitlines()
+    runs = [shlex.split(line.split(":", 1)[1]) for line in lines if " fn run " in line]
+    assert runs and all("--consumer" in argv for argv in runs)
+
+
 @pytest.mark.parametrize("kind", ["Deployment", "StatefulSet"])
 def test_k8s_workloads_run_existing_commands_with_known_settings(kind: str) -> None:
     config = next(d for d in _k8s_documents() if d["kind"] == "ConfigMap")

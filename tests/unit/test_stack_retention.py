@@ -30,3 +30,14 @@ def test_the_stack_streams_the_later_period_at_its_own_event_speed(tmp_path: Pat
     split = periods(data, stream_fraction=0.5, rate=2.0)
     assert (split.train_rows, split.stream_rows) == (3, 3)  # 1000, 3000, 5000 | 9000, 21000, 41000
     assert split.event_speed == pytest.approx(32_000 / 1.5)  # the streamed span over 3 rows at 2/s
+
+
+def test_the_notifier_runs_only_with_a_webhook() -> None:
+    from infra.stack import concurrency
+
+    plain = Settings()
+    assert concurrency(plain) == "mirror=1,enrich=1,score=1,label=1,notify=0"
+    hooked = plain.replace(notify={"webhook_url": "http://127.0.0.1:9/hook", "webhook_secret": "s"})
+    assert concurrency(hooked).endswith(",notify=1")
+    asked = hooked.replace(local={"concurrency": "enrich=2,notify=3"})
+    assert concurrency(asked) == "enrich=2,notify=3"  # what the operator asked for wins

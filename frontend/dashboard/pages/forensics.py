@@ -7,7 +7,8 @@ from typing import Any
 
 import reflex as rx
 
-from dashboard.layout import empty, reason_rows, reasons_chart, section, shell
+from dashboard.components import empty, reason_rows, reasons_chart, section
+from dashboard.layout import shell
 from dashboard.records import case_of, features_of, history_of, history_table, record_fields
 from dashboard.session import Session
 

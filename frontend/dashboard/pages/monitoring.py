@@ -1,5 +1,6 @@
 """ML Monitoring: realised quality on arrived labels, the score distribution against the thresholds,
-drift when the model lifecycle reports it, and the model versions (promote / roll back: admin)."""
+the reliability diagram, drift when the model lifecycle reports it, and the model versions
+(promote / roll back: admin)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 import reflex as rx
 
 from dashboard import fmt
-from dashboard.layout import empty, kpi, section, shell
+from dashboard.components import chart, data_table, empty, kpi, kpi_row, section
+from dashboard.layout import shell
 from dashboard.session import Session
 
 BINS = 20
@@ -35,6 +37,8 @@ class MonitoringState(Session):
     distribution: list[dict[str, Any]] = []
     review_bin: str = ""
     decline_bin: str = ""
+    reliability: list[dict[str, Any]] = []
+    calibration: str = ""  # the expected calibration error, and over how many labels
     drift: list[dict[str, str]] = []
     drift_history: list[dict[str, Any]] = []
     models: list[dict[str, str]] = []
@@ -58,15 +62,16 @@ class MonitoringState(Session):
             await self.refresh()
 
     async def refresh(self) -> None:
-        overview, scored, strategy, performance, drift = await asyncio.gather(
+        overview, scored, strategy, performance, drift, reliability = await asyncio.gather(
             self.gateway("GET", "/v1/metrics/overview", {"minutes": 60}),
             self.gateway("GET", "/v1/transactions", {"limit": 500}),
             self.gateway("GET", "/v1/strategy"),
             self.gateway("GET", "/v1/metrics/performance", missing_ok=True),
             self.gateway("GET", "/v1/drift", missing_ok=True),
+            self.gateway("GET", "/v1/metrics/reliability", {"bins": 10}),
         )
         history = await self.gateway("GET", "/v1/drift/history", {"count": 30}, missing_ok=True)
-        if overview is None or scored is None or strategy is None:
+        if overview is None or scored is None or strategy is None or reliability is None:
             return
         self.error = ""
         quality = overview["quality"] or {}
@@ -81,6 +86,13 @@ class MonitoringState(Session):
         self.review_bin, self.decline_bin = (
             bin_of(strategy["review_threshold"]),
             bin_of(strategy["decline_threshold"]),
+        )
+        self.reliability = _reliability_rows(reliability)
+        self.calibration = (
+            f"expected calibration error {fmt.prob(reliability['ece'])} over "
+            f"{fmt.count(reliability['labels'])} labelled transactions"
+            if reliability["labels"]
+            else ""
         )
         self.estimate = _estimate(performance)
         self.drift = _drift_rows(drift)
@@ -141,6 +153,63 @@ def _drift_rows(drift: Any) -> list[dict[str, str]]:
     ]
 
 
+def _reliability_rows(reliability: dict[str, Any]) -> list[dict[str, Any]]:
+    """Bins of GET /v1/metrics/reliability: predicted vs observed fraud rate, for the chart and table."""
+    return [
+        {
+            "bin": f"{b['lower']:.1f}–{b['upper']:.1f}",
+            "predicted": round(b["mean_predicted"], 4) if b["count"] else 0,
+            "observed": round(b["observed_rate"], 4) if b["count"] else 0,
+            "count": fmt.count(b["count"]),
+            "frauds": fmt.count(b["frauds"]),
+            "predicted_text": fmt.pct(b["mean_predicted"]),
+            "observed_text": fmt.pct(b["observed_rate"]),
+        }
+        for b in reliability["bins"]
+    ]
+
+
+RELIABILITY_COLUMNS = [
+    ("probability", "bin"),
+    ("labelled", "count"),
+    ("fraud", "frauds"),
+    ("predicted", "predicted_text"),
+    ("observed", "observed_text"),
+]
+
+
+def _reliability() -> rx.Component:
+    s = MonitoringState
+    bars = chart(
+        rx.recharts.bar_chart,
+        "bin",
+        *[
+            rx.recharts.bar(is_animation_active=False, data_key=key, fill=rx.color(color, 8), name=key)
+            for key, color in (("predicted", "indigo"), ("observed", "orange"))
+        ],
+        data=s.reliability,
+        height=220,
+        y_axis=rx.recharts.y_axis(domain=[0, 1]),
+    )
+    return section(
+        "Reliability (predicted vs observed fraud rate per probability bin)",
+        rx.cond(
+            s.calibration != "",
+            rx.vstack(
+                rx.text(s.calibration, size="1", color_scheme="gray"),
+                rx.box(bars, id="reliability-chart", width="100%"),
+                data_table(RELIABILITY_COLUMNS, s.reliability, id="reliability-table"),
+                width="100%",
+            ),
+            empty(
+                "No labels yet",
+                "Labels follow the traffic after the label delay; resolving alerts in the Ops Center adds some.",
+                id="reliability-empty",
+            ),
+        ),
+    )
+
+
 def _drift_history(history: Any) -> list[dict[str, Any]]:
     """Recent drift checks (GET /v1/drift/history), oldest first, for the PSI-over-time chart."""
     return [
@@ -156,57 +225,47 @@ def _drift_history(history: Any) -> list[dict[str, Any]]:
 
 def _distribution() -> rx.Component:
     s = MonitoringState
-    return rx.recharts.bar_chart(
-        rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
-        rx.recharts.x_axis(data_key="bin"),
-        rx.recharts.y_axis(),
-        rx.recharts.graphing_tooltip(),
+    return chart(
+        rx.recharts.bar_chart,
+        "bin",
         rx.recharts.bar(is_animation_active=False, data_key="transactions", fill=rx.color("indigo", 8)),
         rx.recharts.reference_line(x=s.review_bin, stroke=rx.color("amber", 10), label="review"),
         rx.recharts.reference_line(x=s.decline_bin, stroke=rx.color("red", 10), label="decline"),
         data=s.distribution,
-        width="100%",
-        height=240,
+        legend=False,
         id="score-distribution",
     )
 
 
-def _models() -> rx.Component:
+MODEL_COLUMNS = [
+    ("version", "version"),
+    ("algorithm", "algorithm"),
+    ("role", "role"),
+    ("PR-AUC", "pr_auc"),
+    ("ROC-AUC", "roc_auc"),
+    ("precision", "precision"),
+    ("recall", "recall"),
+    ("", "promote"),
+]
+
+
+def _model_cell(m: Any, key: str) -> rx.Component | None:
     s = MonitoringState
-    header = ("version", "algorithm", "role", "PR-AUC", "ROC-AUC", "precision", "recall", "")
-    return rx.table.root(
-        rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in header])),
-        rx.table.body(
-            rx.foreach(
-                s.models,
-                lambda m: rx.table.row(
-                    rx.table.cell(m["version"]),
-                    rx.table.cell(m["algorithm"]),
-                    rx.table.cell(rx.cond(m["role"] != "", rx.badge(m["role"], variant="soft"), rx.text(""))),
-                    rx.table.cell(m["pr_auc"]),
-                    rx.table.cell(m["roc_auc"]),
-                    rx.table.cell(m["precision"]),
-                    rx.table.cell(m["recall"]),
-                    rx.table.cell(
-                        rx.cond(
-                            s.is_admin & (m["role"] != "champion"),
-                            rx.button("Promote", size="1", variant="soft", on_click=s.promote(m["version"])),
-                            rx.text(""),
-                        )
-                    ),
-                ),
-            )
-        ),
-        id="model-versions",
-        size="1",
-        width="100%",
-    )
+    if key == "role":
+        return rx.cond(m["role"] != "", rx.badge(m["role"], variant="soft"), rx.text(""))
+    if key == "promote":
+        return rx.cond(
+            s.is_admin & (m["role"] != "champion"),
+            rx.button("Promote", size="1", variant="soft", on_click=s.promote(m["version"])),
+            rx.text(""),
+        )
+    return None
 
 
 def page() -> rx.Component:
     s = MonitoringState
     body = rx.vstack(
-        rx.flex(
+        kpi_row(
             kpi("Precision (realised)", s.precision, "at the review threshold", id="kpi-precision"),
             kpi("Recall (realised)", s.recall, "at the review threshold", id="kpi-recall"),
             kpi("PR-AUC (realised)", s.pr_auc, s.window, id="kpi-pr-auc"),
@@ -216,9 +275,6 @@ def page() -> rx.Component:
                 "from the model lifecycle",
                 id="kpi-estimate",
             ),
-            wrap="wrap",
-            gap="12px",
-            width="100%",
         ),
         section(
             "Score distribution, latest 500 transactions",
@@ -228,23 +284,13 @@ def page() -> rx.Component:
                 empty("No transactions scored yet", "Is the simulator running?"),
             ),
         ),
+        _reliability(),
         section(
             "Feature drift (PSI)",
             rx.cond(
                 s.drift.length() > 0,
-                rx.table.root(
-                    rx.table.body(
-                        rx.foreach(
-                            s.drift,
-                            lambda d: rx.table.row(
-                                rx.table.cell(d["feature"]),
-                                rx.table.cell(d["psi"]),
-                                rx.table.cell(d["status"]),
-                            ),
-                        )
-                    ),
-                    size="1",
-                    id="drift-table",
+                data_table(
+                    [("feature", "feature"), ("PSI", "psi"), ("status", "status")], s.drift, id="drift-table"
                 ),
                 empty(
                     "No drift report yet",
@@ -257,20 +303,14 @@ def page() -> rx.Component:
             "PSI over time (largest input, score)",
             rx.cond(
                 s.drift_history.length() > 0,
-                rx.recharts.line_chart(
-                    rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
-                    rx.recharts.x_axis(data_key="at"),
-                    rx.recharts.y_axis(),
-                    rx.recharts.graphing_tooltip(),
-                    rx.recharts.legend(),
-                    rx.recharts.line(
-                        is_animation_active=False, data_key="max_feature_psi", stroke=rx.color("red", 9)
-                    ),
-                    rx.recharts.line(
-                        is_animation_active=False, data_key="score_psi", stroke=rx.color("indigo", 9)
-                    ),
+                chart(
+                    rx.recharts.line_chart,
+                    "at",
+                    *[
+                        rx.recharts.line(is_animation_active=False, data_key=key, stroke=rx.color(color, 9))
+                        for key, color in (("max_feature_psi", "red"), ("score_psi", "indigo"))
+                    ],
                     data=s.drift_history,
-                    width="100%",
                     height=200,
                 ),
                 rx.text("No drift checks yet.", size="2", color_scheme="gray"),
@@ -300,7 +340,7 @@ def page() -> rx.Component:
                 ),
                 width="100%",
             ),
-            _models(),
+            data_table(MODEL_COLUMNS, s.models, id="model-versions", cell=_model_cell),
             rx.cond(s.done != "", rx.callout(s.done, icon="check", color_scheme="green")),
         ),
         width="100%",
@@ -308,7 +348,7 @@ def page() -> rx.Component:
     )
     return shell(
         "ML Monitoring",
-        "Model quality on arrived labels, score distribution, drift and versions.",
+        "Model quality on arrived labels, score distribution, reliability, drift and versions.",
         body,
         s.tick,
     )

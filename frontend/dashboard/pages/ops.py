@@ -1,22 +1,34 @@
 """Ops Center: the alert queue (server-side filters, sorting and pages), the case view and verdicts.
 
 Keyboard: j / k next and previous case, f fraud, l legitimate (not while typing a comment).
+
+New alerts show at once: while the page is open, a background task of its state listens to the
+gateway's event stream (``GET /v1/events?types=alert``) and refreshes the queue on each alert.
+One subscription lasts ``LISTEN_S``; the page's 2 s tick (which also refreshes the queue's ages
+and KPIs) starts the next one, so a closed tab leaves no listener behind for longer than that.
+If the stream is refused (e.g. the gateway's limit of live clients), the queue keeps polling.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import reflex as rx
 
 from dashboard import fmt
-from dashboard.layout import empty, kpi, reason_rows, reasons_chart, risk_bar, section, shell
+from dashboard.components import empty, kpi, kpi_row, reason_rows, reasons_chart, risk_bar, section
+from dashboard.gateway import GatewayError, call, live_events
+from dashboard.layout import shell
 from dashboard.records import case_of, decision_badge, history_of, history_table, record_fields
 from dashboard.session import Session
 
+ROUTE = "/ops"
 PAGE = 25
+LISTEN_S = 30  # one subscription to the event stream; the tick opens the next while the page is open
+RETRY_S = 30  # after a refused or broken subscription, poll only for this long
 AGES = {"any age": (None, None), "< 5 min": (None, 300), "< 1 h": (None, 3600), "> 1 h": (3600, None)}
 SORTS = {
     "newest first": "newest",
@@ -58,6 +70,8 @@ class OpsState(Session):
     note: str = ""
     typing: bool = False
     done: str = ""  # what the last verdict did
+    live: bool = False  # subscribed to the gateway's alert events (else: polling every 2 s)
+    _retry_at: float = 0.0  # monotonic time before which no new subscription is tried
 
     @rx.var
     def page_label(self) -> str:
@@ -76,13 +90,50 @@ class OpsState(Session):
             await self.open_case(self.rows[0]["id"])
 
     @rx.event
-    async def tick(self, _: str = "") -> None:
-        if self.signed_in:
-            await self.refresh()
+    async def tick(self, _: str = "") -> Any:
+        if not self.signed_in:
+            return None
+        await self.refresh()
+        if not self.live and time.monotonic() >= self._retry_at:
+            return OpsState.listen
+        return None
+
+    @rx.event(background=True)
+    async def listen(self) -> None:
+        """Refresh the queue on each new alert for ``LISTEN_S`` (one subscription at a time), while the
+        Ops Center is the page shown; the state is locked only to read the query and show the answer."""
+        async with self:
+            if self.live or not self.signed_in or not self._on_page():
+                return
+            self.live, key = True, self._api_key
+        try:
+            async for _ in live_events(key, "alert", LISTEN_S):
+                async with self:
+                    if not self._on_page():
+                        break  # left the page: the next visit's tick subscribes again
+                    query = self._query()
+                queue = await call(key, "GET", "/v1/alerts/queue", query)
+                async with self:
+                    self._show(queue)
+        except GatewayError:
+            async with self:
+                self._retry_at = time.monotonic() + RETRY_S
+        finally:
+            async with self:
+                self.live = False
+
+    def _on_page(self) -> bool:
+        return self.router.url.path.rstrip("/") == ROUTE
 
     async def refresh(self) -> None:
+        queue = await self.gateway("GET", "/v1/alerts/queue", self._query())
+        if queue is not None:
+            self._show(queue)
+
+    def _query(self) -> dict[str, Any]:
+        """The queue request of the filters, sort and page in force."""
         min_age, max_age = AGES.get(self.age, (None, None))
-        params = {
+        return {
             "status": self.status,
             "decision": None if self.decision == "all" else self.decision,
             "min_amount": _amount(self.min_amount),
@@ -93,9 +144,8 @@ class OpsState(Session):
             "offset": self.offset,
             "limit": PAGE,
         }
-        queue = await self.gateway("GET", "/v1/alerts/queue", params)
-        if queue is None:
-            return
+
+    def _show(self, queue: dict[str, Any]) -> None:
         self.error = ""
         self.total = queue["total"]
         self.open_alerts = fmt.count(queue["open"])
@@ -351,13 +401,16 @@ def _case() -> rx.Component:
 def page() -> rx.Component:
     s = OpsState
     body = rx.vstack(
-        rx.flex(
+        kpi_row(
             kpi("Open alerts", s.open_alerts, "waiting for a verdict", id="kpi-open"),
             kpi("Oldest open", s.oldest, "age of the oldest alert", id="kpi-oldest"),
             kpi("Time to verdict", s.verdict_time, "median, latest verdicts", id="kpi-verdict-time"),
-            gap="12px",
-            wrap="wrap",
-            width="100%",
+            kpi(
+                "Updates",
+                rx.cond(s.live, "live", "polling"),
+                rx.cond(s.live, "new alerts show as they are raised", "every 2 s"),
+                id="queue-live",
+            ),
         ),
         rx.grid(_queue(), _case(), columns="minmax(0, 3fr) minmax(0, 2fr)", gap="16px", width="100%"),
         rx.window_event_listener(on_key_down=s.on_key),

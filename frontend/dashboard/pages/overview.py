@@ -1,4 +1,5 @@
-"""Overview: live KPIs (throughput, latency, decisions, fraud rate, money caught and lost) and their series."""
+"""Overview: live KPIs (throughput, latency, decisions, fraud rate, money caught and lost), their series,
+and the breakdown by product, card network, card type and device type."""
 
 from __future__ import annotations
 
@@ -9,10 +10,29 @@ from typing import Any
 import reflex as rx
 
 from dashboard import fmt
-from dashboard.layout import empty, kpi, section, shell
+from dashboard.components import chart, data_table, decision_stack, empty, kpi, kpi_row, section
+from dashboard.layout import shell
 from dashboard.session import Session
 
 MINUTES = 30
+DIMENSIONS = {  # breakdown dimension: the label shown -> the gateway's name
+    "product": "ProductCD",
+    "card network": "card4",
+    "card type": "card6",
+    "device type": "DeviceType",
+}
+BREAKDOWN_COLUMNS = [
+    ("value", "value"),
+    ("scored", "scored"),
+    ("approved", "approved"),
+    ("review", "reviewed"),
+    ("declined", "declined"),
+    ("amount declined", "amount_declined"),
+    ("labelled", "labelled"),
+    ("fraud", "frauds"),
+    ("fraud amount", "fraud_amount"),
+    ("fraud caught", "caught"),
+]
 
 
 class OverviewState(Session):
@@ -30,6 +50,9 @@ class OverviewState(Session):
     thresholds: str = ""
     series: list[dict[str, Any]] = []
     functions: list[dict[str, str]] = []
+    dimension: str = "product"
+    breakdown: list[dict[str, Any]] = []  # rows of the chosen dimension
+    _breakdown: dict[str, list[dict[str, Any]]] = {}  # gateway name -> its rows, as last read
     has_traffic: bool = False
     loaded: bool = False
     _last: tuple[float, int] | None = None  # (time, score's processed counter) of the previous refresh
@@ -48,12 +71,13 @@ class OverviewState(Session):
             await self.refresh()
 
     async def refresh(self) -> None:
-        overview, series, strategy = await asyncio.gather(
+        overview, series, strategy, breakdown = await asyncio.gather(
             self.gateway("GET", "/v1/metrics/overview", {"minutes": MINUTES}),
             self.gateway("GET", "/v1/metrics/timeseries", {"minutes": MINUTES}),
             self.gateway("GET", "/v1/strategy"),
+            self.gateway("GET", "/v1/metrics/breakdown", {"minutes": MINUTES}),
         )
-        if overview is None or series is None or strategy is None:
+        if overview is None or series is None or strategy is None or breakdown is None:
             return
         self.error = ""
         self._volumes(overview)
@@ -76,6 +100,8 @@ class OverviewState(Session):
             }
             for f in overview["functions"]
         ]
+        self._breakdown = {d["name"]: [_segment(r) for r in d["rows"]] for d in breakdown["dimensions"]}
+        self._show_breakdown()
         review, decline = strategy["review_threshold"], strategy["decline_threshold"]
         self.thresholds = f"at review ≥ {review:.2f}, decline ≥ {decline:.2f}"
         sim = await self.gateway(
@@ -86,6 +112,14 @@ class OverviewState(Session):
             self.false_declines = fmt.money(sim["false_decline_cost"])
             self.net = fmt.money(sim["fraud_amount_caught"] - sim["false_decline_cost"])
         self.loaded = True
+
+    @rx.event
+    def set_dimension(self, label: str) -> None:
+        self.dimension = label
+        self._show_breakdown()
+
+    def _show_breakdown(self) -> None:
+        self.breakdown = self._breakdown.get(DIMENSIONS.get(self.dimension, "ProductCD"), [])
 
     def _volumes(self, overview: dict[str, Any]) -> None:
         v = overview["volumes"]
@@ -109,82 +143,82 @@ class OverviewState(Session):
             self._last = (now, processed)
 
 
+def _segment(row: dict[str, Any]) -> dict[str, Any]:
+    """A breakdown row (GET /v1/metrics/breakdown) as the table and the chart show it."""
+    return {
+        "value": row["value"] or "(none)",
+        "approve": row["approved"],
+        "review": row["reviewed"],
+        "decline": row["declined"],
+        **{
+            k: fmt.count(row[k]) for k in ("scored", "approved", "reviewed", "declined", "labelled", "frauds")
+        },
+        "amount_declined": fmt.money(row["amount_declined"]),
+        "fraud_amount": fmt.money(row["fraud_amount"]),
+        "caught": fmt.money(row["fraud_amount_caught"]),
+    }
+
+
 def _series() -> rx.Component:
-    return rx.recharts.area_chart(
-        rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
-        rx.recharts.x_axis(data_key="minute"),
-        rx.recharts.y_axis(),
-        rx.recharts.graphing_tooltip(),
-        rx.recharts.legend(),
-        rx.recharts.area(
-            is_animation_active=False,
-            data_key="approve",
-            stack_id="d",
-            stroke=rx.color("green", 9),
-            fill=rx.color("green", 5),
-        ),
-        rx.recharts.area(
-            is_animation_active=False,
-            data_key="review",
-            stack_id="d",
-            stroke=rx.color("amber", 9),
-            fill=rx.color("amber", 5),
-        ),
-        rx.recharts.area(
-            is_animation_active=False,
-            data_key="decline",
-            stack_id="d",
-            stroke=rx.color("red", 9),
-            fill=rx.color("red", 5),
-        ),
+    return chart(
+        rx.recharts.area_chart,
+        "minute",
+        *decision_stack(rx.recharts.area),
         data=OverviewState.series,
-        width="100%",
         height=260,
     )
 
 
-def _functions() -> rx.Component:
-    return rx.table.root(
-        rx.table.header(
-            rx.table.row(
-                *[
-                    rx.table.column_header_cell(h)
-                    for h in ("function", "processed", "batch p99", "lag", "dead letters")
-                ]
-            )
-        ),
-        rx.table.body(
-            rx.foreach(
-                OverviewState.functions,
-                lambda f: rx.table.row(
-                    rx.table.cell(f["name"]),
-                    rx.table.cell(f["processed"]),
-                    rx.table.cell(f["p99"]),
-                    rx.table.cell(f["lag"]),
-                    rx.table.cell(f["dead"]),
-                ),
-            )
-        ),
-        size="1",
-        width="100%",
+def _breakdown() -> rx.Component:
+    s = OverviewState
+    bars = chart(
+        rx.recharts.bar_chart, "value", *decision_stack(rx.recharts.bar), data=s.breakdown, height=220
     )
+    return section(
+        "Breakdown",
+        rx.hstack(
+            rx.select(
+                list(DIMENSIONS), value=s.dimension, on_change=s.set_dimension, id="breakdown-dimension"
+            ),
+            rx.text(
+                f"decisions over the last {MINUTES} min; fraud over the latest labelled transactions, "
+                "caught = at or above the review threshold",
+                size="1",
+                color_scheme="gray",
+            ),
+            align="center",
+        ),
+        rx.cond(
+            s.breakdown.length() > 0,
+            rx.vstack(bars, data_table(BREAKDOWN_COLUMNS, s.breakdown, id="breakdown-table"), width="100%"),
+            empty(
+                "Nothing scored yet", "Is the simulator running? `just up` starts one.", id="breakdown-empty"
+            ),
+        ),
+    )
+
+
+FUNCTION_COLUMNS = [
+    ("function", "name"),
+    ("processed", "processed"),
+    ("batch p99", "p99"),
+    ("lag", "lag"),
+    ("dead letters", "dead"),
+]
 
 
 def page() -> rx.Component:
     s = OverviewState
     body = rx.vstack(
-        rx.flex(
+        kpi_row(
             kpi("Transactions/s", s.tps, "scored, live", id="kpi-tps"),
-            kpi("Latency p50 / p99", s.latency, "score batch", id="kpi-latency"),
+            kpi("Latency p50 / p99", s.latency, "publish → scored", id="kpi-latency"),
             kpi("Scored", s.scored, f"last {MINUTES} min", id="kpi-scored"),
             kpi("Approved", s.approved, "", id="kpi-approved"),
             kpi("Review", s.reviewed, "", id="kpi-reviewed"),
             kpi("Declined", s.declined, "", id="kpi-declined"),
-            wrap="wrap",
-            gap="12px",
-            width="100%",
         ),
-        rx.flex(
+        kpi_row(
             kpi("Fraud rate (labelled)", s.fraud_rate, s.labels + " labels", id="kpi-fraud-rate"),
             kpi("Fraud caught", s.caught, s.thresholds, id="kpi-caught"),
             kpi(
@@ -194,9 +228,6 @@ def page() -> rx.Component:
                 id="kpi-false-declines",
             ),
             kpi("Net savings", s.net, "caught − false-decline cost", id="kpi-net"),
-            wrap="wrap",
-            gap="12px",
-            width="100%",
         ),
         section(
             "Decisions per minute",
@@ -210,7 +241,8 @@ def page() -> rx.Component:
                 ),
             ),
         ),
-        section("Pipeline functions", _functions()),
+        _breakdown(),
+        section("Pipeline functions", data_table(FUNCTION_COLUMNS, s.functions, id="functions-table")),
         width="100%",
         spacing="4",
     )

@@ -3,15 +3,19 @@ and apply (admin only; audited)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import reflex as rx
 
 from dashboard import fmt
-from dashboard.layout import empty, kpi, section, shell
+from dashboard.components import chart, data_table, empty, kpi, kpi_row, section
+from dashboard.layout import shell
 from dashboard.session import Session
 
-GRID = [round(0.05 * i, 2) for i in range(1, 20)]  # review thresholds of the cost curve
+GRID = [round(0.1 * i, 2) for i in range(1, 10)]  # review thresholds of the cost curve
+CURVE_LABELS = 2_000  # the latest labelled transactions the curve is computed over
 
 
 def _threshold(text: str) -> float | None:
@@ -46,20 +50,22 @@ class StrategyState(Session):
     loaded: bool = False
 
     @rx.event
-    async def load(self) -> Any:
+    async def load(self) -> AsyncIterator[Any]:
         if (redirect := self.guard()) is not None:
-            return redirect
+            yield redirect
+            return
         self.applied = ""
         strategy = await self.gateway("GET", "/v1/strategy")
         if strategy is None:
-            return None
+            return
         self._show_live(strategy)
         self._set(strategy["review_threshold"], strategy["decline_threshold"])
+        yield  # the thresholds in force show before the what-if and the curve are computed
         await self.what_if()
-        await self.cost_curve()
         await self.load_history()
+        yield
+        await self.cost_curve()
         self.loaded = True
-        return None
 
     def _show_live(self, strategy: dict[str, Any]) -> None:
         self.live = (
@@ -103,18 +109,23 @@ class StrategyState(Session):
 
     async def cost_curve(self) -> None:
         """Net (fraud caught − false-decline cost) over review thresholds below the decline threshold."""
-        points = []
-        for review in (r for r in GRID if r < self.decline):
-            body = {"review_threshold": review, "decline_threshold": self.decline, "limit": 5_000}
-            sim = await self.gateway("POST", "/v1/strategy/simulate", body=body)
-            if sim is None:
-                return
-            points.append(
-                {
-                    "review": f"{review:.2f}",
-                    "net": round(sim["fraud_amount_caught"] - sim["false_decline_cost"], 2),
-                }
-            )
+        grid = [r for r in GRID if r < self.decline]
+        sims = await asyncio.gather(
+            *[
+                self.gateway(
+                    "POST",
+                    "/v1/strategy/simulate",
+                    body={"review_threshold": r, "decline_threshold": self.decline, "limit": CURVE_LABELS},
+                )
+                for r in grid
+            ]
+        )
+        if any(sim is None for sim in sims):
+            return
+        points = [
+            {"review": f"{r:.2f}", "net": round(sim["fraud_amount_caught"] - sim["false_decline_cost"], 2)}
+            for r, sim in zip(grid, sims, strict=True)
+        ]
         self.curve = points
         if points:
             best = max(points, key=lambda p: p["net"])
@@ -233,7 +244,7 @@ def page() -> rx.Component:
     )
     what_if = rx.cond(
         s.labelled > 0,
-        rx.flex(
+        kpi_row(
             kpi("Precision", s.precision, "", id="sim-precision"),
             kpi("Recall", s.recall, "", id="sim-recall"),
             kpi("Review rate", s.review_rate, ""),
@@ -241,8 +252,6 @@ def page() -> rx.Component:
             kpi("Fraud caught", s.caught, "", id="sim-caught"),
             kpi("False-decline cost", s.false_declines, ""),
             kpi("Net", s.net, "caught − false-decline cost", id="sim-net"),
-            wrap="wrap",
-            gap="12px",
         ),
         empty(
             "No labelled transactions yet",
@@ -250,37 +259,18 @@ def page() -> rx.Component:
             id="strategy-empty",
         ),
     )
-    curve = rx.recharts.line_chart(
-        rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
-        rx.recharts.x_axis(data_key="review"),
-        rx.recharts.y_axis(),
-        rx.recharts.graphing_tooltip(),
+    curve = chart(
+        rx.recharts.line_chart,
+        "review",
         rx.recharts.line(is_animation_active=False, data_key="net", stroke=rx.color("indigo", 9), dot=False),
         rx.recharts.reference_line(x=s.current_x, stroke=rx.color("amber", 9), label="current"),
         rx.recharts.reference_line(x=s.optimal_x, stroke=rx.color("green", 9), label="optimal"),
         data=s.curve,
-        width="100%",
-        height=240,
+        legend=False,
     )
-    history = rx.table.root(
-        rx.table.header(
-            rx.table.row(
-                *[rx.table.column_header_cell(h) for h in ("when (UTC)", "who", "review", "decline")]
-            )
-        ),
-        rx.table.body(
-            rx.foreach(
-                s.history,
-                lambda h: rx.table.row(
-                    rx.table.cell(h["at"]),
-                    rx.table.cell(h["actor"]),
-                    rx.table.cell(h["review"]),
-                    rx.table.cell(h["decline"]),
-                ),
-            )
-        ),
-        size="1",
-        width="100%",
+    history = data_table(
+        [("when (UTC)", "at"), ("who", "actor"), ("review", "review"), ("decline", "decline")],
+        s.history,
         id="strategy-history",
     )
     body = rx.vstack(

@@ -184,3 +184,34 @@ def test_every_published_message_is_processed_or_dead_lettered(
     assert len(dead) + len(done) == sum(sent.values())  # every message is one or the other
     assert _pending(redis_client, keys.stream(RAW), "enrich") == 0
     assert _pending(redis_client, keys.stream(LABELS), "label") == 0
+
+
+def test_implausible_values_are_dead_letters_naming_the_column(
+    broker_settings: Settings, redis_client: redis.Redis, topic_suffix: str
+) -> None:
+    """Issue 11, item 7: every column bounded to what the data can hold (``data.schema.BOUNDS``);
+    through the broker and the mirror, each bad row is a dead letter, its neighbours enriched."""
+    settings = broker_settings.replace(streams={"mirror_group": f"mirror-{topic_suffix}"})
+    keys = Keys(settings.redis.key_prefix)
+    good, bad = transactions(6, seed=4), transactions(3, seed=5)
+    implausible = [("C1", 1e308), ("D1", -1e308), ("TransactionDT", 10**10)]
+    rows = [encode_transaction(tx) for tx in good[:3]]
+    for tx, (column, value) in zip(bad, implausible, strict=True):
+        rows.append(json.dumps({**transaction_to_dict(tx), "TransactionID": tx.TransactionID + 10**6,
+                                column: value}).encode())  # fmt: skip
+    rows += [encode_transaction(tx) for tx in good[3:]]
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap})
+    for row in rows:
+        producer.produce(settings.kafka.topic_transactions, row, key=b"1")  # one partition: in order
+    assert producer.flush(30) == 0
+    Mirror(settings, redis_client).run(burst=True)
+    _run(settings, redis_client, "enrich")
+
+    enriched = [
+        json.loads(p or b"")["TransactionID"] for p, _ in _entries(redis_client, keys.stream("tx.enriched"))
+    ]
+    assert enriched == [tx.TransactionID for tx in good]
+    reasons = [meta["reason"] for _, meta in _entries(redis_client, keys.dead_letters)]
+    assert len(reasons) == 3
+    for reason, (column, _) in zip(reasons, implausible, strict=True):
+        assert f"column {column}=" in reason, reason

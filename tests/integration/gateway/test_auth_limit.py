@@ -92,3 +92,20 @@ def test_a_right_key_from_another_address_still_works(gateway_settings: Settings
         with ThreadPoolExecutor(1) as thread:
             other = thread.submit(asyncio.run, from_elsewhere()).result()
         assert other.status_code == 200 and other.json()["role"] == "analyst"
+
+
+def test_the_limit_is_shared_by_the_gateway_workers(gateway_settings: Settings) -> None:
+    """Two workers (two apps on one Redis): wrong keys alternating between them are counted once
+    together; per process, 2 x auth_max_failures wrong keys were answered (review finding)."""
+    live = gateway_settings.replace(gateway={"auth_max_failures": 4, "auth_failure_window_s": 60})
+    first, second = gateway_app(live), gateway_app(live)
+    clock = Clock()
+    first.state.auth_limiter.clock = second.state.auth_limiter.clock = clock
+    with TestClient(app=first) as one, TestClient(app=second) as two:
+        statuses = [
+            (one if n % 2 else two).get("/v1/me", headers={"X-API-Key": f"{WRONG}{n}"}).status_code
+            for n in range(10)
+        ]
+        assert statuses == [401] * 4 + [429] * 6
+        clock.now += 60
+        assert two.get("/v1/me", headers=auth("analyst")).status_code == 200

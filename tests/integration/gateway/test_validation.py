@@ -50,6 +50,31 @@ def test_numeric_strings_are_not_coerced(scoring_client: Client, trained: Traine
     assert error["field"] == "card1" and "Expected `int`, got `str`" in error["message"]
 
 
+def test_every_bad_field_is_reported_not_only_the_first(scoring_client: Client, trained: Trained) -> None:
+    row = _row(trained)
+    row.update({"card1": str(row["card1"]), "TransactionAmt": -5, "P_emaildomian": "gmail.com"})
+    del row["ProductCD"]
+    response = scoring_client.post("/v1/score", json=row, headers=auth("scorer"))
+    assert response.status_code == 400, response.text
+    errors = {e["field"]: e["message"] for e in response.json()["errors"]}
+    assert set(errors) == {"card1", "TransactionAmt", "P_emaildomian", "ProductCD"}, errors
+    assert errors["card1"] == "Expected `int`, got `str`"
+    assert errors["TransactionAmt"] == "Expected `float` >= 0.0"
+    assert errors["ProductCD"] == "Object missing required field `ProductCD`"
+    assert all(e["source"] == "body" for e in response.json()["errors"])
+    detail = response.json()["detail"]
+    assert all(name in detail for name in errors)
+
+
+def test_every_bad_row_of_a_batch_is_reported(client: Client, trained: Trained) -> None:
+    good, bad_type, unknown = _row(trained), _row(trained), _row(trained)
+    bad_type["card1"] = "13926"
+    unknown["extra"] = 1
+    response = client.post("/v1/transactions", json=[good, bad_type, unknown], headers=auth("scorer"))
+    assert response.status_code == 400, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["[1].card1", "[2].extra"]
+
+
 def test_a_valid_row_still_scores(scoring_client: Client, trained: Trained) -> None:
     response = scoring_client.post("/v1/score?dry_run=true", json=_row(trained), headers=auth("scorer"))
     assert response.status_code == 200, response.text
@@ -86,3 +111,19 @@ def test_query_parameter_errors_say_query(client: Client) -> None:
     assert response.status_code == 400, response.text
     error = response.json()["errors"][0]
     assert error["field"] == "risk_level" and error["source"] == "query"
+
+
+IMPLAUSIBLE = {"C1": 1e308, "D1": -1e308, "TransactionDT": 10**10, "dist1": 1e9, "addr1": 1e300, "V12": 1e300}
+"""Issue 11, item 7: values no transaction can hold (they passed before: 1e308 counts ...)."""
+
+
+@pytest.mark.parametrize("route", ["/v1/score", "/v1/transactions"])
+@pytest.mark.parametrize("column", sorted(IMPLAUSIBLE))
+def test_an_implausible_value_is_a_400_naming_the_column(
+    column: str, route: str, client: Client, trained: Trained
+) -> None:
+    row = {**_row(trained), column: IMPLAUSIBLE[column]}
+    response = client.post(route, json=row, headers=auth("scorer"))
+    assert response.status_code == 400, response.text
+    (error,) = response.json()["errors"]
+    assert error["field"] == column and "Expected `" in error["message"]

@@ -10,6 +10,7 @@ import pytest
 
 from functions.scorer import Scorer
 from models.dataset import TrainingSet
+from models.loaded import LoadedModel
 from models.registry import ChampionSource, Registry, RegistryError
 from models.training import TrainingResult, register
 
@@ -119,10 +120,58 @@ def test_running_scorer_picks_up_a_promotion_without_restart(
     now[0] = 6.0
     assert source.champion() is first  # checked at most every interval_s
     now[0] = 10.0
+    assert source.champion() is first  # b loads and warms in the background; a serves meanwhile
+    assert source.wait_loaded(60)
     second = source.champion()
     assert second is not None and second.version == b
     now[0] = 20.0
     assert source.champion() is second  # unchanged pointer: no reload
+
+
+def test_a_scorer_serves_only_warmed_models(
+    trained: dict[str, TrainingResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every version a scorer serves has scored a probe row before (no first-use cost in a request)."""
+    registry = Registry(tmp_path)
+    a, b = register(registry, trained["lightgbm"], []), register(registry, trained["xgboost"], [])
+    registry.promote(a)
+    scorers = Registry(tmp_path)  # the scorer's own view of the registry
+    probed: list[str] = []
+    real_probe = scorers.probe
+
+    def probe(version: str) -> LoadedModel:
+        probed.append(version)
+        return real_probe(version)
+
+    monkeypatch.setattr(scorers, "probe", probe)
+    now = [0.0]
+    source = ChampionSource(scorers, interval_s=1.0, clock=lambda: now[0])
+    assert (loaded := source.champion()) is not None and loaded.version == a
+    registry.promote(b, "challenger")
+    now[0] = 2.0
+    source.champion()
+    assert source.wait_loaded(60)
+    assert (shadow := source.challenger()) is not None and shadow.version == b
+    assert probed == [a, b]  # each loaded through the probe: warm before served
+
+
+def test_a_version_that_fails_to_load_in_the_background_leaves_the_current_one_serving(
+    trained: dict[str, TrainingResult], tmp_path: Path
+) -> None:
+    registry = Registry(tmp_path)
+    good = register(registry, trained["lightgbm"], [])
+    registry.promote(good)
+    now = [0.0]
+    source = ChampionSource(registry, interval_s=1.0, clock=lambda: now[0])
+    first = source.champion()
+    bad = register(registry, trained["lightgbm"], [])
+    registry.promote(bad)
+    model_file = next(p for p in (tmp_path / bad).iterdir() if p.suffix == ".txt")
+    model_file.write_bytes(model_file.read_bytes()[:200])  # broken after its promotion
+    now[0] = 2.0
+    assert source.champion() is first
+    assert source.wait_loaded(60)
+    assert source.champion() is first  # still the good one; the broken one is not served
 
 
 def test_promotion_refuses_a_version_that_does_not_load(
