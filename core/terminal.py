@@ -152,4 +152,5 @@ def progress(
     tracker = Tracker(description, total, log_lines=True, interval_s=interval_s)
     log.info("%s: started%s", description, f" ({total:,} to do)" if total else "")
     yield tracker
-    log.info("%s: done, %s in %.1f s", description, f"{tracker.done:,}", time.monotonic() - tracker.started)
+    count = f", {tracker.done:,}" if tracker.done else ""
+    log.info("%s: done%s in %.1f s", description, count, time.monotonic() - tracker.started)

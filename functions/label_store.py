@@ -174,6 +174,7 @@ class RedisLabelStore:
         self._wait_ms = wait_s * 1000
         self._waiting_max = waiting_max
         self._join_batch = join_batch
+        self.found_waiting = 0  # labels the last join_waiting found waiting (up to join_batch)
 
     def _head(self, n: int) -> tuple[list[str], list[Any]]:
         keys = [self._keys.stats, self._keys.window, self._keys.waiting, self._keys.waiting_age]
@@ -209,6 +210,7 @@ class RedisLabelStore:
     def join_waiting(self) -> tuple[int, int]:
         """Join the oldest waiting labels whose score now exists: (joined, stored unscored past a bound)."""
         oldest: Any = self._client.zrange(self._keys.waiting_age, 0, self._join_batch - 1)
+        self.found_waiting = len(oldest)
         if not oldest:
             return 0, 0
         keys, args = self._head(len(oldest))

@@ -225,8 +225,9 @@ LONGEST_WINDOW_S = max(w.bucket_s * w.slots for w in WINDOWS)
 def retention(settings: Settings, event_speed: float) -> dict[str, str]:
     """Settings that keep per-transaction records at most ``local.retention_s`` in the local stack.
 
-    Per-transaction records are most of Redis (about 2.5 kB per transaction: result, label,
-    feature vector, history entries), so memory plateaus at about rate x retention x 2.5 kB.
+    Per-transaction records are most of Redis (about 7.5 kB per transaction: result, raw row,
+    label, feature vector, history entries; the README's sizing), so memory plateaus at about
+    rate x retention x 7.5 kB.
     Entity state (wall-clock TTL) is kept as long as the longest feature window lasts at the
     replay's ``event_speed`` (event seconds per wall second), and at least the retention.
     """

@@ -90,11 +90,15 @@ class PublishLeases:
         self._client.zrem(self._leases, token)
 
 
-def wait_for_publishers(client: redis.Redis, keys: Keys, timeout_s: float, stop: threading.Event) -> bool:
-    """The mirror's side, with the hold set: True once no publish lease is live (False on timeout)."""
+def wait_for_publishers(
+    client: redis.Redis, keys: Keys, timeout_s: float, stop: threading.Event, hold_ttl_ms: int
+) -> bool:
+    """The mirror's side, with the hold set: True once no publish lease is live (False on timeout).
+    The hold is kept alive meanwhile (a lease may outlive its TTL)."""
     live = client.register_script(_LIVE)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        client.pexpire(keys.mirror_hold, hold_ttl_ms)
         count: Any = live(keys=[keys.mirror_publishing])
         if int(count) == 0:
             return True

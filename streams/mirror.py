@@ -380,9 +380,8 @@ class Mirror:
         self.client.set(hold, "recycling", px=_HOLD_TTL_MS)
         log.info("mirror: holding producers to recycle the broker topics")
         try:
-            if not wait_for_publishers(self.client, self.keys, RECYCLE_DRAIN_S, self.stop) or not self._drain(
-                partitions
-            ):
+            published = wait_for_publishers(self.client, self.keys, RECYCLE_DRAIN_S, self.stop, _HOLD_TTL_MS)
+            if not published or not self._drain(partitions):
                 if not self.stop.is_set():  # a producer that ignores the hold: try again later
                     log.warning("mirror: topics not quiet within %.0f s; recycling later", RECYCLE_DRAIN_S)
                     self._next_recycle_check = time.monotonic() + RECYCLE_DRAIN_S

@@ -17,7 +17,8 @@ runtime commits atomically with the XACK of the inputs:
   a capped history the model lifecycle jobs read (drift, performance estimate, retraining).
 
 Before each batch it also joins the labels that arrived before their score and wait for it
-(``functions.label_store``): those whose result record an earlier batch committed.
+(``functions.label_store``): those whose result record an earlier batch committed; when the
+last look found none waiting, it looks again only after ``JOIN_IDLE_S``.
 
 No champion registered, or one that cannot be loaded: the batch fails with ``DependencyDown``
 and the runtime holds it (retried with backoff, never dead-lettered for it),
@@ -48,6 +49,8 @@ from streams.events import Effect, Event, HashIncr, HashSet, Publish
 from streams.function import Context, Handler
 
 KPI_TTL_S = 8 * 86_400
+JOIN_IDLE_S = 1.0
+"""After a batch found no label waiting for its score, the next look is at most this much later."""
 
 
 class EnrichedCodec:
@@ -135,9 +138,15 @@ def build(ctx: Context) -> Handler:
     thresholds = threshold_store(ctx)
     result_ttl_s = ctx.settings.features.result_ttl_s
     labels = label_store(ctx)
+    next_join = 0.0
 
     def handler(batch: Sequence[Event[Any]]) -> list[Effect]:
-        labels.join_waiting()  # labels that wait for the results of earlier batches
+        nonlocal next_join
+        if time.monotonic() >= next_join:  # labels that wait for the results of earlier batches
+            labels.join_waiting()
+            # none waiting: look again in a second, not before every batch (the sync endpoint's
+            # batch is one transaction: a round trip per request otherwise)
+            next_join = 0.0 if labels.found_waiting else time.monotonic() + JOIN_IDLE_S
         try:
             champion = models.champion()
         except Exception as exc:

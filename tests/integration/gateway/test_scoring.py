@@ -288,6 +288,26 @@ def test_another_transaction_under_a_scored_id_is_409(
     assert again.status_code == 200 and again.json()["replayed"] is True  # the exact resend is a replay
 
 
+def test_sync_scores_look_for_waiting_labels_once_while_none_wait(
+    scoring_client: Client, redis_client: redis.Redis, trained: Trained
+) -> None:
+    """The score stage joins labels waiting for their score before a batch; the synchronous
+    endpoint's batch is one transaction, so with none waiting it looks (a ZRANGE) about once a
+    second, not once per request."""
+
+    def zrange_calls() -> int:
+        stats: Any = redis_client.info("commandstats")
+        return int(stats.get("cmdstat_zrange", {}).get("calls", 0))
+
+    payloads = _sample(trained, 10)
+    before = zrange_calls()
+    for payload in payloads:
+        answer = scoring_client.post("/v1/score", content=payload, headers=_json(auth("scorer")))
+        assert answer.status_code == 200, answer.text
+    looks = zrange_calls() - before
+    assert 1 <= looks < len(payloads)  # this test's requests take well under the 1 s between looks
+
+
 def test_an_id_received_on_the_stream_is_not_scored_again_by_score(
     scoring_client: Client, scoring_settings: Settings, redis_client: redis.Redis, trained: Trained
 ) -> None:

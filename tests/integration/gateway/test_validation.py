@@ -50,6 +50,31 @@ def test_numeric_strings_are_not_coerced(scoring_client: Client, trained: Traine
     assert error["field"] == "card1" and "Expected `int`, got `str`" in error["message"]
 
 
+def test_every_bad_field_is_reported_not_only_the_first(scoring_client: Client, trained: Trained) -> None:
+    row = _row(trained)
+    row.update({"card1": str(row["card1"]), "TransactionAmt": -5, "P_emaildomian": "gmail.com"})
+    del row["ProductCD"]
+    response = scoring_client.post("/v1/score", json=row, headers=auth("scorer"))
+    assert response.status_code == 400, response.text
+    errors = {e["field"]: e["message"] for e in response.json()["errors"]}
+    assert set(errors) == {"card1", "TransactionAmt", "P_emaildomian", "ProductCD"}, errors
+    assert errors["card1"] == "Expected `int`, got `str`"
+    assert errors["TransactionAmt"] == "Expected `float` >= 0.0"
+    assert errors["ProductCD"] == "Object missing required field `ProductCD`"
+    assert all(e["source"] == "body" for e in response.json()["errors"])
+    detail = response.json()["detail"]
+    assert all(name in detail for name in errors)
+
+
+def test_every_bad_row_of_a_batch_is_reported(client: Client, trained: Trained) -> None:
+    good, bad_type, unknown = _row(trained), _row(trained), _row(trained)
+    bad_type["card1"] = "13926"
+    unknown["extra"] = 1
+    response = client.post("/v1/transactions", json=[good, bad_type, unknown], headers=auth("scorer"))
+    assert response.status_code == 400, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["[1].card1", "[2].extra"]
+
+
 def test_a_valid_row_still_scores(scoring_client: Client, trained: Trained) -> None:
     response = scoring_client.post("/v1/score?dry_run=true", json=_row(trained), headers=auth("scorer"))
     assert response.status_code == 200, response.text
