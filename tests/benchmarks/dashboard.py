@@ -1,7 +1,7 @@
 """Time to first paint and to live data of each dashboard page, and the Ops Center under 10,000 open alerts.
 
-    python tests/benchmarks/dashboard.py            # against a running `sentinel up` (this state dir)
-    python tests/benchmarks/dashboard.py --open-alerts 10000
+    python -m tests.benchmarks.dashboard            # against a running `sentinel up` (this state dir)
+    python -m tests.benchmarks.dashboard --open-alerts 10000
 
 Reads the running stack's URLs and keys from the state directory (SENTINEL_* settings). For
 each page it loads the page in the system Chromium (signed in), and reports the browser's

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -45,12 +46,10 @@ def client(gateway_settings: Settings) -> Iterator[Client]:
         yield test_client
 
 
-@pytest.fixture(scope="module")
-def gateway_server(
-    redis_url: str, trained: Trained, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[GatewayProcess]:
-    """`sentinel gateway` as a real process (granian) on a free port: own key prefix, trained champion."""
-    tmp = tmp_path_factory.mktemp("gateway")
+@contextmanager
+def gateway_process(redis_url: str, trained: Trained, tmp: Path) -> Iterator[GatewayProcess]:
+    """`sentinel gateway` as a real process (granian) on a free port: own key prefix (deleted
+    afterwards), the trained champion, the test keys."""
     prefix = f"test:{uuid.uuid4().hex[:12]}:"
     live = Settings().replace(
         redis={"url": redis_url, "key_prefix": prefix},
@@ -63,6 +62,15 @@ def gateway_server(
             yield server
     finally:
         delete_prefix(redis_url, prefix)
+
+
+@pytest.fixture(scope="module")
+def gateway_server(
+    redis_url: str, trained: Trained, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayProcess]:
+    """A real gateway process for the module (``gateway_process``)."""
+    with gateway_process(redis_url, trained, tmp_path_factory.mktemp("gateway")) as server:
+        yield server
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,8 @@ OPERATIONS: list[tuple[str, str, Any, str]] = [
     ("GET", "/v1/metrics/overview", None, "analyst"),
     ("GET", "/v1/metrics/timeseries", None, "analyst"),
     ("GET", "/v1/metrics/performance", None, "analyst"),
+    ("GET", "/v1/metrics/breakdown", None, "analyst"),
+    ("GET", "/v1/metrics/reliability", None, "analyst"),
     ("GET", "/v1/drift", None, "analyst"),
     ("GET", "/v1/drift/history", None, "analyst"),
     ("GET", "/v1/models", None, "analyst"),

@@ -9,7 +9,6 @@ how fast anything is (that is measured, not asserted: see the closing note of is
 from __future__ import annotations
 
 import hashlib
-import uuid
 from pathlib import Path
 
 import httpx
@@ -19,13 +18,11 @@ from litestar.testing import TestClient
 
 from core.settings import Settings
 from functions.velocity import _SCRIPT as FEATURE_SCRIPT
-from infra.bench.gateway_process import GatewayProcess
 from infra.gateway import gateway_app
 from models.loaded import LoadedModel
 from models.registry import Registry
 from streams.commit import _GUARDED_SCRIPT as COMMIT_SCRIPT
-from tests.integration.gateway.conftest import KEYS, Trained, auth
-from tests.keyspace import delete_prefix
+from tests.integration.gateway.conftest import Trained, auth, gateway_process
 
 pytestmark = pytest.mark.integration
 
@@ -36,26 +33,17 @@ def test_the_gateway_answers_only_once_warmed_up(
     shas = [hashlib.sha1(script.encode()).hexdigest() for script in (FEATURE_SCRIPT, COMMIT_SCRIPT)]
     redis_client.script_flush()  # as after a Redis restart: nothing cached
     assert redis_client.script_exists(*shas) == [False, False]
-    prefix = f"test:{uuid.uuid4().hex[:12]}:"
-    live = Settings().replace(
-        redis={"url": redis_url, "key_prefix": prefix},
-        gateway={"api_keys": ",".join(f"{role}:{key}" for role, key in KEYS.items())},
-        local={"state_dir": tmp_path / "state"},
-        models={"registry_dir": trained.registry_dir},
-    )
-    try:
-        with GatewayProcess(live, workers=1) as server:
-            # GatewayProcess returns at the first answer of /healthz: the warm-up is done by then.
-            assert redis_client.script_exists(*shas) == [True, True]
-            log = server.log_path.read_text()
-            assert "scoring warmed up in" in log and f"model {trained.version} scored a probe row" in log
-            checks = {c["name"]: c for c in httpx.get(f"{server.url}/readyz").json()["checks"]}
-            assert checks["model"] == {"name": "model", "ok": True, "detail": "loaded and warmed up"}
-            assert not list(redis_client.scan_iter(match=f"{prefix}*"))  # the warm-up recorded nothing
-            first = httpx.post(f"{server.url}/v1/score", content=trained.raw[0], headers=auth("scorer"))
-            assert first.status_code == 200 and first.json()["model_version"] == trained.version
-    finally:
-        delete_prefix(redis_url, prefix)
+    with gateway_process(redis_url, trained, tmp_path) as server:
+        # GatewayProcess returns at the first answer of /healthz: the warm-up is done by then.
+        assert redis_client.script_exists(*shas) == [True, True]
+        log = server.log_path.read_text()
+        assert "scoring warmed up in" in log and f"model {trained.version} scored a probe row" in log
+        checks = {c["name"]: c for c in httpx.get(f"{server.url}/readyz").json()["checks"]}
+        assert checks["model"] == {"name": "model", "ok": True, "detail": "loaded and warmed up"}
+        prefix = server.settings.redis.key_prefix
+        assert not list(redis_client.scan_iter(match=f"{prefix}*"))  # the warm-up recorded nothing
+        first = httpx.post(f"{server.url}/v1/score", content=trained.raw[0], headers=auth("scorer"))
+        assert first.status_code == 200 and first.json()["model_version"] == trained.version
 
 
 def test_the_first_request_loads_no_model(
