@@ -79,6 +79,14 @@ def build_services(
     queue = QueueService(client, keys, operators, wiring.alerts_stream)
     registry = Registry(settings.models.registry_dir)
     defaults = (settings.strategy.review_threshold, settings.strategy.decline_threshold)
+    strategy = StrategyService(
+        client,
+        RedisThresholds(client, operators, defaults),
+        registry.champion_thresholds,
+        labels,
+        audit,
+        DeclineCost(settings.models.decline_fee, settings.models.decline_amount_share),
+    )
     return Services(
         settings=settings,
         redis=client,
@@ -91,14 +99,7 @@ def build_services(
             scoring.unavailable,
         ),
         models=ModelService(registry, client, audit),
-        strategy=StrategyService(
-            client,
-            RedisThresholds(client, operators, defaults),
-            registry.champion_thresholds,
-            labels,
-            audit,
-            DeclineCost(settings.models.decline_fee, settings.models.decline_amount_share),
-        ),
+        strategy=strategy,
         events=EventService(
             aclient,
             {"scored": keys.stream(wiring.scored_stream), "alert": keys.stream(wiring.alerts_stream)},
@@ -111,7 +112,12 @@ def build_services(
         ),
         publisher=Publisher(settings, client),
         metrics=MetricsService(
-            client, keys, results, labels, [(s.name, s.input, s.group) for s in wiring.pipeline.user_facing()]
+            client,
+            keys,
+            results,
+            labels,
+            [(s.name, s.input, s.group) for s in wiring.pipeline.user_facing()],
+            lambda: strategy.get().review_threshold,
         ),
         breakdown=BreakdownService(client, results, labels),
         alerts=AlertService(
