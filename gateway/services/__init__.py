@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 from litestar.di import NamedDependency
 from prometheus_client import REGISTRY
 
+from core.connect import async_redis_client, redis_client
 from core.errors import ConfigError
 from core.settings import Settings
 from functions.keys import FeatureKeys, LabelKeys, OperatorKeys, ScoreKeys
@@ -140,8 +141,8 @@ def build_services(
 async def open_services(settings: Settings, wiring: Wiring) -> AsyncIterator[Services]:
     if not settings.redis.url:
         raise ConfigError("the gateway needs SENTINEL_REDIS_URL (it keeps no state of its own)")
-    client = redis.Redis.from_url(settings.redis.url, health_check_interval=30)
-    aclient = aioredis.Redis.from_url(settings.redis.url, health_check_interval=30)
+    client = redis_client(settings.redis.url, health_check_interval=30)
+    aclient = async_redis_client(settings.redis.url, health_check_interval=30)
     try:
         services = build_services(settings, wiring, client, aclient)
         pipeline = PipelineCollector(

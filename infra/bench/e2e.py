@@ -35,6 +35,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from rich.console import Console
 
+from core.connect import redis_client
 from core.settings import Settings, get_settings
 from data.loader import DataFiles, iter_json
 from data.simulator import simulate
@@ -91,7 +92,7 @@ class _Run:
         )
         self.names = names
         self.workers = workers
-        self.client = redis.Redis.from_url(self.settings.redis.url or "")
+        self.client = redis_client(self.settings.redis.url or "")
         self.keys = Keys(self.settings.redis.key_prefix)
         self.final = self.keys.stream(SCORED if "score" in names else ENRICHED)
         kafka = self.settings.kafka

@@ -29,6 +29,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from rich.progress import Progress
 
+from core.connect import redis_client
 from core.settings import Settings, get_settings
 from infra.bench import report
 from infra.bench.children import children, mirror_child, worker_child
@@ -122,7 +123,7 @@ class _Bench:
 
     def __init__(self, settings: Settings, payload_bytes: int) -> None:
         self.settings = settings
-        self.client = redis.Redis.from_url(settings.redis.url or "")
+        self.client = redis_client(settings.redis.url or "")
         self.topic = settings.kafka.topic_transactions
         self.producer = Producer({"bootstrap.servers": settings.kafka.bootstrap or "", "linger.ms": 2})
         self.keys = Keys(settings.redis.key_prefix)
