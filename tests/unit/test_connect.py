@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from core.connect import cluster_nodes, is_cluster, redis_client
+from core.connect import cluster_nodes, is_cluster, redis_client, stream_read_keys
 from core.settings import Settings
 
 
@@ -32,3 +32,25 @@ def test_a_cluster_url_without_nodes_is_refused() -> None:
 def test_settings_accept_a_cluster_url() -> None:
     settings = Settings().replace(redis={"url": "redis+cluster://127.0.0.1:7000,127.0.0.1:7001"})
     assert is_cluster(settings.redis.url or "")
+
+
+def test_stream_reads_are_routed_by_their_keys_without_asking_the_server() -> None:
+    read = (
+        "XREADGROUP",
+        b"GROUP",
+        "streams",
+        "c",
+        b"COUNT",
+        "10",
+        b"BLOCK",
+        "100",
+        b"STREAMS",
+        "a",
+        "b",
+        ">",
+        ">",
+    )
+    assert stream_read_keys(read) == ["a", "b"]  # a group named "streams" is not the STREAMS word
+    assert stream_read_keys(("XREAD", b"COUNT", "1", b"STREAMS", "k", "0")) == ["k"]
+    assert stream_read_keys(("XREAD", b"FUTURE", "x", b"STREAMS", "k", "0")) is None  # unknown: redis-py asks
+    assert stream_read_keys(("GET", "k")) is None
