@@ -234,7 +234,7 @@ def _stages(settings: Settings, stage: str) -> list[str]:
     return ["enrich", "score"]
 
 
-def _rows(count: int, seed: int) -> list[bytes]:
+def generated_rows(count: int, seed: int) -> list[bytes]:
     with tempfile.TemporaryDirectory() as tmp:
         generate(count, seed, Path(tmp))
         return list(chain.from_iterable(iter_json(DataFiles.in_dir(Path(tmp)))))
@@ -282,7 +282,7 @@ def e2e(
     pool = max(paced_rows, events, int(max(rates, default=0) * ladder_seconds) + 1)
     console = Console(stderr=True)
     console.print(f"generating {pool} rows ...")
-    rows = _rows(pool, seed=5)
+    rows = generated_rows(pool, seed=5)
     results = []
     plan: list[tuple[str, Callable[[_Run], list[dict[str, Any]]]]] = [
         ("paced", lambda run: [run.measure(rows[:paced_rows], rate, f"paced {rate}/s")]),
