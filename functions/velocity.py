@@ -92,8 +92,9 @@ local function stats(c, s, q)
 end
 
 -- states read in this run, unpacked, written back once at its end (an e-mail domain or a device
--- recurs many times in a run: one GET, unpack, pack and SET for all of them)
-local states = {}
+-- recurs many times in a run: one GET, unpack, pack and SET for all of them); the companion
+-- sets and first-seen hashes it touched get their TTL once, at its end too
+local states, touched = {}, {}
 
 -- dts: dt as text; since: '(' .. (dt - DISTINCT), the exclusive start of the distinct window
 local function entity(hk, ck, dt, dts, since, amt, comp, v, nv)
@@ -134,7 +135,7 @@ local function entity(hk, ck, dt, dts, since, amt, comp, v, nv)
   local added = comp ~= '' and redis.call('ZADD', ck, 'GT', dts, comp) == 1
   local nd = redis.call('ZCOUNT', ck, since, '+inf')
   if added then redis.call('ZREMRANGEBYSCORE', ck, '-inf', '(' .. (h[4] - DISTINCT)) end
-  redis.call('EXPIRE', ck, state_ttl)
+  touched[ck] = true
   local hn, hs = h[1], h[2]
   local hmean, hstd = stats(hn, hs, h[3])
   v[nv + 13], v[nv + 14], v[nv + 15], v[nv + 16] = hn, hs, hmean, hstd
@@ -169,7 +170,7 @@ for i = 1, n do
     v[nv + 1] = (device == '') and NAN or first_seen(seen, 'd:' .. device, dt, dts)
     v[nv + 2] = (email == '') and NAN or first_seen(seen, 'e:' .. email, dt, dts)
     nv = nv + 2
-    if device ~= '' or email ~= '' then redis.call('EXPIRE', seen, state_ttl) end
+    if device ~= '' or email ~= '' then touched[seen] = true end
     for f = 1, F do
       local value = ARGV[a + 4 + E + f]
       if value == '' then
@@ -185,6 +186,7 @@ for i = 1, n do
   out[i] = blob
 end
 for f in pairs(counted) do redis.call('EXPIRE', KEYS[f], state_ttl) end  -- the hashes this run counted in
+for key in pairs(touched) do redis.call('EXPIRE', key, state_ttl) end
 for hk, h in pairs(states) do redis.call('SET', hk, struct.pack(STATE, unpack(h, 1, 4 + 4 * SLOTS)), 'EX', state_ttl) end
 return out
 """
