@@ -23,7 +23,7 @@ from core.settings import Settings, get_settings
 from core.terminal import print_table
 from streams import dlq as dead_letters
 from streams.function import Pipeline, load_pipeline
-from streams.keys import Keys
+from streams.keys import Shards
 from streams.metrics import StreamsCollector, read_function_stats
 from streams.worker import Worker, consumer_name
 
@@ -77,7 +77,7 @@ def list_functions(stats: bool) -> None:
     )
     rows = []
     client = _client(settings) if stats else None
-    keys = Keys(settings.redis.key_prefix)
+    keys = Shards.of(settings)
     for spec in pipeline.user_facing():
         row = [
             spec.name,
@@ -143,7 +143,7 @@ def _serve_metrics(
 
     registry = CollectorRegistry()
     functions = [(s.name, s.input, s.group) for s in pipeline or []]
-    keys = Keys(settings.redis.key_prefix)
+    keys = Shards.of(settings)
     registry.register(StreamsCollector(_client(settings), keys, functions, ready))
     start_http_server(port, addr="127.0.0.1", registry=registry)
 
@@ -242,7 +242,7 @@ def dlq() -> None:
 def dlq_list(limit: int) -> None:
     """The newest dead letters."""
     settings = get_settings()
-    client, keys = _client(settings), Keys(settings.redis.key_prefix)
+    client, keys = _client(settings), Shards.of(settings)
     print_table(
         ("id", "function", "stream", "entry", "deliveries", "reason"),
         [
@@ -258,7 +258,7 @@ def dlq_list(limit: int) -> None:
 def dlq_show(dead_id: str) -> None:
     """One dead letter in full: reason, metadata, payload."""
     settings = get_settings()
-    letter = dead_letters.get_dead_letter(_client(settings), Keys(settings.redis.key_prefix), dead_id)
+    letter = dead_letters.get_dead_letter(_client(settings), Shards.of(settings), dead_id)
     if letter is None:
         raise click.ClickException(f"no dead letter {dead_id}")
     for name in ("id", "function", "stream", "group", "entry_id", "deliveries", "reason", "meta"):
@@ -273,7 +273,7 @@ def dlq_show(dead_id: str) -> None:
 def dlq_replay(dead_ids: tuple[str, ...], replay_all: bool, function: str | None) -> None:
     """Put dead letters back on their input stream (after a fix) and remove them from the DLQ."""
     settings = get_settings()
-    client, keys = _client(settings), Keys(settings.redis.key_prefix)
+    client, keys = _client(settings), Shards.of(settings)
     ids = list(dead_ids)
     if replay_all:
         total = dead_letters.count_dead_letters(client, keys)

@@ -125,3 +125,11 @@ class Shards:
 
     def __iter__(self) -> Iterator[Keys]:
         return (self.keys(shard) for shard in range(self.count))
+
+
+KeySets = Keys | Shards
+"""What the read side takes: one key set, or every shard's (read and summed / merged)."""
+
+
+def key_sets(keys: KeySets) -> list[Keys]:
+    return [keys] if isinstance(keys, Keys) else list(keys)

@@ -16,7 +16,9 @@ import redis
 from core.connect import redis_client
 from core.settings import Settings
 from infra.pipeline.streams import RAW
+from streams import dlq
 from streams.keys import Shards
+from streams.metrics import read_function_stats
 from streams.mirror import run_mirror
 from tests.integration.streams.conftest import make_worker, pending_count, read, sentinel_env
 from tests.integration.streams.fns import item
@@ -74,6 +76,22 @@ def test_a_chain_commits_outputs_records_counters_and_dead_letters_within_its_sh
         assert [payload for _, payload, _ in read(cluster, keys.dead_letters)] == [b"{not json"]
         assert pending_count(cluster, keys.stream("items"), "double") == 0
         assert pending_count(cluster, keys.stream("doubled"), "tag") == 0
+
+
+def test_stats_and_dead_letters_are_read_over_every_shard(sharded: Settings, cluster: redis.Redis) -> None:
+    shards = Shards.of(sharded)
+    _fill(cluster, shards)
+    for shard in range(SHARDS):
+        make_worker(sharded, cluster, "double", consumer="c", shard=shard).run(burst=True)
+    stats = read_function_stats(cluster, shards, "double", "items", "double")
+    assert (stats.processed, stats.dead_lettered, stats.lag, stats.pending) == (30, 3, 0, 0)
+    letters = dlq.list_dead_letters(cluster, shards)
+    assert [d.payload for d in letters] == [b"{not json"] * 3
+    assert dlq.count_dead_letters(cluster, shards) == 3
+    last = dlq.list_dead_letters(cluster, shards.keys(2))[0]  # replayed into its own shard's input
+    dlq.replay(cluster, shards, [last.id])
+    assert dlq.count_dead_letters(cluster, shards) == 2
+    assert read(cluster, shards.keys(2).stream("items"))[-1][1] == b"{not json"
 
 
 def test_the_mirror_copies_partition_p_into_shard_p_mod_n_exactly_once(
