@@ -36,14 +36,15 @@ class Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
 
 
 class RedisSettings(Section):
     url: str | None = Field(
         None,
-        description="Redis URL; unset starts an embedded redis-server.",
-        pattern=r"^(redis|rediss|unix)://",
+        description="Redis URL; unset starts an embedded redis-server. A Redis Cluster: "
+        "redis+cluster://host:port[,host:port...] (core.connect; streams then shard, streams.shards).",
+        pattern=r"^(redis|rediss|unix|redis\+cluster|rediss\+cluster)://",
     )
     key_prefix: str = Field("sentinel:", description="Prefix of every key and stream Sentinel writes.")
     server_bin: str = Field("redis-server", description="redis-server binary for the embedded Redis.")
@@ -83,6 +84,13 @@ class KafkaSettings(Section):
 
 
 class StreamsSettings(Section):
+    shards: int = Field(
+        1,
+        ge=1,
+        le=1024,
+        description="Stream shards, each its own hash-tagged key set (streams.keys.Shards); broker "
+        "partition p feeds shard p mod shards. 1 on one Redis keeps the plain key names.",
+    )
     batch_size: int = Field(500, ge=1, le=10_000, description="Entries read per XREADGROUP.")
     block_ms: int = Field(100, ge=0, description="How long a read blocks waiting for entries.")
     claim_idle_ms: int = Field(30_000, ge=100, description="Pending this long, an entry is reclaimed.")

@@ -19,6 +19,7 @@ import redis
 from rich.console import Console
 from rich.table import Table
 
+from core.connect import redis_client
 from core.settings import Settings, get_settings
 from core.terminal import progress
 from data.check import check_files
@@ -199,7 +200,7 @@ def simulate(
     if hold_key:
         if not settings.redis.url:
             raise click.UsageError("--hold-key needs SENTINEL_REDIS_URL")
-        hold = _hold(redis.Redis.from_url(settings.redis.url), hold_key)
+        hold = _hold(redis_client(settings.redis.url), hold_key)
     if transactions is None:
         directory = synthetic_dir(settings)
         if not (directory / TRANSACTION_FILE).is_file():

@@ -135,11 +135,6 @@ class LabelKeys:
         """Zset: the waiting labels, member TransactionID, score = when it began waiting (ms)."""
         return f"{self.prefix}feat:lbl:waiting:age"
 
-    @property
-    def quality(self) -> str:
-        """Hash: the live precision / recall / PR-AUC over the sliding window."""
-        return f"{self.prefix}feat:lbl:quality"
-
 
 @dataclass(frozen=True)
 class OperatorKeys:

@@ -2,10 +2,11 @@
 
 Each label is joined with the score the score stage stored for its transaction
 (``ScoreKeys.result``) and kept for retraining (``LabelStored`` on ``labels.stored``, and a
-hash per transaction). The live quality over the sliding window of the latest labels
-(``QUALITY_WINDOW``): precision and recall at the review threshold, PR-AUC (average
-precision), the fraud share, and the label delay (label arrival - transaction publish, wall
-time) statistics.
+hash per transaction) and in the sliding window of the latest labels. The live quality over
+that window (``QUALITY_WINDOW``: precision and recall at the review threshold, PR-AUC as
+average precision, the fraud share) is computed where it is read (``live_quality``, by the
+gateway), not per batch: reading and ranking the window costs ~10 ms, and a label stage that
+paid it on every batch spent most of a core on it whatever the label rate.
 
 A label whose transaction is not scored yet (a backlog: labels overtake their scores) waits
 in the store and is joined when the score exists: before each label batch here, and before
@@ -52,12 +53,7 @@ class Quality:
     recall: float
     pr_auc: float
     review_threshold: float
-    delay_p50_s: float = float("nan")  # label delay percentiles of the latest batch
-    delay_p95_s: float = float("nan")
     labels_waiting: int = 0  # labels whose transaction is not scored yet
-
-    def as_mapping(self) -> dict[str, str]:
-        return {name: repr(value) for name, value in vars(self).items()}
 
 
 class LabelStore(Protocol):
@@ -117,15 +113,12 @@ def quality(window: Sequence[tuple[int, float]], review_threshold: float) -> Qua
     )
 
 
-def label(
-    batch: Sequence[LabelIn], store: LabelStore, review_threshold: float
-) -> tuple[list[LabelStored], Quality]:
-    """Join the waiting labels that can be, store the batch, then the live quality over the window."""
+def label(batch: Sequence[LabelIn], store: LabelStore) -> list[LabelStored]:
+    """Join the waiting labels that can be, then store the batch."""
     store.join_waiting()
-    stored = store.store(batch)
-    live = dataclasses.replace(quality(store.window(), review_threshold), labels_waiting=store.waiting())
-    delays = [s.delay_s for s in stored if s.delay_s is not None and not s.duplicate]
-    if delays:
-        p50, p95 = np.percentile(delays, [50, 95])
-        live = dataclasses.replace(live, delay_p50_s=float(p50), delay_p95_s=float(p95))
-    return stored, live
+    return store.store(batch)
+
+
+def live_quality(store: LabelStore, review_threshold: float) -> Quality:
+    """The live quality over the window of the latest labels, and how many labels wait for a score."""
+    return dataclasses.replace(quality(store.window(), review_threshold), labels_waiting=store.waiting())

@@ -11,8 +11,16 @@ re-processing after a crash or a redelivery is idempotent and returns the same v
 
 Per entity the state is one string of packed float64 (all-history n, sum, sum of squares,
 newest TransactionDT, and per window its bucket slots: bucket id, count, sum, sum of squares)
-read and written once per transaction, plus a zset of companions (card, address ...) scored by
-their newest TransactionDT, trimmed to 24 h: O(1) memory per entity, expiring when idle.
+read and written once per script run (a popular e-mail domain or device recurs many times in a
+run: it is unpacked once, updated per transaction, packed and written back at the end), plus a
+zset of companions (card, address ...) scored by their newest TransactionDT, trimmed to 24 h
+when a new companion joins: O(1) memory per entity, expiring when idle.
+
+Cost (``sentinel bench stage --callgrind``: instructions redis-server runs per event): inside
+a script every string is interned with a hash over all its bytes, every ``redis.call`` costs
+thousands of instructions around the command itself, and a number given to ``redis.call`` or
+``..`` is printed with snprintf: so the script touches each state string once per run, passes
+numbers that arrive as text as text, and runs no command whose answer it already knows.
 
 Order. Depend only on the SET of the entity's events stored so far, not on their arrival
 order: the window aggregates (sums over the event-time buckets of the window; an event lands in
@@ -52,7 +60,7 @@ from functions.keys import FeatureKeys
 # slots x 3, then per transaction: dt, amount, companion x E, device, email, frequency value x F.
 _SCRIPT = """
 local n, E, F = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local vec_ttl, state_ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
+local vec_ttl, state_ttl = ARGV[4], ARGV[5]  -- command arguments only: kept as text, as is dt's
 local PER, DISTINCT = tonumber(ARGV[6]), tonumber(ARGV[7])
 local G = {tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])}
 local K = {tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])}
@@ -61,8 +69,11 @@ local NAN = 0/0
 local KS, AS = 2 * E + 2, 2 + E + 2 + F
 local sqrt, floor = math.sqrt, math.floor
 
+-- Numbers given to redis.call are printed with snprintf (%.17g) and '..' prints with sprintf:
+-- arguments that arrive as text are passed as text.
+
 -- entity state: one string of packed doubles: all-history n s q mx, then per window g and
--- slot i: bucket id, count, amount sum, sum of squares (one GET and one SET per entity)
+-- slot i: bucket id, count, amount sum, sum of squares (one GET and one SET per entity and run)
 local SLOTS = K[1] + K[2] + K[3]
 local STATE = '<' .. string.rep('d', 4 + 4 * SLOTS)
 local NO_BUCKET = -1e15
@@ -80,24 +91,27 @@ local function stats(c, s, q)
   return mean, sqrt(var)
 end
 
-local function entity(hk, ck, dt, amt, comp, v, nv)
+-- states read in this run, unpacked, written back once at its end (an e-mail domain or a device
+-- recurs many times in a run: one GET, unpack, pack and SET for all of them); the companion
+-- sets and first-seen hashes it touched get their TTL once, at its end too
+local states, touched = {}, {}
+
+-- dts: dt as text; since: '(' .. (dt - DISTINCT), the exclusive start of the distinct window
+local function entity(hk, ck, dt, dts, since, amt, comp, v, nv)
   if hk == '' then
     for j = 1, PER do v[nv + j] = NAN end
     return nv + PER
   end
-  local raw = redis.call('GET', hk)
-  local h
-  if raw then
-    h = {struct.unpack(STATE, raw)}
-  else
-    h = {struct.unpack(STATE, EMPTY)}
+  local h = states[hk]
+  if not h then
+    h = {struct.unpack(STATE, redis.call('GET', hk) or EMPTY)}
+    states[hk] = h
   end
   local a2 = amt * amt
   local prev = NAN
   if h[1] > 0 and h[4] <= dt then prev = dt - h[4] end
   if h[1] == 0 or h[4] < dt then h[4] = dt end
   h[1], h[2], h[3] = h[1] + 1, h[2] + amt, h[3] + a2
-  local cnt, sum, mean, std = {}, {}, {}, {}
   local base = 4
   for g = 1, 3 do
     local b, k = floor(dt / G[g]), K[g]
@@ -113,21 +127,17 @@ local function entity(hk, ck, dt, amt, comp, v, nv)
     elseif h[j + 1] < b then
       h[j + 1], h[j + 2], h[j + 3], h[j + 4] = b, 1, amt, a2
     end -- else the slot already holds a newer bucket: a very late event stays out of stored windows
-    cnt[g], sum[g] = c, s
-    mean[g], std[g] = stats(c, s, q)
+    v[nv + g], v[nv + 3 + g] = c, s
+    v[nv + 6 + g], v[nv + 9 + g] = stats(c, s, q)
     base = base + 4 * k
   end
-  redis.call('SET', hk, struct.pack(STATE, unpack(h, 1, 4 + 4 * SLOTS)), 'EX', state_ttl)
-  if comp ~= '' then redis.call('ZADD', ck, 'GT', dt, comp) end
-  local nd = redis.call('ZCOUNT', ck, '(' .. (dt - DISTINCT), '+inf')
-  redis.call('ZREMRANGEBYSCORE', ck, '-inf', '(' .. (h[4] - DISTINCT))
-  redis.call('EXPIRE', ck, state_ttl)
+  -- the set grows only by a new member: trimmed then (the count has its own lower bound)
+  local added = comp ~= '' and redis.call('ZADD', ck, 'GT', dts, comp) == 1
+  local nd = redis.call('ZCOUNT', ck, since, '+inf')
+  if added then redis.call('ZREMRANGEBYSCORE', ck, '-inf', '(' .. (h[4] - DISTINCT)) end
+  touched[ck] = true
   local hn, hs = h[1], h[2]
   local hmean, hstd = stats(hn, hs, h[3])
-  v[nv + 1], v[nv + 2], v[nv + 3] = cnt[1], cnt[2], cnt[3]
-  v[nv + 4], v[nv + 5], v[nv + 6] = sum[1], sum[2], sum[3]
-  v[nv + 7], v[nv + 8], v[nv + 9] = mean[1], mean[2], mean[3]
-  v[nv + 10], v[nv + 11], v[nv + 12] = std[1], std[2], std[3]
   v[nv + 13], v[nv + 14], v[nv + 15], v[nv + 16] = hn, hs, hmean, hstd
   v[nv + 17] = prev
   v[nv + 18] = (hmean > 0) and amt / hmean or NAN
@@ -136,9 +146,9 @@ local function entity(hk, ck, dt, amt, comp, v, nv)
   return nv + 20
 end
 
-local function first_seen(key, field, dt)
+local function first_seen(key, field, dt, dts)
   local old = tonumber(redis.call('HGET', key, field))
-  if old == nil or dt < old then redis.call('HSET', key, field, dt) end
+  if old == nil or dt < old then redis.call('HSET', key, field, dts) end
   if old == nil or old >= dt then return 1 end
   return 0
 end
@@ -149,22 +159,24 @@ for i = 1, n do
   local k, a = F + (i - 1) * KS, HEAD + (i - 1) * AS
   local blob = redis.call('GET', KEYS[k + 1])
   if not blob then
-    local dt, amt = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+    local dts, amt = ARGV[a + 1], tonumber(ARGV[a + 2])
+    local dt = tonumber(dts)
+    local since = '(' .. (dt - DISTINCT)
     local v, nv = {}, 0
     for e = 1, E do
-      nv = entity(KEYS[k + 2 * e], KEYS[k + 2 * e + 1], dt, amt, ARGV[a + 2 + e], v, nv)
+      nv = entity(KEYS[k + 2 * e], KEYS[k + 2 * e + 1], dt, dts, since, amt, ARGV[a + 2 + e], v, nv)
     end
     local seen, device, email = KEYS[k + KS], ARGV[a + 3 + E], ARGV[a + 4 + E]
-    v[nv + 1] = (device == '') and NAN or first_seen(seen, 'd:' .. device, dt)
-    v[nv + 2] = (email == '') and NAN or first_seen(seen, 'e:' .. email, dt)
+    v[nv + 1] = (device == '') and NAN or first_seen(seen, 'd:' .. device, dt, dts)
+    v[nv + 2] = (email == '') and NAN or first_seen(seen, 'e:' .. email, dt, dts)
     nv = nv + 2
-    if device ~= '' or email ~= '' then redis.call('EXPIRE', seen, state_ttl) end
+    if device ~= '' or email ~= '' then touched[seen] = true end
     for f = 1, F do
       local value = ARGV[a + 4 + E + f]
       if value == '' then
         v[nv + f] = NAN
       else
-        v[nv + f] = redis.call('HINCRBY', KEYS[f], value, 1)
+        v[nv + f] = redis.call('HINCRBY', KEYS[f], value, '1')
         counted[f] = true
       end
     end
@@ -174,6 +186,8 @@ for i = 1, n do
   out[i] = blob
 end
 for f in pairs(counted) do redis.call('EXPIRE', KEYS[f], state_ttl) end  -- the hashes this run counted in
+for key in pairs(touched) do redis.call('EXPIRE', key, state_ttl) end
+for hk, h in pairs(states) do redis.call('SET', hk, struct.pack(STATE, unpack(h, 1, 4 + 4 * SLOTS)), 'EX', state_ttl) end
 return out
 """
 

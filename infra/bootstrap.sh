@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v npm >/dev/null || need_apt+=(npm)              # installs node and bun for the dashboard
+command -v valgrind >/dev/null || need_apt+=(valgrind)    # `sentinel bench stage --callgrind`
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)         # the browser tests (Playwright, system Chromium)
 if ((${#need_apt[@]})); then
   echo "installing system packages: ${need_apt[*]}"

@@ -1,4 +1,5 @@
-"""Embedded local services: a redis-server and a Kafka-compatible broker as child processes.
+"""Embedded local services: a redis-server (or a local Redis Cluster) and a Kafka-compatible broker
+as child processes.
 
 Used by the local stack (``sentinel services``, ``running_services``) and by the test fixtures,
 so both run on the same real servers. Each service binds to 127.0.0.1 on a free port, is waited for
@@ -18,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import redis
 from confluent_kafka import KafkaException
@@ -117,18 +119,19 @@ def find_binary(configured: str | None, candidates: Sequence[str]) -> str | None
     return None
 
 
-@contextmanager
-def local_redis(cfg: RedisSettings, data_dir: Path) -> Iterator[str]:
-    """Run a redis-server for the duration of the block; yields its URL."""
+def _redis_binary(cfg: RedisSettings) -> str:
     binary = find_binary(cfg.server_bin, ["redis-server", "valkey-server"])
     if binary is None:
         raise ServiceError(
             f"no '{cfg.server_bin}' on PATH: install Redis 7 (apt-get install redis-server) "
             "or set SENTINEL_REDIS_URL to an existing server"
         )
-    port = cfg.port or free_port()
+    return binary
+
+
+def _redis_argv(binary: str, cfg: RedisSettings, port: int, data_dir: Path) -> list[str]:
     data_dir.mkdir(parents=True, exist_ok=True)
-    argv = [
+    return [
         binary,
         "--bind",
         "127.0.0.1",
@@ -145,7 +148,15 @@ def local_redis(cfg: RedisSettings, data_dir: Path) -> Iterator[str]:
         "--daemonize",
         "no",
     ]
-    proc = ManagedProcess("redis", argv, data_dir / "redis.log")
+
+
+@contextmanager
+def local_redis(cfg: RedisSettings, data_dir: Path) -> Iterator[str]:
+    """Run a redis-server for the duration of the block; yields its URL."""
+    port = cfg.port or free_port()
+    proc = ManagedProcess(
+        "redis", _redis_argv(_redis_binary(cfg), cfg, port, data_dir), data_dir / "redis.log"
+    )
     url = f"redis://127.0.0.1:{port}/0"
     proc.start()
     try:
@@ -153,6 +164,71 @@ def local_redis(cfg: RedisSettings, data_dir: Path) -> Iterator[str]:
         yield url
     finally:
         proc.stop()
+
+
+def _cluster_ok(port: int) -> bool:
+    """True when the node on ``port`` reports ``cluster_state:ok`` (every slot served)."""
+    client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5, socket_timeout=0.5)
+    try:
+        info: Any = client.execute_command("CLUSTER INFO")  # type: ignore[no-untyped-call]
+    except (redis.ConnectionError, redis.TimeoutError):
+        return False
+    finally:
+        client.close()
+    state = info.get("cluster_state") if isinstance(info, dict) else None
+    return state == "ok" or b"cluster_state:ok" in (info if isinstance(info, bytes) else b"")
+
+
+@contextmanager
+def _cluster_node(binary: str, cfg: RedisSettings, port: int, node_dir: Path) -> Iterator[None]:
+    """One redis-server of a cluster, answering, for the block."""
+    cluster = [
+        "--cluster-enabled",
+        "yes",
+        "--cluster-port",
+        str(free_port()),
+        "--cluster-node-timeout",
+        "5000",
+    ]
+    nodes_file = ["--cluster-config-file", str((node_dir / "nodes.conf").resolve())]
+    argv = [*_redis_argv(binary, cfg, port, node_dir), *cluster, *nodes_file]
+    proc = ManagedProcess(f"redis-cluster-{port}", argv, node_dir / "redis.log")
+    url = f"redis://127.0.0.1:{port}/0"
+    proc.start()
+    try:
+        wait_until(lambda: proc.check_alive() and _redis_answers(url), 20, f"redis cluster node {port}")
+        yield
+    finally:
+        proc.stop()
+
+
+@contextmanager
+def local_redis_cluster(cfg: RedisSettings, data_dir: Path, masters: int = 3) -> Iterator[str]:
+    """Run a Redis Cluster of ``masters`` masters (no replicas) on free ports for the block; yields
+    its ``redis+cluster://`` URL (every node named).
+
+    Each node is a redis-server with ``--cluster-enabled yes`` and its bus on a port of its own
+    (``--cluster-port``: the default port + 10000 may not exist); ``redis-cli --cluster create``
+    spreads the slots; the block starts once every node reports ``cluster_state:ok``.
+    """
+    binary = _redis_binary(cfg)
+    cli = find_binary(None, ["redis-cli", "valkey-cli"])
+    if cli is None:
+        raise ServiceError("no redis-cli on PATH: it creates the cluster (apt-get install redis-tools)")
+    with ExitStack() as stack:
+        ports = [free_port() for _ in range(masters)]
+        for i, port in enumerate(ports):
+            stack.enter_context(_cluster_node(binary, cfg, port, data_dir / f"node-{i}"))
+        nodes = [f"127.0.0.1:{port}" for port in ports]
+        create = [cli, "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"]
+        done = subprocess.run(create, capture_output=True, text=True, timeout=60, check=False)
+        if done.returncode != 0:
+            raise ServiceError(
+                f"redis-cli --cluster create failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+            )
+        wait_until(lambda: all(_cluster_ok(port) for port in ports), 30, "redis cluster state ok")
+        log.info("redis cluster ready nodes=%s", ",".join(nodes))
+        yield "redis+cluster://" + ",".join(nodes)
 
 
 def _tansu_binary() -> str | None:

@@ -33,8 +33,8 @@ from typing import Any
 import httpx
 import numpy as np
 import pandas as pd
-import redis
 
+from core.connect import redis_client
 from core.errors import ConfigError
 from core.settings import LOCAL_STACK_FILE, Settings, process_alive
 from core.terminal import progress
@@ -45,7 +45,7 @@ from functions.keys import FeatureKeys
 from functions.velocity import FeatureTtl, RedisFeatureState
 from infra.services import ServiceError, broker_argv, find_binary, running_services, wait_until
 from models.dataset import read_transactions
-from streams.keys import Keys
+from streams.keys import Shards
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ def warm_feature_state(
     ttl = FeatureTtl(
         state_s=int(env["SENTINEL_FEATURES_STATE_TTL_S"]), vector_s=int(env["SENTINEL_FEATURES_VECTOR_TTL_S"])
     )
-    client = redis.Redis.from_url(live.redis.url)
+    client = redis_client(live.redis.url)
     engine = FeatureEngine(RedisFeatureState(client, FeatureKeys(live.redis.key_prefix), ttl))
     batch: list[Any] = []
     try:
@@ -262,7 +262,7 @@ def child_env(
             "SENTINEL_STACK_SKIP": str(split.train_rows),
             "SENTINEL_STACK_LIMIT": str(min(live.local.limit or split.stream_rows, split.stream_rows)),
             "SENTINEL_STACK_RQ_PORT": str(live.local.rq_dashboard_port),
-            "SENTINEL_STACK_HOLD_KEY": Keys(live.redis.key_prefix).mirror_hold
+            "SENTINEL_STACK_HOLD_KEY": Shards.of(live).home.mirror_hold
             if live.kafka.recycle_messages
             else "",
         }

@@ -18,6 +18,7 @@ import redis
 from rich.console import Console
 from rich.table import Table
 
+from core.connect import redis_client
 from core.settings import Settings, get_settings
 from core.terminal import progress
 from data.loader import DataFiles
@@ -43,13 +44,13 @@ HEADLINE = (
 def redis_for(settings: Settings) -> Iterator[redis.Redis]:
     """The configured Redis, or an embedded one (no persistence) for the duration of the block."""
     if settings.redis.url:
-        client = redis.Redis.from_url(settings.redis.url)
+        client = redis_client(settings.redis.url)
         yield client
         client.close()
         return
     cfg = settings.redis.model_copy(update={"appendonly": False})
     with local_redis(cfg, settings.local.state_dir / "train-redis") as url:
-        client = redis.Redis.from_url(url)
+        client = redis_client(url)
         yield client
         client.close()
 

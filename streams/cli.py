@@ -17,12 +17,13 @@ from collections.abc import Callable, Sequence
 import click
 import redis
 
+from core.connect import redis_client
 from core.errors import ConfigError
 from core.settings import Settings, get_settings
 from core.terminal import print_table
 from streams import dlq as dead_letters
 from streams.function import Pipeline, load_pipeline
-from streams.keys import Keys
+from streams.keys import Shards
 from streams.metrics import StreamsCollector, read_function_stats
 from streams.worker import Worker, consumer_name
 
@@ -40,7 +41,7 @@ def no_stack(settings: Settings, variable: str) -> click.ClickException:
 def _client(settings: Settings) -> redis.Redis:
     if not settings.redis.url:
         raise no_stack(settings, "SENTINEL_REDIS_URL")
-    return redis.Redis.from_url(settings.redis.url)
+    return redis_client(settings.redis.url)
 
 
 def _pipeline(settings: Settings) -> Pipeline:
@@ -76,7 +77,7 @@ def list_functions(stats: bool) -> None:
     )
     rows = []
     client = _client(settings) if stats else None
-    keys = Keys(settings.redis.key_prefix)
+    keys = Shards.of(settings)
     for spec in pipeline.user_facing():
         row = [
             spec.name,
@@ -100,10 +101,16 @@ def list_functions(stats: bool) -> None:
 
 
 def run_workers(
-    names: Sequence[str], index: int, burst: bool, consumer: str | None = None, metrics_port: int = 0
+    names: Sequence[str],
+    index: int,
+    burst: bool,
+    consumer: str | None = None,
+    metrics_port: int = 0,
+    shard: int | None = None,
 ) -> int:
     """One consumer of ``names`` (fused if several) in this process; returns an exit code.
 
+    It works on ``shard``, by default on shard ``index`` mod ``streams.shards`` (see ``run``).
     With ``metrics_port``, Prometheus metrics are served there, with ``sentinel_process_ready``
     (0 while Redis is unreachable or the function waits for a model)."""
     settings = get_settings()
@@ -111,7 +118,8 @@ def run_workers(
     specs = pipeline.chain(names)
     stop = stop_on_signals()
     name = f"{consumer}-{index}" if consumer else consumer_name(index)
-    worker = Worker(specs, _client(settings), settings, consumer=name, stop=stop)
+    shard = index % settings.streams.shards if shard is None else shard
+    worker = Worker(specs, _client(settings), settings, consumer=name, stop=stop, shard=shard)
     if metrics_port:
         _serve_metrics(settings, pipeline, metrics_port, lambda: worker.ready)
     report = worker.run(burst=burst)
@@ -122,9 +130,9 @@ def run_workers(
     return 0
 
 
-def _child(names: Sequence[str], index: int, burst: bool, consumer: str | None) -> None:
+def _child(names: Sequence[str], index: int, burst: bool, consumer: str | None, shard: int | None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    sys.exit(run_workers(names, index, burst, consumer))
+    sys.exit(run_workers(names, index, burst, consumer, shard=shard))
 
 
 def _serve_metrics(
@@ -135,7 +143,7 @@ def _serve_metrics(
 
     registry = CollectorRegistry()
     functions = [(s.name, s.input, s.group) for s in pipeline or []]
-    keys = Keys(settings.redis.key_prefix)
+    keys = Shards.of(settings)
     registry.register(StreamsCollector(_client(settings), keys, functions, ready))
     start_http_server(port, addr="127.0.0.1", registry=registry)
 
@@ -162,11 +170,25 @@ def _serve_metrics(
     "(sentinel runs as PID 1; compose, Kubernetes); the local stack passes --consumer stack. Never "
     "give two running processes the same name.",
 )
+@click.option(
+    "--shard",
+    type=click.IntRange(0),
+    default=None,
+    help="Work on this stream shard only (default: process i takes shard i mod SENTINEL_STREAMS_SHARDS).",
+)
 def run(
-    names: tuple[str, ...], concurrency: int, burst: bool, metrics_port: int | None, consumer: str | None
+    names: tuple[str, ...],
+    concurrency: int,
+    burst: bool,
+    metrics_port: int | None,
+    consumer: str | None,
+    shard: int | None,
 ) -> None:
     """Run function NAME; consecutive functions run fused in one consumer: `enrich+score` (or `enrich score`).
 
+    With several stream shards (SENTINEL_STREAMS_SHARDS), consumer process i works on shard
+    i mod shards, so --concurrency must be at least the number of shards; --shard S puts every
+    process on shard S instead (one deployment per shard).
     SIGTERM / Ctrl-C finish the current batch, commit it, and exit 0.
     """
     names = tuple(name for arg in names for name in arg.split("+") if name)
@@ -176,14 +198,23 @@ def run(
         pipeline.chain(names)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    shards = settings.streams.shards
+    if shard is not None and shard >= shards:
+        raise click.BadParameter(
+            f"{shard} is not a shard: SENTINEL_STREAMS_SHARDS={shards}", param_hint="--shard"
+        )
+    if shard is None and concurrency < shards:
+        raise click.UsageError(
+            f"{shards} stream shards need at least {shards} consumer processes (--concurrency), or --shard"
+        )
     port = settings.streams.metrics_port if metrics_port is None else metrics_port
     if concurrency == 1:
-        sys.exit(run_workers(names, 0, burst, consumer, port or 0))
+        sys.exit(run_workers(names, 0, burst, consumer, port or 0, shard))
     if port:  # one server for the children: counters and lag from Redis, no per-process readiness
         _serve_metrics(settings, pipeline, port, None)
     context = multiprocessing.get_context("spawn")
     children = [
-        context.Process(target=_child, args=(names, i, burst, consumer), name=f"fn-{i}")
+        context.Process(target=_child, args=(names, i, burst, consumer, shard), name=f"fn-{i}")
         for i in range(concurrency)
     ]
     for child in children:
@@ -211,7 +242,7 @@ def dlq() -> None:
 def dlq_list(limit: int) -> None:
     """The newest dead letters."""
     settings = get_settings()
-    client, keys = _client(settings), Keys(settings.redis.key_prefix)
+    client, keys = _client(settings), Shards.of(settings)
     print_table(
         ("id", "function", "stream", "entry", "deliveries", "reason"),
         [
@@ -227,7 +258,7 @@ def dlq_list(limit: int) -> None:
 def dlq_show(dead_id: str) -> None:
     """One dead letter in full: reason, metadata, payload."""
     settings = get_settings()
-    letter = dead_letters.get_dead_letter(_client(settings), Keys(settings.redis.key_prefix), dead_id)
+    letter = dead_letters.get_dead_letter(_client(settings), Shards.of(settings), dead_id)
     if letter is None:
         raise click.ClickException(f"no dead letter {dead_id}")
     for name in ("id", "function", "stream", "group", "entry_id", "deliveries", "reason", "meta"):
@@ -242,7 +273,7 @@ def dlq_show(dead_id: str) -> None:
 def dlq_replay(dead_ids: tuple[str, ...], replay_all: bool, function: str | None) -> None:
     """Put dead letters back on their input stream (after a fix) and remove them from the DLQ."""
     settings = get_settings()
-    client, keys = _client(settings), Keys(settings.redis.key_prefix)
+    client, keys = _client(settings), Shards.of(settings)
     ids = list(dead_ids)
     if replay_all:
         total = dead_letters.count_dead_letters(client, keys)

@@ -209,7 +209,7 @@ class Committer:
         stats_names: Sequence[str] = (),
     ) -> CommitResult:
         """Write ``effects``, dead letters and counters, and XACK ``entry_ids`` if all are still ours."""
-        ordered = sorted(entry_ids, key=_id_order)
+        ordered = sorted(entry_ids, key=id_order)
         call = ScriptArgs(
             self._keys,
             self._keys.stream(self.input_stream),
@@ -258,7 +258,8 @@ def _number(amount: int | float) -> str:
     return repr(float(amount)) if isinstance(amount, float) else str(int(amount))
 
 
-def _id_order(entry_id: str) -> tuple[int, int]:
+def id_order(entry_id: str) -> tuple[int, int]:
+    """Sort key of a stream entry id (``ms-seq``)."""
     ms, _, seq = entry_id.partition("-")
     return int(ms), int(seq or 0)
 

@@ -16,11 +16,23 @@ All names start with the configured prefix (``settings.redis.key_prefix``, defau
 
 Functions may keep their own keys for feature state (their own keys module); they get the
 prefix from ``ctx.keys.prefix`` so tests and replays can run against a scratch prefix.
+
+Shards (``Shards``, ``settings.streams.shards``): on a Redis Cluster a script may only touch keys
+of one hash slot, and a function's commit touches its input stream, its outputs, the dead
+letters, its counters and the records it writes. So the runtime's keys are split in shards, each
+under one hash tag: shard 3 of prefix ``sentinel:`` is the prefix ``sentinel:{s3}:``, e.g.
+``sentinel:{s3}:stream:tx.raw``, ``sentinel:{s3}:dlq``. A worker works on one shard and hands its
+shard's ``Keys`` to its functions, so their records share the tag. One shard on one Redis (the
+default) is untagged: the plain names above, unchanged.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+
+from core.connect import is_cluster
+from core.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -73,3 +85,51 @@ class Keys:
     def key(self, *parts: str) -> str:
         """A key of a function's own state, e.g. ``keys.key("result", tx_id)`` -> ``<prefix>result:<tx_id>``."""
         return self.prefix + ":".join(parts)
+
+
+@dataclass(frozen=True)
+class Shards:
+    """The runtime's key sets: ``count`` shards under ``prefix``, hash-tagged when ``tagged``.
+
+    Routing: broker partition p goes to shard p mod count (:meth:`of_partition`), so every event of
+    one broker key (``card1``) lands, in order, in one shard. Recycle-hold keys (``mirror_hold``,
+    ``mirror_publishing``, used together by one script) are taken from shard 0 (:attr:`home`).
+    """
+
+    prefix: str
+    count: int = 1
+    tagged: bool = False
+
+    def __post_init__(self) -> None:
+        if self.tagged and "{" in self.prefix:
+            raise ValueError(f"key prefix {self.prefix!r} has a '{{': it would override the shard hash tags")
+
+    @classmethod
+    def of(cls, settings: Settings) -> Shards:
+        """Shards of the settings: tagged on a cluster (one slot per shard) or with several shards."""
+        count = settings.streams.shards
+        return cls(settings.redis.key_prefix, count, count > 1 or is_cluster(settings.redis.url or ""))
+
+    def keys(self, shard: int) -> Keys:
+        if not 0 <= shard < self.count:
+            raise ValueError(f"shard {shard} out of range: {self.count} shard(s)")
+        return Keys(f"{self.prefix}{{s{shard}}}:") if self.tagged else Keys(self.prefix)
+
+    def of_partition(self, partition: int) -> int:
+        """The shard broker partition ``partition`` feeds."""
+        return partition % self.count
+
+    @property
+    def home(self) -> Keys:
+        return self.keys(0)
+
+    def __iter__(self) -> Iterator[Keys]:
+        return (self.keys(shard) for shard in range(self.count))
+
+
+KeySets = Keys | Shards
+"""What the read side takes: one key set, or every shard's (read and summed / merged)."""
+
+
+def key_sets(keys: KeySets) -> list[Keys]:
+    return [keys] if isinstance(keys, Keys) else list(keys)

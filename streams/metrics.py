@@ -4,7 +4,9 @@ Counters (processed, failed, dead_lettered, batches, reclaimed) are incremented 
 atomic commit, so they are exact across crashes. Batch latencies (read -> committed, in
 microseconds) go to a capped list (buffered, written about once a second and at exit). The gateway reads them with
 :func:`read_function_stats`; ``sentinel fn run --metrics-port`` serves the same numbers to
-Prometheus through :class:`StreamsCollector`, which reads Redis at scrape time.
+Prometheus through :class:`StreamsCollector`, which reads Redis at scrape time. Both read one
+key set or every shard's (``streams.keys.Shards``): counters, lag and pending are summed over the
+shards, latency percentiles taken over all shards' samples.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from streams.groups import group_state
-from streams.keys import Keys
+from streams.keys import Keys, KeySets, key_sets
 from streams.outage import REDIS_DOWN
 
 COUNTERS = ("processed", "failed", "dead_lettered", "batches", "reclaimed")
@@ -60,29 +62,39 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 
 def read_function_stats(
-    client: redis.Redis, keys: Keys, name: str, input_stream: str, group: str
+    client: redis.Redis, keys: KeySets, name: str, input_stream: str, group: str
 ) -> FunctionStats:
     """Counters, batch latency percentiles and consumer-group lag of one function."""
-    raw: Any = client.hgetall(keys.function_stats(name))
-    counts = {k.decode(): int(float(v)) for k, v in raw.items()}
-    samples: Any = client.lrange(keys.function_latency(name), 0, -1)
-    micros = [float(v) for v in samples]
+    counts = dict.fromkeys(COUNTERS, 0)
+    micros: list[float] = []
+    states = []
+    for shard in key_sets(keys):
+        raw: Any = client.hgetall(shard.function_stats(name))
+        for k, v in raw.items():
+            counts[k.decode()] = counts.get(k.decode(), 0) + int(float(v))
+        samples: Any = client.lrange(shard.function_latency(name), 0, -1)
+        micros += [float(v) for v in samples]
+        states.append(group_state(client, shard.stream(input_stream), group))
     p50, p99 = percentile(micros, 50), percentile(micros, 99)
-    state = group_state(client, keys.stream(input_stream), group)
+    joined = [state for state in states if state is not None]
     return FunctionStats(
         name=name,
-        **{c: counts.get(c, 0) for c in COUNTERS},
+        **{c: counts[c] for c in COUNTERS},
         latency_p50_ms=None if p50 is None else p50 / 1000,
         latency_p99_ms=None if p99 is None else p99 / 1000,
-        lag=None if state is None else state.lag,
-        pending=None if state is None else state.pending,
+        lag=sum(state.lag for state in joined) if joined else None,
+        pending=sum(state.pending for state in joined) if joined else None,
     )
 
 
-def read_mirror_stats(client: redis.Redis, keys: Keys) -> dict[str, int]:
+def read_mirror_stats(client: redis.Redis, keys: KeySets) -> dict[str, int]:
     """The mirror's counters: ``copied:<topic>``, ``pauses:<topic>``, ``paused:<topic>`` (0/1)."""
-    raw: Any = client.hgetall(keys.mirror_stats)
-    return {k.decode(): int(v) for k, v in raw.items()}
+    totals: dict[str, int] = {}
+    for shard in key_sets(keys):
+        raw: Any = client.hgetall(shard.mirror_stats)
+        for k, v in raw.items():
+            totals[k.decode()] = totals.get(k.decode(), 0) + int(v)
+    return totals
 
 
 class StreamsCollector(Collector):
@@ -91,7 +103,7 @@ class StreamsCollector(Collector):
     def __init__(
         self,
         client: redis.Redis,
-        keys: Keys,
+        keys: KeySets,
         functions: Sequence[tuple[str, str, str]],
         ready: Callable[[], bool] | None = None,
     ) -> None:

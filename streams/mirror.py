@@ -18,9 +18,13 @@ Stored offsets belong to one incarnation of a topic: the hash also records the t
 when a topic has been deleted and created again (a new id, e.g. a restarted in-memory broker)
 its partitions are copied from the beginning instead of skipped.
 
+Shards (``streams.keys.Shards``): partition p of a topic is copied into the stream of shard
+p mod ``streams.shards``, and its offset is stored in that shard's offsets hash, so the copy script
+stays in one hash slot on a Redis Cluster and one broker key's events stay in order in one shard.
+
 Backpressure: when a stream's backlog (entries not yet consumed by all its groups, or its
-length when it has none) passes ``streams.backlog_limit``, the topic's partitions are paused;
-they resume once the backlog is under half the limit.
+length when it has none; the largest of its shards) passes ``streams.backlog_limit``, the topic's
+partitions are paused; they resume once the backlog is under half the limit.
 
 Recycling (``kafka.recycle_messages`` > 0, only for a broker without retention, the embedded
 Tansu that keeps every message in memory): once the topics hold that many messages, the mirror
@@ -58,13 +62,14 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
+from core.connect import redis_client
 from core.errors import ConfigError
 from core.settings import Settings
 from streams.events import ORIGIN, PAYLOAD
 from streams.function import load_pipeline
 from streams.groups import backlog
 from streams.hold import wait_for_publishers
-from streams.keys import Keys
+from streams.keys import Shards
 from streams.outage import REDIS_DOWN, Outage
 
 log = logging.getLogger(__name__)
@@ -120,13 +125,14 @@ class Mirror:
         kafka, cfg = settings.kafka, settings.streams
         if not kafka.bootstrap or not (client or settings.redis.url):
             raise ValueError("the mirror needs settings.kafka.bootstrap and settings.redis.url")
-        self.client = client or redis.Redis.from_url(settings.redis.url or "")
-        self.keys = Keys(settings.redis.key_prefix)
+        self.client = client or redis_client(settings.redis.url or "")
+        self.shards = Shards.of(settings)
+        self.keys = self.shards.home  # the recycle hold, pause and recycle counters
         if routes is None:
             routes = load_pipeline(cfg.pipeline).mirror_routes(kafka)
         if not routes:
             raise ConfigError(f"the pipeline {cfg.pipeline} routes no broker topic to a stream")
-        self.streams = {topic: self.keys.stream(stream) for topic, stream in routes.items()}
+        self.streams = dict(routes)  # topic -> logical stream (one key per shard)
         self.batch = cfg.mirror_batch
         self.limit = cfg.backlog_limit
         self.stop = stop or threading.Event()
@@ -258,7 +264,7 @@ class Mirror:
             for topic in {tp.topic for tp in partitions}:
                 self._forget_older_incarnation(topic)
             for tp in partitions:
-                stored: Any = self.client.hget(self.keys.mirror_offsets(tp.topic), str(tp.partition))
+                stored: Any = self.client.hget(self._offsets(tp.topic, tp.partition), str(tp.partition))
                 tp.offset = int(stored) + 1 if stored is not None else OFFSET_BEGINNING
         except REDIS_DOWN as exc:  # no stored offsets to start from: hold the partitions until Redis is back
             consumer.assign(partitions)
@@ -273,23 +279,28 @@ class Mirror:
         self.paused -= {tp.topic for tp in partitions}
         log.info("mirror assigned %s", [(tp.topic, tp.partition, tp.offset) for tp in partitions])
 
+    def _offsets(self, topic: str, partition: int) -> str:
+        """The offsets hash of ``partition``: its shard's."""
+        return self.shards.keys(self.shards.of_partition(partition)).mirror_offsets(topic)
+
     def _forget_older_incarnation(self, topic: str) -> None:
-        """Drop the stored offsets when they belong to an earlier topic of the same name."""
-        key = self.keys.mirror_offsets(topic)
+        """Drop the stored offsets (of every shard) when they belong to an earlier topic of the same name."""
         try:
             current = str(self._admin.describe_topics(TopicCollection([topic]))[topic].result(10).topic_id)
         except KafkaException as exc:
             log.warning("mirror: cannot read the id of topic %s (%s); keeping its stored offsets", topic, exc)
             return
-        stored: Any = self.client.hget(key, _TOPIC_ID)
-        if stored is not None and stored.decode() != current:
-            # the mirror's own recycle is routine (INFO); a topic recreated by someone else is not
-            level = logging.INFO if topic in self._recycled else logging.WARNING
-            log.log(level, "mirror: topic %s was recreated (id %s -> %s); copying it from the start",
-                    topic, stored.decode(), current)  # fmt: skip
-            self.client.delete(key)
+        for keys in self.shards:
+            key = keys.mirror_offsets(topic)
+            stored: Any = self.client.hget(key, _TOPIC_ID)
+            if stored is not None and stored.decode() != current:
+                # the mirror's own recycle is routine (INFO); a topic recreated by someone else is not
+                level = logging.INFO if topic in self._recycled else logging.WARNING
+                log.log(level, "mirror: topic %s was recreated (id %s -> %s); copying it from the start",
+                        topic, stored.decode(), current)  # fmt: skip
+                self.client.delete(key)
+            self.client.hset(key, _TOPIC_ID, current)
         self._recycled.discard(topic)
-        self.client.hset(key, _TOPIC_ID, current)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         consumer.unassign()
@@ -297,7 +308,7 @@ class Mirror:
         log.info("mirror revoked %s", [(tp.topic, tp.partition) for tp in partitions])
 
     def _copy(self, messages: list[Message]) -> None:
-        by_topic: dict[str, list[Message]] = defaultdict(list)
+        by_stream: dict[tuple[str, int], list[Message]] = defaultdict(list)  # (topic, shard) -> messages
         for message in messages:
             error = message.error()
             if error is not None:
@@ -307,14 +318,17 @@ class Mirror:
                     raise KafkaException(error)
                 log.warning("mirror consume error %s", error)
                 continue
-            by_topic[message.topic() or ""].append(message)
-        for topic, batch in by_topic.items():
+            by_stream[message.topic() or "", self.shards.of_partition(message.partition() or 0)].append(
+                message
+            )
+        for (topic, shard), batch in by_stream.items():
             args: list[Any] = [len(batch)]
             for message in batch:
                 fields = _fields(topic, message)
                 args.extend((message.partition(), message.offset(), len(fields), *fields))
             args.append(f"copied:{topic}")
-            keys = [self.streams[topic], self.keys.mirror_offsets(topic), self.keys.mirror_stats]
+            names = self.shards.keys(shard)
+            keys = [names.stream(self.streams[topic]), names.mirror_offsets(topic), names.mirror_stats]
             written = int(self._script(keys=keys, args=args))
             self.report.copied[topic] += written
             self.report.skipped += len(batch) - written
@@ -324,7 +338,8 @@ class Mirror:
             partitions = [tp for tp in self._assigned if tp.topic == topic]
             if not partitions:
                 continue
-            size = backlog(self.client, stream)
+            shards = {self.shards.of_partition(tp.partition) for tp in partitions}
+            size = max(backlog(self.client, self.shards.keys(shard).stream(stream)) for shard in shards)
             if topic not in self.paused and size > self.limit:
                 self._consumer.pause(partitions)
                 self.paused.add(topic)
@@ -345,7 +360,7 @@ class Mirror:
         return all(self._copied_to(tp) >= high for tp, high in self._high_watermarks(self._assigned).items())
 
     def _copied_to(self, tp: TopicPartition) -> int:
-        stored: Any = self.client.hget(self.keys.mirror_offsets(tp.topic), str(tp.partition))
+        stored: Any = self.client.hget(self._offsets(tp.topic, tp.partition), str(tp.partition))
         return int(stored) + 1 if stored is not None else 0
 
     def _high_watermarks(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:

@@ -2,7 +2,8 @@
 
 One :class:`Worker` is one consumer (unique name: ``host-pid-n``, or a stable ``--consumer``
 base such as a pod name, whose restart resumes its own pending entries at once) of one
-function, or of a fused chain of functions. Each turn it
+function, or of a fused chain of functions, on one stream shard (``streams.keys.Shards``; the
+only one by default). Each turn it
 
 1. reclaims entries idle longer than ``claim_idle_ms`` in the group's pending list
    (XAUTOCLAIM: their consumer died or is stuck), else reads new ones (XREADGROUP ``>``);
@@ -45,7 +46,7 @@ from streams.function import Context, FunctionSpec, history_caps
 from streams.fusion import fuse, fused_outputs
 from streams.groups import ensure_group, prune_consumers, trim_consumed
 from streams.isolation import Outcome, call_isolated, decode
-from streams.keys import Keys
+from streams.keys import Shards
 from streams.metrics import record_latency
 from streams.outage import REDIS_DOWN, Outage
 
@@ -83,13 +84,14 @@ class Worker:
         consumer: str | None = None,
         stop: threading.Event | None = None,
         claim_idle_ms: int | None = None,
+        shard: int = 0,
     ) -> None:
         cfg = settings.streams
         self.specs = list(specs)
         head = self.specs[0]
         self.name = "+".join(s.name for s in self.specs)
         self.client = client
-        self.keys = Keys(settings.redis.key_prefix)
+        self.keys = Shards.of(settings).keys(shard)  # the functions' records share the shard's tag
         self.consumer = consumer or consumer_name()
         self.stop = stop or threading.Event()
         self.batch_size = head.batch_size or cfg.batch_size

@@ -4,6 +4,9 @@ Backend per session (SENTINEL_TEST_SERVICES): ``containers`` uses testcontainers
 Redpanda), ``local`` starts redis-server and the local broker as child processes, ``auto``
 (default) picks containers when a Docker engine answers. Each test gets its own key prefix
 and topic names, so tests never see each other's data.
+
+Tests that ask for ``redis_cluster_url`` / ``cluster_settings`` also get a real three-master Redis
+Cluster (local redis-server processes in either backend), started once per session.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import pytest
 import redis
 
 from core.settings import KafkaSettings, RedisSettings, Settings
-from infra.services import ensure_topics, local_broker, local_redis
+from infra.services import ensure_topics, local_broker, local_redis, local_redis_cluster
 from tests.keyspace import delete_prefix
 
 
@@ -84,6 +87,22 @@ def key_prefix(redis_url: str) -> Iterator[str]:
     prefix = f"test:{uuid.uuid4().hex[:12]}:"
     yield prefix
     delete_prefix(redis_url, prefix)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``redis+cluster://`` URL of a three-master Redis Cluster on free ports, for the whole session."""
+    with local_redis_cluster(
+        RedisSettings(appendonly=False), tmp_path_factory.mktemp("redis-cluster")
+    ) as url:
+        yield url
+
+
+@pytest.fixture
+def cluster_settings(settings: Settings, redis_cluster_url: str) -> Iterator[Settings]:
+    """``settings`` on the session's Redis Cluster (same key prefix; its keys there deleted after)."""
+    yield settings.replace(redis={"url": redis_cluster_url})
+    delete_prefix(redis_cluster_url, settings.redis.key_prefix)
 
 
 @pytest.fixture

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import redis
+from core.connect import redis_client
 
 
 def delete_prefix(redis_url: str, prefix: str) -> None:
-    client = redis.Redis.from_url(redis_url)
+    client = redis_client(redis_url)  # on a cluster, scan_iter walks every master
     try:
         stale = list(client.scan_iter(match=f"{prefix}*", count=1000))
         if stale:

@@ -7,13 +7,15 @@ role the key has (``GET /v1/me``); the role decides what the pages show and enab
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import reflex as rx
 
 from dashboard.gateway import GatewayError, call
 
 SIGN_IN = "/signin"
+T = TypeVar("T")
 
 
 class Session(rx.State):
@@ -21,6 +23,7 @@ class Session(rx.State):
     who: str = ""  # the key's non-secret name, as audit entries show it
     error: str = ""  # the last gateway error, shown as a message
     _api_key: str = ""
+    _refreshing: bool = False  # a background refresh is under way (the next tick skips)
 
     @rx.var
     def signed_in(self) -> bool:
@@ -72,11 +75,45 @@ class Session(rx.State):
         except GatewayError as exc:
             if missing_ok and exc.status == 404:
                 return None
-            if exc.status == 401:
-                self._api_key, self.role = "", ""
-            self.error = exc.message
+            self._failed(exc)
             return None
         return result
+
+    def _failed(self, exc: GatewayError) -> None:
+        if exc.status == 401:
+            self._api_key, self.role = "", ""
+        self.error = exc.message
+
+    async def refresh_locked(self, fetch: Callable[[str], Awaitable[T]], show: Callable[[T], None]) -> None:
+        """The same refresh from a regular event (a page's load), which holds the lock anyway."""
+        try:
+            answers = await fetch(self._api_key)
+        except GatewayError as exc:
+            self._failed(exc)
+            return
+        show(answers)
+
+    async def refresh_unlocked(self, fetch: Callable[[str], Awaitable[T]], show: Callable[[T], None]) -> None:
+        """A page's periodic refresh from a background event: ``fetch`` (gateway calls with the key)
+        runs outside the state's lock, so clicks, keys and page changes are never queued behind it;
+        only ``show`` (the answers into the state) holds the lock. One refresh at a time."""
+        async with self:
+            if self._refreshing or not self.signed_in:
+                return
+            self._refreshing, key = True, self._api_key
+        answers: T | None = None
+        failure: GatewayError | None = None
+        try:
+            answers = await fetch(key)
+        except GatewayError as exc:
+            failure = exc
+        finally:
+            async with self:
+                self._refreshing = False
+                if failure is not None:
+                    self._failed(failure)
+                elif answers is not None:
+                    show(answers)
 
     def guard(self) -> Any:
         """Where to go instead of this page when nobody is signed in (None: stay)."""

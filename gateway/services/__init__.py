@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 from litestar.di import NamedDependency
 from prometheus_client import REGISTRY
 
+from core.connect import async_redis_client, redis_client
 from core.errors import ConfigError
 from core.settings import Settings
 from functions.keys import FeatureKeys, LabelKeys, OperatorKeys, ScoreKeys
@@ -78,6 +79,14 @@ def build_services(
     queue = QueueService(client, keys, operators, wiring.alerts_stream)
     registry = Registry(settings.models.registry_dir)
     defaults = (settings.strategy.review_threshold, settings.strategy.decline_threshold)
+    strategy = StrategyService(
+        client,
+        RedisThresholds(client, operators, defaults),
+        registry.champion_thresholds,
+        labels,
+        audit,
+        DeclineCost(settings.models.decline_fee, settings.models.decline_amount_share),
+    )
     return Services(
         settings=settings,
         redis=client,
@@ -90,14 +99,7 @@ def build_services(
             scoring.unavailable,
         ),
         models=ModelService(registry, client, audit),
-        strategy=StrategyService(
-            client,
-            RedisThresholds(client, operators, defaults),
-            registry.champion_thresholds,
-            labels,
-            audit,
-            DeclineCost(settings.models.decline_fee, settings.models.decline_amount_share),
-        ),
+        strategy=strategy,
         events=EventService(
             aclient,
             {"scored": keys.stream(wiring.scored_stream), "alert": keys.stream(wiring.alerts_stream)},
@@ -110,7 +112,12 @@ def build_services(
         ),
         publisher=Publisher(settings, client),
         metrics=MetricsService(
-            client, keys, results, labels, [(s.name, s.input, s.group) for s in wiring.pipeline.user_facing()]
+            client,
+            keys,
+            results,
+            labels,
+            [(s.name, s.input, s.group) for s in wiring.pipeline.user_facing()],
+            lambda: strategy.get().review_threshold,
         ),
         breakdown=BreakdownService(client, results, labels),
         alerts=AlertService(
@@ -134,8 +141,8 @@ def build_services(
 async def open_services(settings: Settings, wiring: Wiring) -> AsyncIterator[Services]:
     if not settings.redis.url:
         raise ConfigError("the gateway needs SENTINEL_REDIS_URL (it keeps no state of its own)")
-    client = redis.Redis.from_url(settings.redis.url, health_check_interval=30)
-    aclient = aioredis.Redis.from_url(settings.redis.url, health_check_interval=30)
+    client = redis_client(settings.redis.url, health_check_interval=30)
+    aclient = async_redis_client(settings.redis.url, health_check_interval=30)
     try:
         services = build_services(settings, wiring, client, aclient)
         pipeline = PipelineCollector(

@@ -3,7 +3,8 @@
 Everything is read from Redis: KPI hashes (``ScoreKeys.kpi``, one per minute, written in the
 score stage's atomic commit; counter names from ``functions.result``, the publish -> scored
 latency histogram from ``functions.latency``), the label stage's
-counters and live quality, and the runtime's
+counters and its window of the latest labels (the live quality is computed from it here, at the
+review threshold in force, ``functions.label.live_quality``), and the runtime's
 per-function counters, batch latencies and consumer lag (``streams.metrics``).
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis
@@ -19,6 +20,8 @@ import redis
 from functions import latency
 from functions.decision import Decision
 from functions.keys import LabelKeys, ScoreKeys
+from functions.label import live_quality
+from functions.label_store import RedisLabelStore
 from functions.result import SCORED, amount_field, count_field
 from gateway.schemas.metrics import FunctionMetrics, MinutePoint, Overview, Quality, Timeseries, Volumes
 from streams.keys import Keys
@@ -56,12 +59,15 @@ class MetricsService:
         results: ScoreKeys,
         labels: LabelKeys,
         functions: Sequence[tuple[str, str, str]],  # (name, input stream, group) of the pipeline
+        review_threshold: Callable[[], float],  # the live one (the strategy in force)
     ) -> None:
         self._redis = client
         self._keys = keys
         self._results = results
         self._labels = labels
         self._functions = list(functions)
+        self._review_threshold = review_threshold
+        self._label_store = RedisLabelStore(client, labels, results)
 
     def _minutes(self, count: int) -> list[tuple[int, dict[str, float]]]:
         """(minute index, counters) of the last ``count`` minutes, oldest first, the current one last."""
@@ -86,8 +92,7 @@ class MetricsService:
         last_full = series[-2][1].get(SCORED, 0.0) if len(series) > 1 else 0.0
         stats: Any = self._redis.hgetall(self._labels.stats)
         labels = _floats(stats)
-        quality: Any = self._redis.hgetall(self._labels.quality)
-        q = _floats(quality)
+        quality = live_quality(self._label_store, self._review_threshold())
         functions = [self._function(*f) for f in self._functions]
         return Overview(
             volumes=Volumes(
@@ -100,15 +105,15 @@ class MetricsService:
             ),
             fraud_rate=labels["fraud"] / labels["labels"] if labels.get("labels") else None,
             labels=int(labels.get("labels", 0)),
-            labels_waiting=int(q.get("labels_waiting", 0)),
+            labels_waiting=quality.labels_waiting,
             quality=None
-            if not q
+            if not quality.window
             else Quality(
-                window=int(q.get("window", 0)),
-                fraud=int(q.get("fraud", 0)),
-                precision=_finite(q.get("precision")),
-                recall=_finite(q.get("recall")),
-                pr_auc=_finite(q.get("pr_auc")),
+                window=quality.window,
+                fraud=quality.fraud,
+                precision=_finite(quality.precision),
+                recall=_finite(quality.recall),
+                pr_auc=_finite(quality.pr_auc),
             ),
             functions=functions,
         )

@@ -32,7 +32,7 @@ from data.schema import Transaction, encode_transaction
 from data.simulator import PUBLISHED_HEADER, producer_config
 from gateway.problems import Unavailable
 from streams.hold import Held, PublishLeases
-from streams.keys import Keys
+from streams.keys import Shards
 from streams.outage import REDIS_DOWN
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class Publisher:
                 }
             )
         if settings.kafka.recycle_messages and client is not None:
-            keys = Keys(settings.redis.key_prefix)
+            keys = Shards.of(settings).home  # where the mirror's hold is
             self.leases = PublishLeases(client, keys, self._timeout_s + _LEASE_MARGIN_S)
 
     def publish(self, batch: Sequence[Transaction]) -> list[int]:

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-import redis
 from rich.console import Console
 from rich.table import Table
 
+from core.connect import redis_client
 from core.settings import Settings
 from infra.bench import report
 from infra.bench.cost import Meter
@@ -143,7 +143,7 @@ def api(
         },
         "runs": [],
     }
-    client = redis.Redis.from_url(live.redis.url or "")
+    client = redis_client(live.redis.url or "")
     try:
         for workers in workers_list:
             with GatewayProcess(bench_settings, workers) as server:
@@ -161,7 +161,7 @@ def api(
 
 
 def _drop_prefix(settings: Settings, prefix: str) -> None:
-    client = redis.Redis.from_url(settings.redis.url or "")
+    client = redis_client(settings.redis.url or "")
     try:
         batch = list(client.scan_iter(match=f"{prefix}*", count=5_000))
         while batch:

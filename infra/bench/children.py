@@ -12,8 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import redis
-
+from core.connect import redis_client
 from core.settings import Settings
 from streams.function import FunctionSpec
 from streams.mirror import Mirror
@@ -46,7 +45,7 @@ def worker_child(
 
     The specs are built in the child: their factories may be closures, which do not pickle.
     """
-    client = redis.Redis.from_url(settings.redis.url or "")
+    client = redis_client(settings.redis.url or "")
     Worker(make_specs(*args), client, settings, stop=relay(stop)).run()
 
 

@@ -27,6 +27,10 @@ BENCHES: dict[str, tuple[str, str]] = {
         "infra.bench.inference:inference",
         "µs/transaction per algorithm, batch 1 and 500, with/without features.",
     ),
+    "stage": (
+        "infra.bench.stage_cost:stage",
+        "Enrich alone in-process: worker CPU, Redis calls and CPU (or --callgrind instructions) per event.",
+    ),
     "summary": ("infra.bench.summary:summary", "The performance goals against the e2e and api results."),
 }
 

@@ -73,12 +73,12 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def _redis_cpu_s(client: redis.Redis) -> float:
+def redis_cpu_s(client: redis.Redis) -> float:
     info: Any = client.info("cpu")
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
-def _commandstats(client: redis.Redis) -> dict[str, tuple[int, int]]:
+def commandstats(client: redis.Redis) -> dict[str, tuple[int, int]]:
     info: Any = client.info("commandstats")
     return {
         name.removeprefix("cmdstat_"): (int(v["calls"]), int(v["usec"]))
@@ -109,7 +109,7 @@ class Meter:
 
     def _snapshot(self) -> _Snapshot:
         cpu = {name: sum(process_cpu_s(p) for p in pids) for name, pids in self.processes.items()}
-        return _Snapshot(cpu, _redis_cpu_s(self.client), _commandstats(self.client))
+        return _Snapshot(cpu, redis_cpu_s(self.client), commandstats(self.client))
 
     def start(self) -> None:
         self._start = self._snapshot()

@@ -35,6 +35,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from rich.console import Console
 
+from core.connect import redis_client
 from core.settings import Settings, get_settings
 from data.loader import DataFiles, iter_json
 from data.simulator import simulate
@@ -91,7 +92,7 @@ class _Run:
         )
         self.names = names
         self.workers = workers
-        self.client = redis.Redis.from_url(self.settings.redis.url or "")
+        self.client = redis_client(self.settings.redis.url or "")
         self.keys = Keys(self.settings.redis.key_prefix)
         self.final = self.keys.stream(SCORED if "score" in names else ENRICHED)
         kafka = self.settings.kafka
@@ -233,7 +234,7 @@ def _stages(settings: Settings, stage: str) -> list[str]:
     return ["enrich", "score"]
 
 
-def _rows(count: int, seed: int) -> list[bytes]:
+def generated_rows(count: int, seed: int) -> list[bytes]:
     with tempfile.TemporaryDirectory() as tmp:
         generate(count, seed, Path(tmp))
         return list(chain.from_iterable(iter_json(DataFiles.in_dir(Path(tmp)))))
@@ -281,7 +282,7 @@ def e2e(
     pool = max(paced_rows, events, int(max(rates, default=0) * ladder_seconds) + 1)
     console = Console(stderr=True)
     console.print(f"generating {pool} rows ...")
-    rows = _rows(pool, seed=5)
+    rows = generated_rows(pool, seed=5)
     results = []
     plan: list[tuple[str, Callable[[_Run], list[dict[str, Any]]]]] = [
         ("paced", lambda run: [run.measure(rows[:paced_rows], rate, f"paced {rate}/s")]),

@@ -24,6 +24,7 @@ import redis
 from rich.console import Console
 from rich.table import Table
 
+from core.connect import redis_client
 from core.settings import Settings
 from data.schema import Transaction
 from functions.engine import FeatureEngine
@@ -146,7 +147,7 @@ def measure(
 def run(
     settings: Settings, data_transactions: Sequence[Transaction], json_path: Path | None
 ) -> list[dict[str, Any]]:
-    client = redis.Redis.from_url(settings.redis.url or "")
+    client = redis_client(settings.redis.url or "")
     console = Console()
     with console.status("replaying the benchmark rows through the online features"):
         data = replay_training_set(client, settings.redis.key_prefix, data_transactions)

@@ -38,6 +38,7 @@ import click
 import msgspec
 import redis
 
+from core.connect import redis_client
 from core.settings import ModelSettings, Settings
 from data.loader import DataFiles
 from data.schema import Transaction
@@ -230,7 +231,7 @@ def lifecycle(
     if window >= rows:
         raise click.BadParameter("--window must be smaller than --rows")
     settings: Settings = click.get_current_context().obj()
-    client = redis.Redis.from_url(str(settings.redis.url))
+    client = redis_client(str(settings.redis.url))
     history_rows = rows - window
     with tempfile.TemporaryDirectory(prefix="sentinel-bench-lifecycle-") as tmp:
         _step(f"generating {rows:,} synthetic transactions (seed {seed}, {volume} volume)")

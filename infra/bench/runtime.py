@@ -29,13 +29,14 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from rich.progress import Progress
 
+from core.connect import redis_client
 from core.settings import Settings, get_settings
 from infra.bench import report
 from infra.bench.children import children, mirror_child, worker_child
 from infra.pipeline.streams import BENCH_IN, BENCH_OUT
 from streams.events import PAYLOAD, PUBLISHED_NS
 from streams.function import FunctionSpec, identity, load_pipeline
-from streams.keys import Keys
+from streams.keys import Shards
 from streams.metrics import percentile
 from streams.mirror import Mirror
 from streams.worker import Worker
@@ -122,10 +123,10 @@ class _Bench:
 
     def __init__(self, settings: Settings, payload_bytes: int) -> None:
         self.settings = settings
-        self.client = redis.Redis.from_url(settings.redis.url or "")
+        self.client = redis_client(settings.redis.url or "")
         self.topic = settings.kafka.topic_transactions
         self.producer = Producer({"bootstrap.servers": settings.kafka.bootstrap or "", "linger.ms": 2})
-        self.keys = Keys(settings.redis.key_prefix)
+        self.keys = Shards.of(settings).home  # one shard: the plain names on one Redis, {s0} on a cluster
         self.payload_bytes = payload_bytes
         routes = load_pipeline(settings.streams.pipeline).mirror_routes(settings.kafka)
         self.mirrored = self.keys.stream(routes[self.topic])  # where the mirror copies the topic

@@ -21,6 +21,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq_scheduler import Scheduler
 
+from core.connect import redis_client
 from core.settings import Settings
 
 SERIALIZER = "rq.serializers.JSONSerializer"
@@ -49,7 +50,7 @@ class JsonQueue(Queue):
 def connect(settings: Settings) -> redis.Redis:
     if not settings.redis.url:
         raise RuntimeError("the model jobs need SENTINEL_REDIS_URL")
-    return redis.Redis.from_url(settings.redis.url)
+    return redis_client(settings.redis.url)
 
 
 def job_queue(settings: Settings, connection: redis.Redis) -> JsonQueue:

@@ -5,8 +5,9 @@
 
 Reads the running stack's URLs and keys from the state directory (SENTINEL_* settings). For
 each page it loads the page in the system Chromium (signed in), and reports the browser's
-first contentful paint and the time until the page's live data is on screen (median of
-``--runs``). ``--open-alerts N`` first appends N synthetic open alerts to the stack's alerts
+first contentful paint and the time until the page's live data is on screen after a full load
+(a bookmark or a reload), and after a click on its sidebar link from the Overview (how an
+analyst moves inside the app: Reflex routes in the browser, no reload) — medians of ``--runs``. ``--open-alerts N`` first appends N synthetic open alerts to the stack's alerts
 stream (a benchmark fixture, like the queue's integration test), times the first queue request
 after it (the open-alerts index takes the N new alerts in), then the Ops Center's first page of
 the queue in the browser and ``GET /v1/alerts/queue`` (median wall time, and the CPU the gateway's
@@ -27,7 +28,7 @@ from typing import Any
 import httpx
 import msgspec
 import redis
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Locator, Page, sync_playwright
 
 from core.settings import get_settings
 from functions.events import AlertRaised
@@ -36,13 +37,21 @@ from streams.events import entry_fields
 from streams.keys import Keys
 from tests.e2e.stack import CHROMIUM, CHROMIUM_ARGS
 
-# page -> the element that shows its live data
+# page -> the element that shows its live data (the Overview's cards are there at first paint,
+# showing "–" until the first answer of the gateway: see _live)
 PAGES = {
     "/": "#kpi-scored",
     "/ops": "#alert-queue tr.alert-row",
     "/monitoring": "#score-distribution .recharts-bar-rectangle",
     "/strategy": "#sim-precision, #strategy-empty",
     "/forensics": "#forensics-start",
+}
+# page -> its sidebar link's id suffix (frontend/dashboard/layout.py)
+NAV_IDS = {
+    "/ops": "ops-center",
+    "/monitoring": "ml-monitoring",
+    "/strategy": "strategy",
+    "/forensics": "forensics",
 }
 
 
@@ -121,12 +130,17 @@ def _inject(n: int) -> None:
     client.close()
 
 
+def _live(page: Page, route: str, ready: str) -> Locator:
+    locator = page.locator(ready).first
+    return locator.filter(has_not_text="–") if route == "/" else locator
+
+
 def _time_page(page: Page, base: str, route: str, ready: str) -> dict[str, float]:
     started = time.perf_counter()
     page.goto(base + route)
     page.locator("#page-title").wait_for(state="visible", timeout=60_000)
     title_ms = (time.perf_counter() - started) * 1000
-    page.locator(ready).first.wait_for(state="visible", timeout=60_000)
+    _live(page, route, ready).wait_for(state="visible", timeout=60_000)
     data_ms = (time.perf_counter() - started) * 1000
     paints = page.evaluate(
         "Object.fromEntries(performance.getEntriesByType('paint').map(p => [p.name, p.startTime]))"
@@ -138,6 +152,17 @@ def _time_page(page: Page, base: str, route: str, ready: str) -> dict[str, float
         "title_shown_ms": title_ms,
         "live_data_ms": data_ms,
     }
+
+
+def _time_navigation(page: Page, base: str, route: str, ready: str) -> float:
+    """ms from a click on the page's sidebar link (from the Overview, fully loaded) to its live data:
+    what an analyst waits for inside the app, where Reflex routes in the browser without a reload."""
+    page.goto(base + "/")
+    _live(page, "/", PAGES["/"]).wait_for(state="visible", timeout=60_000)  # connected, hydrated
+    started = time.perf_counter()
+    page.locator(f"#nav-{NAV_IDS[route]}").click()
+    page.locator(ready).first.wait_for(state="visible", timeout=60_000)
+    return (time.perf_counter() - started) * 1000
 
 
 def _median(values: list[float]) -> float | None:
@@ -178,6 +203,9 @@ def main() -> None:
         for route, ready in pages.items():
             runs = [_time_page(page, base, route, ready) for _ in range(args.runs)]
             results[route] = {k: _median([r[k] for r in runs]) for k in runs[0]}
+            if route != "/":
+                clicks = [_time_navigation(page, base, route, ready) for _ in range(args.runs)]
+                results[route]["from_sidebar_ms"] = _median(clicks)
         browser.close()
     api = []
     pids, client = _gateway_pids(settings.local.state_dir), _redis()

@@ -33,12 +33,13 @@ RUNTIME_DOOR = "streams.inline"
 # "Redis unreachable" looks like while it asks).
 RUNTIME_PRODUCER = {"streams.hold", "streams.outage"}
 TERMINAL = "core.terminal"  # tables and progress for every command line
+CONNECT = "core.connect"  # the Redis client of a configured URL (one server or a cluster)
 
 # package -> the packages (or modules) of ours it may import besides itself
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
-    "data": {SETTINGS, ERRORS, TERMINAL},
-    "streams": {SETTINGS, ERRORS, TERMINAL},
+    "data": {SETTINGS, ERRORS, TERMINAL, CONNECT},
+    "streams": {SETTINGS, ERRORS, TERMINAL, CONNECT},
     "functions": {"data", ERRORS},
     "models": {
         "data",
@@ -48,6 +49,7 @@ ALLOWED: dict[str, set[str]] = {
         SETTINGS,
         ERRORS,
         TERMINAL,
+        CONNECT,
     },  # jobs read streams
     "gateway": {
         "data",
@@ -58,6 +60,7 @@ ALLOWED: dict[str, set[str]] = {
         *RUNTIME_PRODUCER,
         SETTINGS,
         ERRORS,
+        CONNECT,
     },
     "frontend": set(),
     "infra": OURS - {"frontend"},

@@ -5,12 +5,14 @@ the reliability diagram, drift when the model lifecycle reports it, and the mode
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import Any
 
 import reflex as rx
 
 from dashboard import fmt
 from dashboard.components import chart, data_table, empty, kpi, kpi_row, section
+from dashboard.gateway import GatewayError, call
 from dashboard.layout import shell
 from dashboard.session import Session
 
@@ -26,6 +28,31 @@ def histogram(probabilities: list[float]) -> list[dict[str, Any]]:
 
 def bin_of(threshold: float) -> str:
     return f"{min(int(threshold * BINS), BINS - 1) / BINS:.2f}"
+
+
+async def _missing_ok(answer: Awaitable[Any]) -> Any:
+    """The answer, or None where the gateway has none yet (404: no drift check or estimate has run)."""
+    try:
+        return await answer
+    except GatewayError as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+async def _fetch(key: str) -> dict[str, Any]:
+    """Everything the page shows but the model list, from the gateway."""
+    answers = await asyncio.gather(
+        call(key, "GET", "/v1/metrics/overview", {"minutes": 60}),
+        call(key, "GET", "/v1/transactions", {"limit": 500}),
+        call(key, "GET", "/v1/strategy"),
+        _missing_ok(call(key, "GET", "/v1/metrics/performance")),
+        _missing_ok(call(key, "GET", "/v1/drift")),
+        call(key, "GET", "/v1/metrics/reliability", {"bins": 10}),
+        _missing_ok(call(key, "GET", "/v1/drift/history", {"count": 30})),
+    )
+    names = ("overview", "scored", "strategy", "performance", "drift", "reliability", "history")
+    return dict(zip(names, answers, strict=True))
 
 
 class MonitoringState(Session):
@@ -52,27 +79,19 @@ class MonitoringState(Session):
         if (redirect := self.guard()) is not None:
             return redirect
         self.done = ""
-        await self.refresh()
+        await self.refresh_locked(_fetch, self._show)
         await self.load_models()
         return None
 
-    @rx.event
+    @rx.event(background=True)
     async def tick(self, _: str = "") -> None:
-        if self.signed_in:
-            await self.refresh()
+        await self.refresh_unlocked(_fetch, self._show)
 
-    async def refresh(self) -> None:
-        overview, scored, strategy, performance, drift, reliability = await asyncio.gather(
-            self.gateway("GET", "/v1/metrics/overview", {"minutes": 60}),
-            self.gateway("GET", "/v1/transactions", {"limit": 500}),
-            self.gateway("GET", "/v1/strategy"),
-            self.gateway("GET", "/v1/metrics/performance", missing_ok=True),
-            self.gateway("GET", "/v1/drift", missing_ok=True),
-            self.gateway("GET", "/v1/metrics/reliability", {"bins": 10}),
+    def _show(self, answers: dict[str, Any]) -> None:
+        overview, scored, strategy, performance, drift, reliability, history = (
+            answers[k]
+            for k in ("overview", "scored", "strategy", "performance", "drift", "reliability", "history")
         )
-        history = await self.gateway("GET", "/v1/drift/history", {"count": 30}, missing_ok=True)
-        if overview is None or scored is None or strategy is None or reliability is None:
-            return
         self.error = ""
         quality = overview["quality"] or {}
         self.precision, self.recall = fmt.pct(quality.get("precision")), fmt.pct(quality.get("recall"))

@@ -5,7 +5,7 @@ Keyboard: j / k next and previous case, f fraud, l legitimate (not while typing 
 New alerts show at once: while the page is open, a background task of its state listens to the
 gateway's event stream (``GET /v1/events?types=alert``) and refreshes the queue on each alert.
 One subscription lasts ``LISTEN_S``; the page's 2 s tick (which also refreshes the queue's ages
-and KPIs) starts the next one, so a closed tab leaves no listener behind for longer than that.
+and KPIs, in the background: keys and clicks never wait for it) starts the next one, so a closed tab leaves no listener behind for longer than that.
 If the stream is refused (e.g. the gateway's limit of live clients), the queue keeps polling.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import reflex as rx
@@ -89,14 +89,25 @@ class OpsState(Session):
         if self.rows and not self.selected:
             await self.open_case(self.rows[0]["id"])
 
-    @rx.event
+    @rx.event(background=True)
     async def tick(self, _: str = "") -> Any:
-        if not self.signed_in:
-            return None
-        await self.refresh()
-        if not self.live and time.monotonic() >= self._retry_at:
-            return OpsState.listen
-        return None
+        async with self:
+            query = self._query()
+        await self.refresh_unlocked(
+            lambda key: call(key, "GET", "/v1/alerts/queue", query), self._show_if(query)
+        )
+        async with self:
+            subscribe = self.signed_in and not self.live and time.monotonic() >= self._retry_at
+        return OpsState.listen if subscribe else None
+
+    def _show_if(self, query: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+        """Shows an answer to ``query`` unless the filters, sort or page changed while it was asked."""
+
+        def show(queue: dict[str, Any]) -> None:
+            if self._query() == query:
+                self._show(queue)
+
+        return show
 
     @rx.event(background=True)
     async def listen(self) -> None:
@@ -114,7 +125,7 @@ class OpsState(Session):
                     query = self._query()
                 queue = await call(key, "GET", "/v1/alerts/queue", query)
                 async with self:
-                    self._show(queue)
+                    self._show_if(query)(queue)
         except GatewayError:
             async with self:
                 self._retry_at = time.monotonic() + RETRY_S

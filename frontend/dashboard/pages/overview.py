@@ -11,6 +11,7 @@ import reflex as rx
 
 from dashboard import fmt
 from dashboard.components import chart, data_table, decision_stack, empty, kpi, kpi_row, section
+from dashboard.gateway import GatewayError, call
 from dashboard.layout import shell
 from dashboard.session import Session
 
@@ -33,6 +34,29 @@ BREAKDOWN_COLUMNS = [
     ("fraud amount", "fraud_amount"),
     ("fraud caught", "caught"),
 ]
+
+
+async def _fetch(key: str) -> dict[str, Any]:
+    """Everything the page shows, from the gateway (the money figures: the what-if of the thresholds
+    in force over the labelled window; left out, not failed, when that call fails)."""
+    overview, series, strategy, breakdown = await asyncio.gather(
+        call(key, "GET", "/v1/metrics/overview", {"minutes": MINUTES}),
+        call(key, "GET", "/v1/metrics/timeseries", {"minutes": MINUTES}),
+        call(key, "GET", "/v1/strategy"),
+        call(key, "GET", "/v1/metrics/breakdown", {"minutes": MINUTES}),
+    )
+    thresholds = {k: strategy[k] for k in ("review_threshold", "decline_threshold")}
+    try:
+        simulation = await call(key, "POST", "/v1/strategy/simulate", body=thresholds)
+    except GatewayError:
+        simulation = None
+    return {
+        "overview": overview,
+        "series": series,
+        "strategy": strategy,
+        "breakdown": breakdown,
+        "simulation": simulation,
+    }
 
 
 class OverviewState(Session):
@@ -62,23 +86,17 @@ class OverviewState(Session):
         if (redirect := self.guard()) is not None:
             return redirect
         self._last = None
-        await self.refresh()
+        await self.refresh_locked(_fetch, self._show)
         return None
 
-    @rx.event
+    @rx.event(background=True)
     async def tick(self, _: str = "") -> None:
-        if self.signed_in:
-            await self.refresh()
+        await self.refresh_unlocked(_fetch, self._show)
 
-    async def refresh(self) -> None:
-        overview, series, strategy, breakdown = await asyncio.gather(
-            self.gateway("GET", "/v1/metrics/overview", {"minutes": MINUTES}),
-            self.gateway("GET", "/v1/metrics/timeseries", {"minutes": MINUTES}),
-            self.gateway("GET", "/v1/strategy"),
-            self.gateway("GET", "/v1/metrics/breakdown", {"minutes": MINUTES}),
+    def _show(self, answers: dict[str, Any]) -> None:
+        overview, series, strategy, breakdown, sim = (
+            answers[k] for k in ("overview", "series", "strategy", "breakdown", "simulation")
         )
-        if overview is None or series is None or strategy is None or breakdown is None:
-            return
         self.error = ""
         self._volumes(overview)
         self.series = [
@@ -104,9 +122,6 @@ class OverviewState(Session):
         self._show_breakdown()
         review, decline = strategy["review_threshold"], strategy["decline_threshold"]
         self.thresholds = f"at review ≥ {review:.2f}, decline ≥ {decline:.2f}"
-        sim = await self.gateway(
-            "POST", "/v1/strategy/simulate", body={"review_threshold": review, "decline_threshold": decline}
-        )
         if sim is not None and sim["transactions"]:
             self.caught = fmt.money(sim["fraud_amount_caught"])
             self.false_declines = fmt.money(sim["false_decline_cost"])

@@ -17,6 +17,8 @@ from core.settings import Settings
 from data.simulator import simulate
 from functions.events import AlertRaised, TxScored
 from functions.keys import LabelKeys, ScoreKeys
+from functions.label import live_quality
+from functions.label_store import RedisLabelStore
 from infra.pipeline.table import PIPELINE
 from streams.keys import Keys
 from streams.mirror import run_mirror
@@ -66,6 +68,6 @@ def test_simulated_transactions_are_scored_once_alerted_and_labelled(
     assert int(stats[b"fraud"]) == len(fraud)
     assert int(stats.get(b"unscored", 0)) == 0
     assert int(stats[b"delay_n"]) == len(synth.raw)
-    quality: Any = redis_client.hgetall(labels.quality)
-    assert int(float(quality[b"window"])) == len(synth.raw)
-    assert 0 < float(quality[b"pr_auc"]) <= 1
+    quality = live_quality(RedisLabelStore(redis_client, labels, results), 0.5)
+    assert quality.window == len(synth.raw)
+    assert 0 < quality.pr_auc <= 1

@@ -19,7 +19,8 @@ from core.settings import Settings
 from data.schema import Label, encode_label
 from functions.events import LabelStored
 from functions.keys import LabelKeys, ScoreKeys
-from functions.label import quality
+from functions.label import Quality, live_quality, quality
+from functions.label_store import RedisLabelStore
 from infra.pipeline.streams import LABELS, RAW
 from infra.pipeline.table import PIPELINE
 from streams.events import PUBLISHED_NS, entry_fields
@@ -31,6 +32,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 N = 600  # transactions labelled before they are scored
 EXTRA = 50  # labelled after they are scored
+REVIEW = 0.3  # the review threshold the live quality is measured at
 
 
 def xadd(client: redis.Redis, key: str, payload: bytes, published_ns: int) -> None:
@@ -61,9 +63,8 @@ def test_labels_published_before_their_scores_are_joined_once_when_scored(
         raw: Any = redis_client.hgetall(label_keys.stats)
         return {k: float(v) for k, v in raw.items()}
 
-    def live() -> dict[bytes, float]:
-        raw: Any = redis_client.hgetall(label_keys.quality)
-        return {k: float(v) for k, v in raw.items()}
+    def live() -> Quality:  # as the gateway's overview computes it
+        return live_quality(RedisLabelStore(redis_client, label_keys, results), REVIEW)
 
     # 1. the labels of N transactions arrive (one of them twice) before any is scored
     t0 = 10**18
@@ -72,7 +73,7 @@ def test_labels_published_before_their_scores_are_joined_once_when_scored(
     run("label")
     assert redis_client.hlen(label_keys.waiting) == N
     assert stats().get(b"labels", 0) == 0 and stats().get(b"unscored", 0) == 0
-    assert live()[b"labels_waiting"] == N and live()[b"window"] == 0
+    assert live().labels_waiting == N and live().window == 0
     stored = [
         msgspec.json.decode(p or b"", type=LabelStored)
         for p, _ in stream_entries(redis_client, keys.stream("labels.stored"))
@@ -109,9 +110,9 @@ def test_labels_published_before_their_scores_are_joined_once_when_scored(
         assert label[b"segment"].count(b"|") == 3
         pairs.append((y, probability))
     measured = live()
-    expected = quality(pairs, measured[b"review_threshold"])
-    assert measured[b"labels_waiting"] == 0
-    assert measured[b"window"] == expected.window == N + EXTRA
-    assert measured[b"fraud"] == expected.fraud
+    expected = quality(pairs, REVIEW)
+    assert measured.labels_waiting == 0
+    assert measured.window == expected.window == N + EXTRA
+    assert measured.fraud == expected.fraud
     for name in ("precision", "recall", "pr_auc"):
-        assert measured[name.encode()] == pytest.approx(getattr(expected, name), nan_ok=True)
+        assert getattr(measured, name) == pytest.approx(getattr(expected, name), nan_ok=True)

@@ -14,6 +14,8 @@ from core.settings import Settings
 from data.schema import Label, Transaction, encode_label, encode_transaction
 from functions.events import LabelStored, decode_enriched, feature_matrix
 from functions.keys import LabelKeys, ScoreKeys
+from functions.label import live_quality
+from functions.label_store import RedisLabelStore
 from functions.replay import replay_features
 from infra.pipeline.streams import LABELS, RAW
 from infra.pipeline.table import PIPELINE
@@ -80,7 +82,7 @@ def test_enrich_stage_matches_the_replay_and_carries_metadata(
     assert len(dead) == 1 and b"column card1=5" in b"".join(dead[0][1].values())
 
 
-def test_label_stage_joins_scores_counts_once_and_publishes_quality(
+def test_label_stage_joins_scores_counts_once_and_keeps_the_quality_window(
     settings: Settings, redis_client: redis.Redis, key_prefix: str
 ) -> None:
     keys, results, labels = Keys(key_prefix), ScoreKeys(key_prefix), LabelKeys(key_prefix)
@@ -116,13 +118,12 @@ def test_label_stage_joins_scores_counts_once_and_publishes_quality(
     assert int(stats[b"labels"]) == 5 and int(stats[b"fraud"]) == 3 and b"unscored" not in stats
     assert redis_client.hlen(labels.waiting) == 1
     assert int(stats[b"delay_n"]) == 5
-    quality: Any = redis_client.hgetall(labels.quality)
+    quality = live_quality(RedisLabelStore(redis_client, labels, results), 0.3)
     # window (label, p): (1,.9) (0,.8) (1,.2) (0,.1) (1,.6); review threshold 0.3 flags .9 .8 .6
-    assert float(quality[b"window"]) == 5 and float(quality[b"labels_waiting"]) == 1
-    assert float(quality[b"delay_p50_s"]) == pytest.approx(3.000000003)
-    assert float(quality[b"precision"]) == pytest.approx(2 / 3)
-    assert float(quality[b"recall"]) == pytest.approx(2 / 3)
-    assert float(quality[b"pr_auc"]) == pytest.approx((1 + 2 / 3 + 3 / 4) / 3)  # ranks 1, 3, 4
+    assert quality.window == 5 and quality.labels_waiting == 1
+    assert quality.precision == pytest.approx(2 / 3)
+    assert quality.recall == pytest.approx(2 / 3)
+    assert quality.pr_auc == pytest.approx((1 + 2 / 3 + 3 / 4) / 3)  # ranks 1, 3, 4
     assert float(redis_client.hget(labels.label(3), "amount") or 0) == 30.0  # type: ignore[arg-type]
 
 

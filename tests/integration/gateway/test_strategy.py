@@ -119,3 +119,29 @@ def test_a_champion_is_served_with_its_own_thresholds_until_a_strategy_is_set(
     assert scoring_client.put("/v1/strategy", json=changed, headers=auth("admin")).status_code == 200
     body = scoring_client.get("/v1/strategy", headers=auth("analyst")).json()
     assert (body["review_threshold"], body["decline_threshold"], body["source"]) == (0.2, 0.6, "strategy")
+
+
+def test_overview_quality_is_measured_at_the_review_threshold_in_force(
+    client: Client,
+    gateway_settings: Settings,
+    redis_client: redis.Redis,
+) -> None:
+    keys = LabelKeys(gateway_settings.redis.key_prefix)
+    for seq, (tx, label, score) in enumerate([(1, 0, 0.05), (2, 1, 0.5), (3, 0, 0.6), (4, 1, 0.95)]):
+        redis_client.zadd(keys.window, {f"{tx}:{label}:{score}": seq})
+
+    def quality() -> dict[str, float]:
+        overview = client.get("/v1/metrics/overview", headers=auth("analyst"))
+        assert overview.status_code == 200, overview.text
+        return dict(overview.json()["quality"])
+
+    put = {"review_threshold": 0.4, "decline_threshold": 0.9}
+    assert client.put("/v1/strategy", json=put, headers=auth("admin")).status_code == 200
+    at_04 = quality()  # flags 0.5, 0.6, 0.95: two of the two frauds
+    assert at_04["window"] == 4 and at_04["fraud"] == 2
+    assert at_04["precision"] == pytest.approx(2 / 3) and at_04["recall"] == 1.0
+    assert at_04["pr_auc"] == pytest.approx((1 + 2 / 3) / 2)  # fraud at ranks 1 and 3
+    put = {"review_threshold": 0.7, "decline_threshold": 0.9}
+    assert client.put("/v1/strategy", json=put, headers=auth("admin")).status_code == 200
+    at_07 = quality()  # flags 0.95 only
+    assert at_07["precision"] == 1.0 and at_07["recall"] == 0.5
