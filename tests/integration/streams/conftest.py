@@ -1,4 +1,9 @@
-"""Fixtures of the streams runtime tests: test pipeline, settings, stream readers, subprocess env."""
+"""Fixtures of the streams runtime tests: test pipeline, settings, stream readers, subprocess env.
+
+``backend`` is "redis" (one server); a module that parametrizes it with "cluster" too runs its
+tests a second time on the session's Redis Cluster (one stream shard, ``{s0}``): ``rt_settings``,
+``redis_client`` and ``keys`` follow it.
+"""
 
 from __future__ import annotations
 
@@ -12,27 +17,48 @@ from typing import Any
 import pytest
 import redis
 
+from core.connect import redis_client as connect
 from core.settings import Settings
 from streams.events import split_fields
-from streams.keys import Keys
+from streams.keys import Keys, Shards
 from streams.worker import Worker
 from tests.integration.streams.fns import PIPELINE
+from tests.keyspace import delete_prefix
 
 ROOT = Path(__file__).resolve().parents[3]
 PIPELINE_PATH = "tests.integration.streams.fns:PIPELINE"
 
 
 @pytest.fixture
-def rt_settings(settings: Settings) -> Settings:
-    """Settings for runtime tests: the test pipeline, quick reclaim, small events."""
-    return settings.replace(
-        streams={"pipeline": PIPELINE_PATH, "claim_idle_ms": 200, "block_ms": 50, "max_event_bytes": 1_000}
-    )
+def backend() -> str:
+    return "redis"
 
 
 @pytest.fixture
-def keys(key_prefix: str) -> Keys:
-    return Keys(key_prefix)
+def rt_settings(settings: Settings, backend: str, request: pytest.FixtureRequest) -> Iterator[Settings]:
+    """Settings for runtime tests: the test pipeline, quick reclaim, small events."""
+    live = settings.replace(
+        streams={"pipeline": PIPELINE_PATH, "claim_idle_ms": 200, "block_ms": 50, "max_event_bytes": 1_000}
+    )
+    if backend == "redis":
+        yield live
+        return
+    url = request.getfixturevalue("redis_cluster_url")
+    yield live.replace(redis={"url": url})
+    delete_prefix(url, live.redis.key_prefix)
+
+
+@pytest.fixture
+def redis_client(rt_settings: Settings) -> Iterator[redis.Redis]:
+    client = connect(rt_settings.redis.url or "")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def keys(rt_settings: Settings) -> Keys:
+    """The keys a worker of ``rt_settings`` uses (shard 0: the plain names on one Redis)."""
+    return Shards.of(rt_settings).home
 
 
 def make_worker(settings: Settings, client: redis.Redis, *names: str, **kwargs: Any) -> Worker:

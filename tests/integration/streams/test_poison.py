@@ -10,7 +10,7 @@ from streams.keys import Keys
 from tests.integration.streams.conftest import make_worker, pending_count, read
 from tests.poison import POISON
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.parametrize("backend", ["redis", "cluster"])]
 
 
 @pytest.mark.parametrize("case", list(POISON))

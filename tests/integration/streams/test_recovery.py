@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import redis
 
+from core.connect import redis_client as connect
 from core.settings import Settings
 from infra.services import wait_until
 from streams.events import Effect, Event
@@ -19,7 +20,7 @@ from streams.worker import Worker
 from tests.integration.streams.conftest import pending_count, read, sentinel_env
 from tests.integration.streams.fns import gate_keys, item
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.parametrize("backend", ["redis", "cluster"])]
 
 
 def _fill(client: redis.Redis, stream_key: str, count: int) -> dict[str, bytes]:
@@ -129,7 +130,7 @@ def test_a_slow_consumer_finishing_after_a_reclaim_writes_nothing(
     slow_fn = _Blocking()
     slow = Worker(
         [_spec(slow_fn.build)],
-        redis.Redis.from_url(rt_settings.redis.url or ""),
+        connect(rt_settings.redis.url or ""),
         rt_settings,
         consumer="slow",
     )
@@ -155,7 +156,7 @@ def test_a_partly_reclaimed_batch_writes_only_what_it_still_owns(
     slow_fn = _Blocking()
     slow = Worker(
         [_spec(slow_fn.build)],
-        redis.Redis.from_url(rt_settings.redis.url or ""),
+        connect(rt_settings.redis.url or ""),
         rt_settings,
         consumer="slow",
     )
