@@ -59,6 +59,8 @@ def test_a_chain_commits_outputs_records_counters_and_dead_letters_within_its_sh
     sharded: Settings, cluster: redis.Redis
 ) -> None:
     shards = Shards.of(sharded)
+    nodes: Any = cluster
+    assert len({nodes.get_node_from_key(keys.stream("items")).name for keys in shards}) == 3  # one per master
     numbers = _fill(cluster, shards)
     for shard in range(SHARDS):
         for name in ("double", "tag"):
