@@ -239,6 +239,15 @@ class JobsSettings(Section):
     performance_bucket_s: int = Field(
         86_400, ge=60, description="Event-time bucket of the estimated vs realised performance (seconds)."
     )
+    recalibration_min_labels: int = Field(
+        1_000,
+        ge=10,
+        description="Arrived labels in the drift window from which the estimate before labels "
+        "re-fits the score's calibration on them (fewer: the champion's own calibration).",
+    )
+    recalibration_min_fraud: int = Field(
+        30, ge=1, description="Frauds among those labels needed to re-fit the calibration."
+    )
     retrain_interval_s: int = Field(86_400, ge=60, description="Seconds between scheduled retrains.")
     retrain_cooldown_s: int = Field(
         3_600, ge=0, description="After a retrain, drift or a PR-AUC drop triggers the next no sooner."

@@ -51,11 +51,13 @@ def data() -> None:
     "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="Output directory [default: <state_dir>/data].",
 )  # fmt: skip
-def synth(rows: int, seed: int, out_dir: Path | None) -> None:
+@click.option("--volume", type=click.Choice(["growing", "steady"]), default="growing", show_default=True,
+              help="steady: the same volume and fraud rate on every day (a stream that does not move).")  # fmt: skip
+def synth(rows: int, seed: int, out_dir: Path | None, volume: str) -> None:
     """Write synthetic train_transaction.csv and train_identity.csv (Kaggle layout, planted fraud)."""
     out_dir = out_dir or synthetic_dir(get_settings())
     with progress("generating synthetic data", rows) as tracker:
-        summary = generate(rows, seed, out_dir, tracker.advance)
+        summary = generate(rows, seed, out_dir, tracker.advance, steady=volume == "steady")
     console.print(
         f"wrote {summary.rows:,} transactions ({summary.fraud_rows:,} fraud, {summary.fraud_rate:.2%}) "
         f"and {summary.identity_rows:,} identity rows to {out_dir}"

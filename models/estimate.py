@@ -10,9 +10,14 @@ scored ``p`` is fraud with probability ``p``, so over a set of scored transactio
 and the expected average precision follows by ranking the rows by ``p`` and adding each
 row's expected contribution (``p / E[frauds]`` of recall at the running expected precision).
 The expected fraud amount caught is the sum of ``p * amount`` at or above the review
-threshold. These hold as long as calibration holds on live traffic (a covariate shift the
-model saw in training keeps it; a new fraud pattern breaks it, which is why the realised
-metrics from arrived labels are shown beside the estimate).
+threshold.
+
+The rows are flagged by the live score, but the chance that a row is fraud may be given
+apart from it (``chances``): the score re-calibrated on the newest arrived labels
+(``models.monitoring``), since the champion's calibration was fitted on older rows whose
+fraud rate the live traffic need not keep. The estimate holds as long as that calibration
+holds on the rows without labels (a pure covariate shift keeps it; a new fraud pattern
+breaks it, which is why the realised metrics from arrived labels are shown beside it).
 """
 
 from __future__ import annotations
@@ -41,21 +46,27 @@ def _ratio(num: float, den: float) -> float | None:
     return num / den if den > 0 else None
 
 
-def expected_average_precision(probs: Floats) -> float | None:
-    """Expected PR-AUC (average precision) of calibrated ``probs`` against their own labels."""
-    total = float(probs.sum())
+def expected_average_precision(probs: Floats, chances: Floats | None = None) -> float | None:
+    """Expected PR-AUC (average precision) of the ranking by ``probs`` when each row is fraud
+    with its ``chance`` (default: ``probs`` themselves, calibrated)."""
+    chance = probs if chances is None else chances
+    total = float(chance.sum())
     if total <= 0:
         return None
-    ranked = np.sort(probs)[::-1]
+    ranked = chance[np.argsort(-probs, kind="stable")]
     precision = np.cumsum(ranked) / np.arange(1, len(ranked) + 1)
     return float(np.sum(ranked / total * precision))
 
 
-def estimate(probs: Floats, amounts: Floats, review: float, decline: float) -> Performance:
-    """The expected metrics of ``probs`` at the live (review, decline) thresholds."""
+def estimate(
+    probs: Floats, amounts: Floats, review: float, decline: float, chances: Floats | None = None
+) -> Performance:
+    """The expected metrics at the live (review, decline) thresholds of the scores ``probs``,
+    each row fraud with its ``chance`` (default: ``probs`` themselves)."""
+    chance = probs if chances is None else chances
     at_review, at_decline = probs >= review, probs >= decline
-    frauds = float(probs.sum())
-    tp_review, tp_decline = float(probs[at_review].sum()), float(probs[at_decline].sum())
+    frauds = float(chance.sum())
+    tp_review, tp_decline = float(chance[at_review].sum()), float(chance[at_decline].sum())
     return Performance(
         rows=len(probs),
         fraud=frauds,
@@ -63,8 +74,8 @@ def estimate(probs: Floats, amounts: Floats, review: float, decline: float) -> P
         recall_at_review=_ratio(tp_review, frauds),
         precision_at_decline=_ratio(tp_decline, float(at_decline.sum())),
         recall_at_decline=_ratio(tp_decline, frauds),
-        pr_auc=expected_average_precision(probs),
-        fraud_amount_caught=float((probs * amounts)[at_review].sum()),
+        pr_auc=expected_average_precision(probs, chance),
+        fraud_amount_caught=float((chance * amounts)[at_review].sum()),
     )
 
 

@@ -20,16 +20,21 @@ prefix from ``ctx.keys.prefix`` so tests and replays can run against a scratch p
 Shards (``Shards``, ``settings.streams.shards``): on a Redis Cluster a script may only touch keys
 of one hash slot, and a function's commit touches its input stream, its outputs, the dead
 letters, its counters and the records it writes. So the runtime's keys are split in shards, each
-under one hash tag: shard 3 of prefix ``sentinel:`` is the prefix ``sentinel:{s3}:``, e.g.
-``sentinel:{s3}:stream:tx.raw``, ``sentinel:{s3}:dlq``. A worker works on one shard and hands its
+under one hash tag (``shard_tag``): shard 3 of prefix ``sentinel:`` is a prefix such as
+``sentinel:{s3}:``, e.g. ``sentinel:{s3}:stream:tx.raw``, ``sentinel:{s3}:dlq``. A worker works on one shard and hands its
 shard's ``Keys`` to its functions, so their records share the tag. One shard on one Redis (the
 default) is untagged: the plain names above, unchanged.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
+
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS as SLOTS
+from redis.crc import key_slot
 
 from core.connect import is_cluster
 from core.settings import Settings
@@ -87,6 +92,21 @@ class Keys:
         return self.prefix + ":".join(parts)
 
 
+@cache
+def shard_tag(shard: int, count: int) -> str:
+    """The hash tag of shard ``shard`` of ``count``: its slot lies in the shard's ``1/count`` of the
+    slot space, so shards spread evenly over masters that hold equal slot ranges (as
+    ``redis-cli --cluster create`` splits them). ``s<k>`` when its slot already does, else
+    ``s<k>-<j>`` with the smallest such j (``s0``, ``s1``, ``s2`` alone would put two of three
+    shards on one master)."""
+    low, high = shard * SLOTS // count, (shard + 1) * SLOTS // count
+    for j in itertools.count():
+        tag = f"s{shard}-{j}" if j else f"s{shard}"
+        if low <= key_slot(tag.encode()) < high:
+            return tag
+    raise AssertionError("unreachable")
+
+
 @dataclass(frozen=True)
 class Shards:
     """The runtime's key sets: ``count`` shards under ``prefix``, hash-tagged when ``tagged``.
@@ -113,7 +133,7 @@ class Shards:
     def keys(self, shard: int) -> Keys:
         if not 0 <= shard < self.count:
             raise ValueError(f"shard {shard} out of range: {self.count} shard(s)")
-        return Keys(f"{self.prefix}{{s{shard}}}:") if self.tagged else Keys(self.prefix)
+        return Keys(f"{self.prefix}{{{shard_tag(shard, self.count)}}}:") if self.tagged else Keys(self.prefix)
 
     def of_partition(self, partition: int) -> int:
         """The shard broker partition ``partition`` feeds."""

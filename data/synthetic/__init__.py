@@ -5,7 +5,7 @@ the Kaggle layout: the same header and column order, the same value formats (``T
 ``M0``-``M2``, ``match_status:2``, ``1334x750``, three-decimal foreign amounts, ...), about
 the same share of missing cells per column (V columns missing in blocks, identity rows for
 about a quarter of transactions), TransactionDT from 86400 over about six months, ~3.5 % fraud.
-The same seed gives byte-identical files. Floats are written in shortest form (``150``, not
+The same seed (and ``steady`` choice) gives byte-identical files. Floats are written in shortest form (``150``, not
 ``150.0``); every CSV reader reads them back as the same numbers.
 
 Planted behaviour (a *client* is card1 + addr1 + account-open day, i.e. ``day - D1``;
@@ -70,15 +70,24 @@ class SynthSummary:
 
 
 def generate(
-    rows: int, seed: int, out_dir: Path, progress: Callable[[int], None] | None = None
+    rows: int,
+    seed: int,
+    out_dir: Path,
+    progress: Callable[[int], None] | None = None,
+    *,
+    steady: bool = False,
 ) -> SynthSummary:
-    """Write the two CSV files for ``rows`` transactions; ``progress(n)`` is told of each chunk."""
+    """Write the two CSV files for ``rows`` transactions; ``progress(n)`` is told of each chunk.
+
+    ``steady``: the same volume (and fraud rate) on every day of the six months, for a stream
+    that does not move (drift checks, the estimate before labels); by default the volume grows
+    over the months (clients start within the data set), which earlier seeds' files keep."""
     if not 1 <= rows <= MAX_ROWS:
         raise ValueError(f"rows={rows}: expected 1..{MAX_ROWS}")
     rng = np.random.default_rng([seed, 0])
     card_order = rng.permutation(CARD1_MAX - CARD1_MIN + 1)
     cards = CardTable.draw(rng)
-    behaviour = simulate_behaviour(rng, rows, card_order)
+    behaviour = simulate_behaviour(rng, rows, card_order, steady)
     world = World.build(behaviour, cards, Devices.draw(rng, behaviour.n_devices))
     out_dir.mkdir(parents=True, exist_ok=True)
     tx_path, id_path = out_dir / TRANSACTION_FILE, out_dir / IDENTITY_FILE

@@ -21,6 +21,8 @@ FRAUD_RATE = 0.035
 FRAUD_SHARES = {FRAUD_CLIENT: 0.40, VELOCITY_BURST: 0.20, CARD_TESTING: 0.18, ACCOUNT_TAKEOVER: 0.22}
 SECONDS = DAYS * 86_400
 MEAN_TX_PER_CLIENT = 14
+SPAN_DAYS = 70  # mean span of a legitimate client's activity
+LEAD_DAYS = 3 * SPAN_DAYS  # steady volume: clients arrive from this long before the data set
 
 
 @dataclass(frozen=True)
@@ -76,14 +78,39 @@ def _r_email(rng: np.random.Generator, email: np.ndarray, product: np.ndarray) -
     return np.where((product != 0) & (rng.random(len(email)) < 0.8), email, -1)
 
 
-def _legit(rng: np.random.Generator, n: int, n_devices: int, order: np.ndarray) -> tuple[Clients, Events]:
-    counts = _sizes(rng, n, 1, 2 * MEAN_TX_PER_CLIENT)
-    k = len(counts)
-    first_day = rng.uniform(0, DAYS, k)
-    span_days = np.minimum(rng.exponential(70, k), DAYS - first_day)
-    clients = draw_clients(rng, k, np.floor(first_day), n_devices, order)
-    client = np.repeat(np.arange(k), counts)
-    seconds = ((first_day[client] + rng.random(n) * span_days[client]) * 86_400).astype(np.int64)
+def _steady(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(first day per client, client per row, seconds per row) at a constant volume: clients
+    arrive at a steady rate from ``LEAD_DAYS`` before the data set starts and keep their whole
+    activity span, so as many are active on every day. Their rows outside the six months are not
+    written; the first ``n`` rows inside are kept (clients are independent draws, so that is a
+    random set of clients)."""
+    total = int(n * (DAYS + LEAD_DAYS + 3 * SPAN_DAYS) / DAYS) + 100  # well over n rows inside
+    counts = _sizes(rng, total, 1, 2 * MEAN_TX_PER_CLIENT)
+    first_day = rng.uniform(-LEAD_DAYS, DAYS, len(counts))
+    span_days = rng.exponential(SPAN_DAYS, len(counts))
+    client = np.repeat(np.arange(len(counts)), counts)
+    days = first_day[client] + rng.random(total) * span_days[client]
+    inside = np.flatnonzero((days >= 0) & (days < DAYS))[:n]
+    if len(inside) < n:  # not met in practice: the margin is about 3x
+        raise ValueError(f"steady volume: {len(inside)} rows inside the data set, {n} wanted")
+    k = int(client[inside[-1]]) + 1
+    return first_day[:k], client[inside], (days[inside] * 86_400).astype(np.int64)
+
+
+def _legit(
+    rng: np.random.Generator, n: int, n_devices: int, order: np.ndarray, steady: bool
+) -> tuple[Clients, Events]:
+    if steady:
+        first_day, client, seconds = _steady(rng, n)
+        clients = draw_clients(rng, len(first_day), np.floor(first_day), n_devices, order)
+    else:  # clients start within the data set and stop at its end: more are active later on
+        counts = _sizes(rng, n, 1, 2 * MEAN_TX_PER_CLIENT)
+        k = len(counts)
+        first_day = rng.uniform(0, DAYS, k)
+        span_days = np.minimum(rng.exponential(SPAN_DAYS, k), DAYS - first_day)
+        clients = draw_clients(rng, k, np.floor(first_day), n_devices, order)
+        client = np.repeat(np.arange(k), counts)
+        seconds = ((first_day[client] + rng.random(n) * span_days[client]) * 86_400).astype(np.int64)
     product = np.where(
         rng.random(n) < 0.9, clients.product[client], rng.choice(5, n, p=vocab.PRODUCT_WEIGHTS)
     )
@@ -210,12 +237,15 @@ def _takeovers(
     return events, len(sizes)
 
 
-def simulate_behaviour(rng: np.random.Generator, n_rows: int, order: np.ndarray) -> Behaviour:
-    """``n_rows`` transactions, about FRAUD_RATE of them fraudulent, sorted by time."""
+def simulate_behaviour(
+    rng: np.random.Generator, n_rows: int, order: np.ndarray, steady: bool = False
+) -> Behaviour:
+    """``n_rows`` transactions, about FRAUD_RATE of them fraudulent, sorted by time; ``steady``:
+    at a constant volume (and fraud rate) over the months, else growing (``_legit``)."""
     targets = {m: round(n_rows * FRAUD_RATE * share) for m, share in FRAUD_SHARES.items()}
     n_legit = n_rows - sum(targets.values())
     n_devices = max(int(n_legit / MEAN_TX_PER_CLIENT * 0.6), 1)
-    legit_clients, legit = _legit(rng, n_legit, n_devices, order)
+    legit_clients, legit = _legit(rng, n_legit, n_devices, order, steady)
     fc_clients, fc, n_rings = _fraud_clients(rng, targets[FRAUD_CLIENT], n_devices, order)
     fc = replace(fc, client=fc.client + len(legit_clients))
     clients = legit_clients + fc_clients

@@ -11,7 +11,7 @@ import msgspec
 
 from models.drift import Status
 from models.estimate import Performance
-from models.monitoring import Bucket
+from models.monitoring import Bucket, Recalibration
 
 
 class DriftSummary(msgspec.Struct, frozen=True, kw_only=True):
@@ -40,6 +40,8 @@ class PerformanceView(msgspec.Struct, frozen=True, kw_only=True):
     estimated: Performance
     realised: Performance | None
     buckets: list[Bucket]
+    pending: Performance | None = None  # the estimate over the rows whose label has not arrived
+    calibration: Recalibration | None = None  # what the estimate's fraud chances come from
 
 
 class RetrainRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

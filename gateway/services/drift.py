@@ -61,6 +61,8 @@ class DriftService:
             estimated=r.estimated,
             realised=r.realised,
             buckets=r.buckets,
+            pending=r.pending,
+            calibration=r.calibration,
         )
 
     def retrain(self, actor: str, reason: str) -> RetrainQueued:

@@ -6,8 +6,16 @@ On one synthetic draw (``--rows``, ``--seed``), replayed through the online feat
   real ``rq worker --burst`` on served feature vectors and arrived labels, as in production;
 - for each scenario over the latest ``--window`` rows (none, a pure covariate shift that thins
   product W, and amounts x1.5 with half of W relabelled C), a drift check job's time and its
-  performance estimate before labels beside the realised figures from the labels, at the
-  live thresholds. The champion is trained on the rows before the window (out of time).
+  performance estimate before labels beside the realised figures, at the live thresholds.
+  The champion is trained on the rows before the window (out of time).
+
+How the estimate is judged: when the drift job runs, the labels of the older ``--labelled``
+share of the window have arrived and the newer rows have none; the shift starts with the
+first unlabelled row (it has just happened: no label after it is known yet). The report's
+``pending`` estimate covers exactly the unlabelled rows; their labels are then counted
+(``models.estimate.realised``) over exactly those transactions. Beside it, ``as_trained`` is
+the estimate from the champion's own calibration on the same rows (what the drift job
+estimated before it re-calibrated on arrived labels).
 
 The estimate holds while calibration holds: a pure covariate shift keeps it; a shift that
 changes what the inputs say about fraud (the third scenario) breaks it, which the drift check
@@ -27,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import msgspec
 import redis
 
 from core.connect import redis_client
@@ -40,6 +49,7 @@ from functions.keys import ModelJobKeys, scratch_prefix
 from functions.replay import ReplayMeta, drop_state, replay_features
 from infra.bench import report
 from models.dataset import TrainingSet, read_transactions
+from models.estimate import estimate, realised
 from models.jobs.context import JobContext
 from models.jobs.drift import recent_reports
 from models.jobs.queue import JsonJob
@@ -62,7 +72,9 @@ class Replayed:
     meta: ReplayMeta
 
     def since(self, start_dt: int) -> Replayed:
-        rows = self.meta.transaction_dt >= start_dt
+        return self.where(self.meta.transaction_dt >= start_dt)
+
+    def where(self, rows: Any) -> Replayed:
         m = self.meta
         meta = ReplayMeta(m.transaction_id[rows], m.transaction_dt[rows], m.amount[rows], m.is_fraud[rows])
         return Replayed(self.matrix[rows], meta)
@@ -131,39 +143,66 @@ def _retrain(client: redis.Redis, settings: Settings, history: Replayed, registr
     return {"rows": rows, "job": result, **timing}
 
 
+METRICS = ("precision_at_decline", "recall_at_decline", "precision_at_review", "recall_at_review", "pr_auc")
+
+
 def _scenario(
-    client: redis.Redis, settings: Settings, window: Replayed, registry: Path, size: int
+    client: redis.Redis,
+    settings: Settings,
+    window: Replayed,
+    labelled_until_dt: int,
+    registry: Path,
+    size: int,
 ) -> dict[str, Any]:
+    """Stage ``window``, deliver the labels of its rows before ``labelled_until_dt``, run the drift
+    job; its estimate for the unlabelled rows beside what their labels then say."""
     job_settings = _job_settings(settings, registry, drift_window=size)
     reg = Registry(registry)
     champion = reg.load(reg.pointer()["champion"])
-    stage_scored(client, job_settings, window.matrix, window.meta, champion)
-    stage_labels(client, job_settings, window.meta)
+    probs = stage_scored(client, job_settings, window.matrix, window.meta, champion)
+    pending = window.meta.transaction_dt >= labelled_until_dt
+    stage_labels(client, job_settings, window.where(~pending).meta)
     run_now(job_settings, client, "drift")
     timing = _run_worker(job_settings)
     reports = recent_reports(client, ModelJobKeys(job_settings.redis.key_prefix).drift_reports, 1)
     if not reports:
         raise click.ClickException("the drift job stored no report")
     drift = reports[0]
+    if drift.pending is None or drift.pending.rows != int(pending.sum()):
+        raise click.ClickException(f"the report's unlabelled rows are not the {int(pending.sum())} staged")
+    review, decline = drift.review_threshold, drift.decline_threshold
+    amounts = window.meta.amount[pending]
+    truth = realised(window.meta.is_fraud[pending].astype(int), probs[pending], amounts, review, decline)
+    as_trained = estimate(probs[pending], amounts, review, decline)
 
-    def pair(metric: str) -> dict[str, float | None]:
-        est = getattr(drift.estimated, metric) if drift.estimated else None
-        real = getattr(drift.realised, metric) if drift.realised else None
-        gap = None if est is None or real is None else round(abs(est - real), 4)
-        return {"estimated": est, "realised": real, "abs_gap": gap}
+    def compared(metric: str) -> dict[str, float | None]:
+        values = {
+            "as_trained": getattr(as_trained, metric),
+            "estimated": getattr(drift.pending, metric),
+            "realised": getattr(truth, metric),
+        }
+        return {**values, **_gaps(values)}
 
     return {
         "rows": drift.rows,
+        "unlabelled_rows": drift.pending.rows,
+        "unlabelled_fraud": truth.fraud,
         "status": drift.status,
         "top": drift.top[:5],
+        "calibration": None if drift.calibration is None else msgspec.to_builtins(drift.calibration),
         "drift_job_seconds": drift.seconds,
         **timing,
-        "precision_at_decline": pair("precision_at_decline"),
-        "recall_at_decline": pair("recall_at_decline"),
-        "precision_at_review": pair("precision_at_review"),
-        "recall_at_review": pair("recall_at_review"),
-        "pr_auc": pair("pr_auc"),
+        **{metric: compared(metric) for metric in METRICS},
     }
+
+
+def _gaps(values: dict[str, float | None]) -> dict[str, float | None]:
+    real = values["realised"]
+
+    def gap(v: float | None) -> float | None:
+        return None if v is None or real is None else round(abs(v - real), 4)
+
+    return {"abs_gap": gap(values["estimated"]), "abs_gap_as_trained": gap(values["as_trained"])}
 
 
 @click.command()
@@ -171,14 +210,23 @@ def _scenario(
               help="Synthetic transactions drawn.")  # fmt: skip
 @click.option("--window", type=click.IntRange(min=5_000), default=50_000, show_default=True,
               help="Latest rows: the drift window and the scenarios; the rows before train the champion.")  # fmt: skip
+@click.option("--labelled", type=click.FloatRange(0, 1, max_open=True), default=0.5, show_default=True,
+              help="Older share of the window whose labels have arrived; the shifts start after it.")  # fmt: skip
+@click.option("--retrain/--no-retrain", default=True, show_default=True,
+              help="Time a retrain job at rows - window rows.")  # fmt: skip
+@click.option("--volume", type=click.Choice(["growing", "steady"]), default="growing", show_default=True,
+              help="The generator's volume over the months (steady: the stream does not move).")  # fmt: skip
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the results here.")  # fmt: skip
-def lifecycle(rows: int, window: int, seed: int, json_path: Path | None) -> None:
+def lifecycle(
+    rows: int, window: int, labelled: float, retrain: bool, volume: str, seed: int, json_path: Path | None
+) -> None:
     """Retrain time, drift check time, and the estimate before labels vs the realised figures.
 
-    The estimate and the realised figures are the drift job's own, at the champion's
-    thresholds (the live ones when no operator has set a strategy).
+    The estimate is the drift job's own, for the window's unlabelled rows, at the champion's
+    thresholds (the live ones when no operator has set a strategy); the realised figures are
+    counted from those rows' labels once they arrive.
     """
     if window >= rows:
         raise click.BadParameter("--window must be smaller than --rows")
@@ -186,13 +234,14 @@ def lifecycle(rows: int, window: int, seed: int, json_path: Path | None) -> None
     client = redis_client(str(settings.redis.url))
     history_rows = rows - window
     with tempfile.TemporaryDirectory(prefix="sentinel-bench-lifecycle-") as tmp:
-        _step(f"generating {rows:,} synthetic transactions (seed {seed})")
-        summary = generate(rows, seed=seed, out_dir=Path(tmp) / "data")
+        _step(f"generating {rows:,} synthetic transactions (seed {seed}, {volume} volume)")
+        summary = generate(rows, seed=seed, out_dir=Path(tmp) / "data", steady=volume == "steady")
         files = DataFiles(summary.transaction_file, summary.identity_file)
         transactions = list(read_transactions(files))
         _step(f"replaying {rows:,} rows through the online features")
         plain = _replay(client, transactions)
         start_dt = int(plain.meta.transaction_dt[history_rows])
+        shift_dt = int(plain.meta.transaction_dt[history_rows + round(window * labelled)])
         history = plain.first(history_rows)
 
         _step(f"training the champion on the first {history_rows:,} rows (out of time for the window)")
@@ -213,46 +262,58 @@ def lifecycle(rows: int, window: int, seed: int, json_path: Path | None) -> None
         registry.promote(version)
         thresholds = registry.read(version, "thresholds.json")  # live: the champion's own
 
-        retrain = _retrain(client, settings, history, registry_dir)
+        retrained = _retrain(client, settings, history, registry_dir) if retrain else None
         scenarios: dict[str, Any] = {}
         for name, change in SCENARIOS.items():
             _step(f"scenario {name!r}: replaying, staging the window, drift check")
             data = (
-                plain if not change else _replay(client, list(Shift(start_dt, **change).stream(transactions)))
+                plain if not change else _replay(client, list(Shift(shift_dt, **change).stream(transactions)))
             )
-            scenarios[name] = _scenario(client, settings, data.since(start_dt), registry_dir, window)
+            scenarios[name] = _scenario(
+                client, settings, data.since(start_dt), shift_dt, registry_dir, window
+            )
     rows_out = [
         {
             "scenario": name,
-            "rows": s["rows"],
+            "unlabelled": s["unlabelled_rows"],
             "status": s["status"],
             "drift s": s["drift_job_seconds"],
-            "prec@decline est/real": _pair_text(s["precision_at_decline"]),
-            "recall@decline est/real": _pair_text(s["recall_at_decline"]),
-            "PR-AUC est/real": _pair_text(s["pr_auc"]),
+            "prec@decline trained/recal/real": _text(s["precision_at_decline"]),
+            "recall@decline trained/recal/real": _text(s["recall_at_decline"]),
+            "PR-AUC trained/recal/real": _text(s["pr_auc"]),
         }
         for name, s in scenarios.items()
     ]
-    report.print_rows("Estimate before labels vs realised", list(rows_out[0]), rows_out)
+    report.print_rows("Estimate before labels vs the labels that arrive later", list(rows_out[0]), rows_out)
     click.echo(
-        f"champion training at {history_rows:,} rows: {train_timing['wall_s']} s wall, {train_timing['cpu_s']} s CPU; "
-        f"retrain job: {retrain['job'].get('seconds')} s inside the job, {retrain['wall_s']} s wall "
-        f"with the worker's start, {retrain['cpu_s']} s CPU (load {retrain['load_avg_1m']:.2f})"
+        f"champion training at {history_rows:,} rows: {train_timing['wall_s']} s wall, {train_timing['cpu_s']} s CPU "
+        f"(load {train_timing['load_avg_1m']:.2f})"
     )
+    if retrained is not None:
+        click.echo(
+            f"retrain job: {retrained['job'].get('seconds')} s inside the job, {retrained['wall_s']} s wall "
+            f"with the worker's start, {retrained['cpu_s']} s CPU (load {retrained['load_avg_1m']:.2f})"
+        )
     report.write(
         json_path,
         "lifecycle",
         {
-            "parameters": {"rows": rows, "window": window, "seed": seed, "thresholds": thresholds},
+            "parameters": {
+                "rows": rows,
+                "window": window,
+                "labelled": labelled,
+                "volume": volume,
+                "seed": seed,
+                "thresholds": thresholds,
+            },
             "champion_training": train_timing,
-            "retrain_job": retrain,
+            "retrain_job": retrained,
             "scenarios": scenarios,
         },
     )
 
 
-def _pair_text(pair: dict[str, float | None]) -> str:
-    est, real = pair["estimated"], pair["realised"]
-    if est is None or real is None:
-        return "-"
-    return f"{est:.3f} / {real:.3f}"
+def _text(values: dict[str, float | None]) -> str:
+    return " / ".join(
+        "-" if values[k] is None else f"{values[k]:.3f}" for k in ("as_trained", "estimated", "realised")
+    )

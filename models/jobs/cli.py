@@ -130,7 +130,7 @@ def show(as_json: bool, top: int) -> None:
                  "PR-AUC est / real")  # fmt: skip
 
     def pair(est: float | None, real: float | None) -> str:
-        return f"{'-' if est is None else f'{est:.3f}'} / {'-' if real is None else f'{real:.3f}'}"
+        return f"{_num(est)} / {_num(real)}"
 
     for b in report.buckets:
         r = b.realised
@@ -143,3 +143,21 @@ def show(as_json: bool, top: int) -> None:
             pair(b.estimated.pr_auc, r.pr_auc if r else None),
         )
     console.print(perf)
+    cal = report.calibration
+    if cal is not None:
+        source = (
+            "the champion's own calibration (too few arrived labels to re-fit)"
+            if cal.labels == 0
+            else f"scores re-calibrated ({cal.method}) on {cal.labels:,} arrived labels, {cal.fraud:,} fraud"
+        )
+        console.print(f"estimate from {source}")
+    if report.pending is not None:
+        p = report.pending
+        console.print(
+            f"not yet labelled: {p.rows:,} transactions, estimated precision@decline "
+            f"{_num(p.precision_at_decline)}, recall@decline {_num(p.recall_at_decline)}"
+        )
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"

@@ -59,6 +59,7 @@ def drift_check() -> dict[str, Any]:
         score_reference,
         ctx.thresholds(champion),
         cfg.performance_bucket_s,
+        (cfg.recalibration_min_labels, cfg.recalibration_min_fraud),
         now_iso(),
     )
     report = msgspec.structs.replace(report, seconds=round(time.perf_counter() - started, 3))

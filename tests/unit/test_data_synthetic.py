@@ -113,3 +113,20 @@ def test_tiny_and_invalid_sizes(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="rows=0"):
         generate(0, 0, tmp_path / "none")
     assert np.isfinite(tiny.fraud_rate)
+
+
+def test_steady_volume_keeps_rows_and_fraud_rate_level_over_the_months(tmp_path: Path) -> None:
+    def by_period(steady: bool) -> pd.DataFrame:
+        summary = generate(90_000, 3, tmp_path / str(steady), steady=steady)
+        raw = pd.read_csv(summary.transaction_file, usecols=["TransactionDT", "isFraud"])
+        period = (raw["TransactionDT"] - 86_400) // (60 * 86_400)  # three 60-day periods (and 2 days)
+        return raw[period < 3].groupby(period[period < 3])["isFraud"].agg(["count", "mean"])
+
+    growing, steady = by_period(False), by_period(True)
+    # the default: the volume more than doubles, and fraud (rings, card testing) is diluted
+    assert growing["count"].iloc[2] > 2 * growing["count"].iloc[0], growing
+    assert growing["mean"].iloc[2] < growing["mean"].iloc[0] - 0.01, growing
+    assert steady["count"].max() < 1.1 * steady["count"].min(), steady
+    assert steady["mean"].max() - steady["mean"].min() < 0.01, steady  # frauds come in campaigns: noisy
+    twice = [generate(3_000, 3, tmp_path / name, steady=True).transaction_file for name in ("a", "b")]
+    assert _digest(twice[0]) == _digest(twice[1])

@@ -1,17 +1,22 @@
 """Drift check job on real Redis, run by real `rq worker --burst` processes, JSON-serialized.
 
 A stationary window raises no alarm; an injected covariate shift (amounts x1.5, half of
-product W sold as C) is significant and names the shifted inputs; the stored job holds no pickle.
+product W sold as C) is significant and names the shifted inputs; the estimate before labels
+is re-calibrated on the arrived labels and given for exactly the unlabelled rows; the stored
+job holds no pickle.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import shutil
 import zlib
+from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy as np
 import pytest
 import redis
 from rq.job import Job
@@ -19,11 +24,13 @@ from rq.job import Job
 from core.settings import Settings
 from data.shift import Shift
 from functions.keys import ModelJobKeys
+from models.calibration import fit_platt
+from models.estimate import estimate
 from models.jobs.drift import recent_reports
 from models.jobs.schedule import run_now
-from models.monitoring import DriftReport
+from models.monitoring import DriftReport, Recalibration
 from models.registry import Registry
-from tests.integration.jobs.conftest import WINDOW, Traffic, run_worker, serve
+from tests.integration.jobs.conftest import WINDOW, Traffic, deliver_labels, run_worker, serve
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -68,6 +75,45 @@ def test_covariate_shift_is_significant_and_named(
     assert named["ProductCD"].status == "significant", named["ProductCD"]
     assert "ProductCD" in report.top, report.top
     assert any(name.startswith("email_mean") for name in report.top), report.top
+
+
+def test_estimate_before_labels_is_recalibrated_on_the_arrived_labels_for_the_unlabelled_rows(
+    traffic: Traffic,
+    early_champion_dir: Path,
+    tmp_path: Path,
+    job_settings: Settings,
+    redis_client: redis.Redis,
+) -> None:
+    """The champion knows only the rows before the window; the labels of the window's older half
+    have arrived. The job re-fits the scores' calibration on exactly those labels and reports its
+    estimate for exactly the newer, unlabelled half: the transactions the later labels will judge."""
+    registry = Registry(Path(shutil.copytree(early_champion_dir, tmp_path / "early")))
+    settings = job_settings.replace(models={"registry_dir": registry.root})
+    champion = registry.load(registry.pointer()["champion"])
+    window, arrived = traffic.window, WINDOW // 2
+    probs = serve(redis_client, settings, window, champion)
+    deliver_labels(redis_client, settings, window.rows(0, arrived))
+    _, report = _drift_report(redis_client, settings)
+    labels = window.meta.is_fraud.astype(np.int_)
+    assert report.calibration == Recalibration(
+        method="platt", labels=arrived, fraud=int(labels[:arrived].sum())
+    ), report.calibration
+    assert report.pending is not None and report.pending.rows == WINDOW - arrived
+    review, decline = report.review_threshold, report.decline_threshold
+    chances = fit_platt(probs[:arrived], labels[:arrived]).apply(probs[arrived:])
+    expected = estimate(probs[arrived:], window.meta.amount[arrived:], review, decline, chances)
+    as_trained = estimate(probs[arrived:], window.meta.amount[arrived:], review, decline)
+    for name in (
+        "fraud",
+        "precision_at_review",
+        "recall_at_review",
+        "precision_at_decline",
+        "recall_at_decline",
+    ):
+        assert getattr(report.pending, name) == pytest.approx(getattr(expected, name), rel=1e-6), name
+    assert report.pending.fraud != pytest.approx(as_trained.fraud, rel=0.01)  # not the champion's own
+    assert report.estimated.rows == WINDOW and report.realised is not None
+    assert report.realised.rows == arrived  # counted from the arrived labels only
 
 
 def test_stored_jobs_hold_no_pickle(

@@ -9,8 +9,10 @@ from data.schema import decode_row
 from data.shift import Shift
 from models.drift import feature_drift, overall, psi, status_of
 from models.estimate import estimate, expected_average_precision, realised
+from models.monitoring import performance
 from models.promotion import Comparison, compare
 from models.reference import reference_histograms
+from models.window import UNKNOWN, Window
 
 
 def test_psi_statuses_follow_the_conventional_cut_offs() -> None:
@@ -63,6 +65,46 @@ def test_the_estimate_matches_labels_drawn_from_calibrated_probabilities() -> No
         assert abs(getattr(est, name) - getattr(real, name)) < 0.02, name
     assert abs(est.fraud_amount_caught - real.fraud_amount_caught) < 0.03 * real.fraud_amount_caught
     assert expected_average_precision(np.zeros(3)) is None
+
+
+def test_the_estimate_recalibrates_on_arrived_labels_when_the_fraud_rate_has_moved() -> None:
+    # The champion was calibrated where fraud was twice as common (odds x2): every probability is
+    # too high on today's traffic. Labels have arrived for the older half of the window only.
+    rng = np.random.default_rng(5)
+    n = 40_000
+    chance = rng.beta(0.4, 10, size=n)
+    odds = 2 * chance / (1 - chance)
+    probs = odds / (1 + odds)
+    truth = (rng.random(n) < chance).astype(np.int8)
+    window = Window(
+        ids=np.arange(n, dtype=np.int64),
+        times=np.arange(n, dtype=np.int64),
+        amounts=rng.lognormal(4, 1, size=n),
+        probs=probs,
+        versions=["v"] * n,
+        challenger_probs=np.full(n, np.nan),
+        challenger_versions=[None] * n,
+        matrix=np.zeros((n, 1), dtype=np.float32),
+    )
+    arrived = np.where(np.arange(n) < n // 2, truth, UNKNOWN).astype(np.int8)
+    later = realised(truth[n // 2 :].astype(np.int_), probs[n // 2 :], window.amounts[n // 2 :], 0.3, 0.6)
+
+    def gaps(min_labels: tuple[int, int]) -> tuple[str, dict[str, float]]:
+        perf = performance(window, arrived, (0.3, 0.6), 86_400, min_labels)
+        assert perf.pending is not None and perf.pending.rows == n - n // 2
+        names = (
+            "precision_at_review",
+            "recall_at_review",
+            "precision_at_decline",
+            "recall_at_decline",
+            "pr_auc",
+        )
+        return perf.calibration.method, {k: abs(getattr(perf.pending, k) - getattr(later, k)) for k in names}
+
+    method, recalibrated = gaps((1_000, 30))
+    assert method == "platt" and max(recalibrated.values()) < 0.03, recalibrated
+    method, as_trained = gaps((n, 30))  # too few labels to re-fit: the champion's calibration
+    assert method == "champion" and max(as_trained.values()) > 0.1, as_trained
 
 
 def test_a_better_candidate_is_accepted_and_a_shuffled_one_rejected_with_the_reason() -> None:

@@ -6,7 +6,7 @@ import pytest
 from redis.crc import key_slot
 
 from core.settings import Settings
-from streams.keys import Keys, Shards
+from streams.keys import Keys, Shards, shard_tag
 
 
 def test_one_shard_on_one_redis_keeps_the_plain_names() -> None:
@@ -35,9 +35,15 @@ def test_a_shard_s_runtime_keys_and_records_share_one_slot() -> None:
         keys.mirror_stats,
         keys.key("result", "42"),  # a function's record under ctx.keys
     ]
-    assert names[0] == "sentinel:{s2}:stream:tx.raw"
+    assert names[0] == "sentinel:{s2-4}:stream:tx.raw"
     assert len({key_slot(name.encode()) for name in names}) == 1
     assert len({key_slot(k.stream("tx.raw").encode()) for k in shards}) == 3
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4, 6, 12])
+def test_shard_k_of_n_hashes_into_the_k_th_nth_of_the_slots(count: int) -> None:
+    slots = [key_slot(shard_tag(k, count).encode()) for k in range(count)]
+    assert [slot * count // 16384 for slot in slots] == list(range(count))  # even spread over masters
 
 
 def test_partitions_go_to_shards_round_robin() -> None:
