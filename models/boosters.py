@@ -5,13 +5,17 @@ library's native format (LightGBM text, XGBoost UBJSON, CatBoost .cbm: invariant
 pickle), predicts raw probabilities, and explains rows in log-odds two ways:
 ``path_contributions`` (path attribution, see ``models.attribution``: the online reasons) and
 ``contributions`` (exact TreeSHAP: offline only, it costs ~1.3 ms a row on an 89-tree model).
-Inference runs on one thread per model (serving scales out by processes, not threads).
+Inference runs on one thread per model (serving scales out by processes, not threads); a single
+row (the synchronous endpoint) goes through LightGBM's own single-row C API, set up once per
+model: the same probabilities as ``Booster.predict`` at a fifth of its per-call cost.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import tempfile
+import threading
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -62,6 +66,51 @@ def positive_weight(labels: Labels) -> float:
     """Up-weight fraud by sqrt(negatives/positives): helps the trees; calibration undoes the bias."""
     positives = max(int(labels.sum()), 1)
     return float(np.sqrt((len(labels) - positives) / positives))
+
+
+class _RowPredictor:
+    """LightGBM's own predictor for one row at a time, through the library's C API
+    (``LGBM_BoosterPredictForMatSingleRowFast``, set up once per model): the same tree code as
+    ``Booster.predict``, without its per-call Python work (parameter string, input checks, a new
+    predictor each call), which costs far more than the trees for the synchronous endpoint's row."""
+
+    _PREDICT_NORMAL, _FLOAT32 = 0, 0  # C_API_PREDICT_NORMAL, C_API_DTYPE_FLOAT32 (c_api.h)
+
+    def __init__(self, model: Any, iterations: int) -> None:
+        from lightgbm.basic import _LIB, _c_str, _safe_call  # type: ignore[attr-defined]
+
+        self._lib, self._check = _LIB, _safe_call
+        self._config = ctypes.c_void_p()
+        _safe_call(
+            _LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
+                model._handle,
+                ctypes.c_int(self._PREDICT_NORMAL),
+                ctypes.c_int(0),
+                ctypes.c_int(iterations),
+                ctypes.c_int(self._FLOAT32),
+                ctypes.c_int32(model.num_feature()),
+                _c_str("num_threads=1"),
+                ctypes.byref(self._config),
+            )
+        )
+        self._out = np.zeros(1, dtype=np.float64)
+        self._out_ptr = self._out.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
+        self._out_len = ctypes.c_int64(0)
+        self._lock = threading.Lock()  # one output buffer; the gateway may call from several threads
+
+    def __call__(self, row: Matrix) -> float:
+        """The probability of one C-contiguous float32 row."""
+        with self._lock:
+            self._check(
+                self._lib.LGBM_BoosterPredictForMatSingleRowFast(
+                    self._config, ctypes.c_void_p(row.ctypes.data), ctypes.byref(self._out_len), self._out_ptr
+                )
+            )
+            return float(self._out[0])
+
+    def __del__(self) -> None:
+        if self._config:
+            self._lib.LGBM_FastConfigFree(self._config)
 
 
 class LightGBMBooster:
@@ -115,7 +164,14 @@ class LightGBMBooster:
     def paths(self) -> PathMatrix:
         return from_lightgbm(self.model.dump_model(num_iteration=self.iterations))
 
+    @cached_property
+    def _row(self) -> _RowPredictor:
+        # the iterations Booster.predict resolves for num_iteration=self.iterations (<= 0: all)
+        return _RowPredictor(self.model, self.iterations or self.model.best_iteration)
+
     def raw_proba(self, matrix: Matrix) -> Floats:
+        if len(matrix) == 1 and matrix.flags.c_contiguous and matrix.dtype == np.float32:
+            return np.array([self._row(matrix[0])])
         out = self.model.predict(matrix, num_iteration=self.iterations, num_threads=1)
         return np.asarray(out, dtype=np.float64)
 
@@ -139,7 +195,7 @@ class LightGBMBooster:
         import lightgbm as lgb
 
         booster = cls(lgb.Booster(model_file=str(path)))
-        _ = booster.paths  # built at load, not on the first flagged transaction
+        _ = booster.paths, booster._row  # built at load, not on the first flagged (or single) row
         return booster
 
 

@@ -13,6 +13,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 import redis
 
@@ -20,9 +21,11 @@ from core.settings import ModelSettings
 from data.loader import DataFiles
 from data.synthetic import generate
 from functions.features import RAW_FEATURES
+from models.boosters import LightGBMBooster
 from models.dataset import TrainingSet, read_transactions, replay_training_set
 from models.registry import Registry
 from models.training import TrainingResult, train
+from tests.unit.models.test_row_predictor import assert_single_rows_match_the_library
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROWS, SEED = 30_000, 7
@@ -60,6 +63,18 @@ def test_calibrated_on_the_test_slice(full_model: TrainingResult) -> None:
     assert full_model.metrics["ece"] < 0.02
     assert full_model.members[0].calibrator.method in ("isotonic", "platt")
     assert 0 < full_model.metrics["review_threshold"] <= full_model.metrics["decline_threshold"] <= 1
+
+
+def test_single_row_scoring_is_lightgbms_own_predict_on_the_trained_model(
+    training_set: TrainingSet, full_model: TrainingResult
+) -> None:
+    """The evaluator the synchronous endpoint uses, to 1e-6 of the library's predict, on every
+    test-slice row of a model trained on the online features."""
+    booster = full_model.members[0].booster
+    assert isinstance(booster, LightGBMBooster)
+    columns = [training_set.names.index(n) for n in full_model.selection.kept]
+    rows = np.ascontiguousarray(training_set.matrix[full_model.split.test][:, columns])
+    assert_single_rows_match_the_library(booster, rows)
 
 
 def test_beats_a_raw_columns_only_lightgbm(training_set: TrainingSet, full_model: TrainingResult) -> None:

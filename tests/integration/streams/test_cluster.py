@@ -6,14 +6,12 @@ tag, so a commit (one script) never spans slots; the mirror sends partition p to
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import msgspec
 import pytest
 import redis
 
-from core.connect import redis_client
 from core.settings import Settings
 from infra.pipeline.streams import RAW
 from streams import dlq
@@ -23,25 +21,20 @@ from streams.mirror import run_mirror
 from tests.integration.streams.conftest import make_worker, pending_count, read, sentinel_env
 from tests.integration.streams.fns import item
 from tests.integration.streams.test_mirror import _by_partition, _produce
-from tests.keyspace import delete_prefix
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.parametrize("backend", ["cluster"])]
 
 SHARDS = 3
 
 
 @pytest.fixture
-def sharded(rt_settings: Settings, redis_cluster_url: str) -> Iterator[Settings]:
-    live = rt_settings.replace(redis={"url": redis_cluster_url}, streams={"shards": SHARDS})
-    yield live
-    delete_prefix(redis_cluster_url, live.redis.key_prefix)
+def sharded(rt_settings: Settings) -> Settings:
+    return rt_settings.replace(streams={"shards": SHARDS})
 
 
 @pytest.fixture
-def cluster(sharded: Settings) -> Iterator[redis.Redis]:
-    client = redis_client(sharded.redis.url or "")
-    yield client
-    client.close()
+def cluster(redis_client: redis.Redis) -> redis.Redis:
+    return redis_client
 
 
 def _fill(client: redis.Redis, shards: Shards) -> dict[int, list[int]]:
