@@ -5,6 +5,7 @@
     api         api.py              POST /v1/score on a real gateway (loadgen.py, payloads.py, gateway_process.py)
     e2e         e2e.py              broker -> mirror -> enrich -> score
     stage       stage_cost.py       enrich alone: worker CPU, Redis calls and instructions per event
+    ablation    ablation.py         model quality without sets of features, per seed
     inference   inference.py        µs per transaction per algorithm
     lifecycle   lifecycle.py        retrain / drift-check time, estimate before labels vs realised
 

@@ -31,6 +31,10 @@ BENCHES: dict[str, tuple[str, str]] = {
         "infra.bench.stage_cost:stage",
         "Enrich alone in-process: worker CPU, Redis calls and CPU (or --callgrind instructions) per event.",
     ),
+    "ablation": (
+        "infra.bench.ablation:ablation",
+        "PR-AUC and recall at 1% FPR without sets of features (--drop 'freq_*'), per seed.",
+    ),
     "summary": ("infra.bench.summary:summary", "The performance goals against the e2e and api results."),
 }
 
