@@ -88,7 +88,13 @@ class _Run:
         self.settings = base.replace(
             redis={"key_prefix": f"bench:{run_id}:"},
             kafka={"topic_transactions": f"bench-e2e-tx-{run_id}", "topic_labels": f"bench-e2e-lb-{run_id}"},
-            streams={"session_timeout_ms": 2000, "backlog_limit": 10_000_000},
+            # a consumer group of its own: the previous run's mirror, stopped, may still be a member
+            # of a shared one, and the broker holds the new member's join until it is evicted
+            streams={
+                "session_timeout_ms": 2000,
+                "backlog_limit": 10_000_000,
+                "mirror_group": f"bench-{run_id}",
+            },
         )
         self.names = names
         self.workers = workers
