@@ -20,6 +20,7 @@ from typing import Any
 import click
 import redis
 
+from core.connect import redis_client
 from core.settings import get_settings
 from data.loader import DataFiles
 from data.synthetic import generate
@@ -65,16 +66,35 @@ def _seed_rows(
     return out
 
 
+def _seed_list(_ctx: click.Context, _param: click.Parameter, value: str) -> list[int]:
+    seeds = [part.strip() for part in value.split(",") if part.strip()]
+    if not seeds or not all(part.isdigit() and int(part) < 2**32 for part in seeds):
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of seeds (0 to 2^32-1)")
+    return [int(part) for part in seeds]
+
+
 @click.command()
 @click.option(
     "--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write results here."
 )
-@click.option("--rows", default=200_000, show_default=True, help="Synthetic transactions per seed.")
-@click.option("--seeds", default="1,2", show_default=True, help="Generator seeds (comma-separated).")
+@click.option(
+    "--rows",
+    type=click.IntRange(1_000),
+    default=200_000,
+    show_default=True,
+    help="Synthetic transactions per seed.",
+)
+@click.option(
+    "--seeds",
+    default="1,2",
+    show_default=True,
+    callback=_seed_list,
+    help="Generator seeds (comma-separated).",
+)
 @click.option(
     "--drop", "drops", multiple=True, required=True, help="Feature name patterns of one set (repeat)."
 )
-def ablation(json_path: Path | None, rows: int, seeds: str, drops: tuple[str, ...]) -> None:
+def ablation(json_path: Path | None, rows: int, seeds: list[int], drops: tuple[str, ...]) -> None:
     """Model quality (PR-AUC, recall at 1% FPR) without sets of features, against all of them."""
     settings = get_settings()
     results: list[dict[str, Any]] = []
@@ -82,8 +102,8 @@ def ablation(json_path: Path | None, rows: int, seeds: str, drops: tuple[str, ..
         url = settings.redis.url or stack.enter_context(
             local_redis(settings.redis, settings.local.state_dir / "redis")
         )
-        client = redis.Redis.from_url(url)
-        for seed in (int(s) for s in seeds.split(",") if s.strip()):
+        client = redis_client(url)
+        for seed in seeds:
             results += _seed_rows(seed, rows, list(drops), client, settings.redis.key_prefix)
         client.close()
     columns = [

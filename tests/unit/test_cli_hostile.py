@@ -145,3 +145,19 @@ def test_a_stack_file_of_an_ended_process_means_no_stack(tmp_path: Path) -> None
 def test_a_bad_setting_is_one_line_naming_the_variable(tmp_path: Path, variable: str, value: str) -> None:
     line = _error(_invoke(tmp_path, "config", **{variable: value}))
     assert line.startswith(f"Error: invalid setting {variable}:")
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--seeds", "1,abc"), "--seeds"),
+        (("--seeds", ""), "--seeds"),
+        (("--seeds", "99999999999999999999"), "--seeds"),
+        (("--rows", "-5"), "--rows"),
+        (("--rows", "many"), "--rows"),
+    ],
+)
+def test_bench_ablation_refuses_bad_seeds_and_rows(
+    tmp_path: Path, args: tuple[str, ...], expected: str
+) -> None:
+    assert expected in _error(_invoke(tmp_path, "bench", "ablation", "--drop", "freq_*", *args))
