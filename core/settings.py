@@ -74,6 +74,13 @@ class KafkaSettings(Section):
     retention_bytes: int = Field(
         1 << 30, ge=1 << 20, description="retention.bytes per partition of the topics Sentinel creates."
     )
+    linger_ms: int = Field(
+        20,
+        ge=0,
+        le=1_000,
+        description="linger.ms of the simulator's producer: up to this much publish latency buys fewer, "
+        "larger record batches (the embedded broker's fetch cost grows with their number).",
+    )
     recycle_messages: int = Field(
         0,
         ge=0,
