@@ -13,14 +13,17 @@ import redis
 from core.settings import Settings
 from data.schema import Label, Transaction, encode_label, encode_transaction
 from functions.events import LabelStored, decode_enriched, feature_matrix
-from functions.keys import LabelKeys, ScoreKeys
+from functions.keys import LabelKeys, OperatorKeys, ScoreKeys
 from functions.label import live_quality
 from functions.label_store import RedisLabelStore
 from functions.replay import replay_features
+from functions.strategy import RedisThresholds, Thresholds
+from infra.pipeline.score import threshold_store
 from infra.pipeline.streams import LABELS, RAW
 from infra.pipeline.table import PIPELINE
 from streams.events import PUBLISHED_NS, entry_fields, split_fields
-from streams.keys import Keys
+from streams.function import Context
+from streams.keys import Keys, Shards
 from streams.worker import Worker
 
 pytestmark = pytest.mark.integration
@@ -141,3 +144,18 @@ def test_a_label_waits_for_its_score_within_the_bound(redis_client: redis.Redis,
     assert int(stats[b"labels"]) == 2 and int(stats[b"unscored"]) == 2 and int(stats[b"fraud"]) == 2
     assert [s.duplicate for s in store.store(batch)] == [True] * 3  # stored or waiting: nothing counted
     assert store.join_waiting() == (0, 0) and int(redis_client.hget(labels.stats, "labels") or 0) == 2  # type: ignore[arg-type]
+
+
+def test_the_score_stage_of_every_stream_shard_reads_the_strategy_operators_set(
+    settings: Settings, redis_client: redis.Redis
+) -> None:
+    """The gateway writes the strategy under the configured prefix; a score worker of any shard
+    (its keys hash-tagged) reads that one, not a per-shard copy that nobody writes."""
+    sharded = settings.replace(streams={"shards": 3})
+    operators = RedisThresholds(redis_client, OperatorKeys(settings.redis.key_prefix), (0.5, 0.9))
+    pipe = redis_client.pipeline()
+    operators.set(pipe, Thresholds(review=0.11, decline=0.77), "analyst", "2026-12-01T19:00:00Z")
+    pipe.execute()
+    for keys in Shards.of(sharded):
+        live = threshold_store(Context(redis_client, sharded, keys)).live(None)
+        assert (live.source, live.thresholds) == ("strategy", Thresholds(review=0.11, decline=0.77))
