@@ -12,12 +12,13 @@ import redis
 
 from core.settings import Settings
 from data.schema import Label, Transaction, encode_label, encode_transaction
+from functions.decision import Thresholds
 from functions.events import LabelStored, decode_enriched, feature_matrix
 from functions.keys import LabelKeys, OperatorKeys, ScoreKeys
 from functions.label import live_quality
 from functions.label_store import RedisLabelStore
 from functions.replay import replay_features
-from functions.strategy import RedisThresholds, Thresholds
+from functions.strategy import RedisThresholds
 from infra.pipeline.score import threshold_store
 from infra.pipeline.streams import LABELS, RAW
 from infra.pipeline.table import PIPELINE
