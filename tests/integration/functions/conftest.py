@@ -25,6 +25,7 @@ from streams.events import split_fields
 from streams.keys import Shards
 from streams.mirror import run_mirror
 from streams.worker import Worker
+from tests.integration.streams.conftest import spawn  # noqa: F401 - the subprocess fixture, here too
 from tests.keyspace import delete_prefix
 
 ROWS = 3_000
@@ -95,14 +96,22 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def on_backend(broker_settings: Settings, backend: str, request: pytest.FixtureRequest) -> Iterator[Settings]:
-    """``broker_settings`` on the test's backend: one Redis, or the cluster with 3 stream shards."""
+def on_backend(settings: Settings, backend: str, request: pytest.FixtureRequest) -> Iterator[Settings]:
+    """``settings`` on the test's backend: one Redis, or the cluster with 3 stream shards."""
     if backend == "redis":
-        yield broker_settings
+        yield settings
         return
     url = request.getfixturevalue("redis_cluster_url")
-    yield broker_settings.replace(redis={"url": url}, streams={"shards": 3})
-    delete_prefix(url, broker_settings.redis.key_prefix)
+    yield settings.replace(redis={"url": url}, streams={"shards": 3})
+    delete_prefix(url, settings.redis.key_prefix)
+
+
+@pytest.fixture
+def broker_on_backend(broker_settings: Settings, on_backend: Settings) -> Settings:
+    """``broker_settings`` on the test's backend."""
+    return broker_settings.replace(
+        redis={"url": on_backend.redis.url}, streams={"shards": on_backend.streams.shards}
+    )
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import signal
 from typing import Any
 
 import msgspec
@@ -22,10 +23,13 @@ from functions.strategy import RedisThresholds
 from infra.pipeline.score import threshold_store
 from infra.pipeline.streams import LABELS, RAW
 from infra.pipeline.table import PIPELINE
+from infra.services import wait_until
 from streams.events import PUBLISHED_NS, entry_fields, split_fields
 from streams.function import Context
 from streams.keys import Keys, Shards
 from streams.worker import Worker
+from tests.integration.functions.gated import gate_keys
+from tests.integration.streams.conftest import sentinel_env
 
 pytestmark = pytest.mark.integration
 
@@ -160,3 +164,42 @@ def test_the_score_stage_of_every_stream_shard_reads_the_strategy_operators_set(
     for keys in Shards.of(sharded):
         live = threshold_store(Context(redis_client, sharded, keys)).live(None)
         assert (live.source, live.thresholds) == ("strategy", Thresholds(review=0.11, decline=0.77))
+
+
+def test_enrich_killed_after_its_state_writes_and_before_its_commit_counts_nothing_twice(
+    on_backend: Settings, backend_client: redis.Redis, redis_client: redis.Redis, spawn: Any
+) -> None:
+    """SIGKILL with the first batch in the feature state and unacknowledged (on the cluster, in
+    the state of all three slots); a new worker takes the batch over: every transaction is
+    enriched once, with exactly the features of a replay that never crashed (so the killed batch
+    counted once in the state, and nothing of it was lost)."""
+    live = on_backend.replace(
+        streams={
+            "pipeline": "tests.integration.functions.gated:PIPELINE",
+            "batch_size": 10,
+            "claim_idle_ms": 200,
+        }
+    )
+    client, keys = backend_client, Shards.of(on_backend).home
+    txs = transactions(40, seed=8)
+    for tx in txs:
+        xadd(client, keys.stream(RAW), encode_transaction(tx), {})
+    reached, opened = gate_keys(keys)
+    env = sentinel_env(
+        live, SENTINEL_STREAMS_SHARDS=str(live.streams.shards), SENTINEL_STREAMS_BATCH_SIZE="10"
+    )
+
+    first = spawn(["fn", "run", "enrich", "--shard", "0"], env)
+    wait_until(lambda: client.exists(reached) == 1, 60, "the first worker at the gate")
+    first.send_signal(signal.SIGKILL)
+    assert first.wait(10) == -signal.SIGKILL
+    assert client.xlen(keys.stream("tx.enriched")) == 0
+    client.set(opened, 1)
+    assert spawn(["fn", "run", "enrich", "--shard", "0", "--burst"], env).wait(120) == 0
+
+    events = [decode_enriched(p or b"") for p, _ in stream(client, keys.stream("tx.enriched"))]
+    assert sorted(e.TransactionID for e in events) == [tx.TransactionID for tx in txs]  # each once
+    by_id = {e.TransactionID: e for e in events}
+    offline, _ = replay_features(redis_client, f"{on_backend.redis.key_prefix}clean:", txs, 10)
+    live_rows = feature_matrix([by_id[tx.TransactionID] for tx in txs])
+    np.testing.assert_array_equal(live_rows, offline.astype(np.float32))
