@@ -55,15 +55,21 @@ DISTINCT_WINDOW_S = DAY
 
 @dataclass(frozen=True)
 class Entity:
-    """A key transactions are grouped by, and the companion counted distinct over 24h."""
+    """A key transactions are grouped by, and the companion counted distinct over 24h.
+
+    ``card_local``: every event of the entity carries one card1 (the card, the uid that contains
+    it), so its events travel in one broker partition and its state lives with the card's stream
+    shard; the others span cards and, on a Redis Cluster, live on slots of their own
+    (``functions.keys.FeatureKeys.shared``)."""
 
     name: str
     companion: str
+    card_local: bool = False
 
 
 ENTITIES: tuple[Entity, ...] = (
-    Entity("card", "addr"),
-    Entity("uid", "card_fingerprint"),
+    Entity("card", "addr", card_local=True),
+    Entity("uid", "card_fingerprint", card_local=True),
     Entity("email", "card"),
     Entity("device", "card"),
     Entity("addr", "card"),

@@ -33,6 +33,12 @@ All keys live under the runtime's prefix (``ctx.keys.prefix``; a scratch prefix 
     scratch_prefix: throwaway state
     <prefix>scratch:<purpose>:<id>:...  a training-set replay, a benchmark, the gateway's dry runs
 
+On a Redis Cluster ``FeatureKeys.spread``: the keys of ``feat:e``/``feat:c`` of e-mail, device and
+address, and the ``feat:freq`` hashes, are under the spread prefix their value hashes to (each a
+hash tag of its own slot; a frequency hash then holds the values that hash there); card and uid
+state, ``feat:seen`` and ``feat:vec`` are under the stream shard's prefix; and ``feat:vec:<id>`` is
+kept under every prefix the transaction's state touched, with the part of the vector computed there.
+
 State keys expire after a period without activity (``FeatureTtl``), so memory is bounded
 by the entities active in that period.
 """
@@ -40,6 +46,7 @@ by the entities active in that period.
 from __future__ import annotations
 
 import uuid
+import zlib
 from dataclasses import dataclass
 
 
@@ -50,9 +57,28 @@ def scratch_prefix(key_prefix: str, purpose: str) -> str:
 
 @dataclass(frozen=True)
 class FeatureKeys:
-    """The enrich stage's feature-state keys under one prefix."""
+    """The enrich stage's feature-state keys under one prefix.
+
+    ``spread``: on a Redis Cluster, the prefixes (one hash tag each) over which state that spans
+    cards (e-mail, device, address, frequency counts) is spread by a hash of its value
+    (:meth:`shared`); card-local state and the vectors stay under ``prefix`` (the stream shard's).
+    Empty (one Redis): everything under ``prefix``."""
 
     prefix: str
+    spread: tuple[str, ...] = ()
+
+    def shared(self, name: str, value: str) -> FeatureKeys:
+        """The keys of the state of ``name`` = ``value`` that spans cards: under the prefix of
+        ``spread`` its CRC32 picks (the same in every process), or these keys when not spread."""
+        if not self.spread:
+            return self
+        return FeatureKeys(self.spread[zlib.crc32(f"{name}:{value}".encode()) % len(self.spread)])
+
+    @property
+    def placeholder(self) -> str:
+        """Never written: stands for an absent entity in a feature script's KEYS, in this prefix's
+        slot (a cluster refuses a script whose keys span slots)."""
+        return f"{self.prefix}feat:none"
 
     @property
     def root(self) -> str:

@@ -1,4 +1,9 @@
-"""Investigation: recent scored transactions (the scored stream, newest first) and one transaction's record."""
+"""Investigation: recent scored transactions (the scored stream, newest first) and one transaction's record.
+
+With stream shards (a Redis Cluster) the scored streams of every shard are paged as one
+(``pages.page_back_merged``), and a transaction's record, the row as received and its label are
+read from the shard whose score stage wrote them; its state features are put together from the
+parts each slot computed (``functions.velocity.RedisFeatureState``)."""
 
 from __future__ import annotations
 
@@ -10,13 +15,14 @@ import redis
 
 from functions.events import decode_scored
 from functions.features import STATE_FEATURES
-from functions.keys import FeatureKeys, LabelKeys
+from functions.keys import FeatureKeys, LabelKeys, ScoreKeys
+from functions.result import ResultRecord, from_hash
 from gateway.problems import NotFound
 from gateway.schemas.investigation import Forensics, TransactionPage, TransactionSummary
-from gateway.services.pages import Entry, page_back
-from gateway.services.scoring import ScoreService, to_result
+from gateway.services.pages import Entry, page_back_merged
+from gateway.services.scoring import to_result
 from streams.events import PAYLOAD
-from streams.keys import Keys
+from streams.keys import KeySets, key_sets
 
 _PAYLOAD = PAYLOAD.encode()
 _decode_row = msgspec.json.Decoder(dict[str, Any]).decode
@@ -38,20 +44,12 @@ class TransactionFilter(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class TransactionService:
-    def __init__(
-        self,
-        client: redis.Redis,
-        keys: Keys,
-        features: FeatureKeys,
-        labels: LabelKeys,
-        scored_stream: str,
-        scoring: ScoreService,
-    ) -> None:
+    def __init__(self, client: redis.Redis, keys: KeySets, scored_stream: str) -> None:
         self._redis = client
-        self._features = features
-        self._labels = labels
-        self._stream = keys.stream(scored_stream)
-        self._scoring = scoring
+        self._shards = key_sets(keys)
+        self._streams = [shard.stream(scored_stream) for shard in self._shards]
+        # where the parts of a vector are kept: one prefix on one Redis, every shard's when spread
+        self._vector_parts = [FeatureKeys(shard.prefix) for shard in self._shards]
 
     def list(self, flt: TransactionFilter, limit: int, cursor: str | None) -> TransactionPage:
         def summary(entry_id: str, fields: dict[bytes, bytes]) -> TransactionSummary | None:
@@ -81,9 +79,9 @@ class TransactionService:
         def convert(entries: list[Entry]) -> list[TransactionSummary | None]:
             return [summary(entry_id, fields) for entry_id, fields in entries]
 
-        items, next_cursor = page_back(
+        items, next_cursor = page_back_merged(
             self._redis,
-            self._stream,
+            self._streams,
             convert,
             limit,
             cursor,
@@ -93,18 +91,29 @@ class TransactionService:
         )
         return TransactionPage(items=items, next_cursor=next_cursor)
 
+    def _record(self, tx_id: int) -> tuple[ResultRecord, str] | None:
+        """The result record of a transaction and the prefix of the shard that wrote it."""
+        pipe = self._redis.pipeline(transaction=False)
+        for shard in self._shards:
+            pipe.hgetall(ScoreKeys(shard.prefix).result(tx_id))
+        for shard, found in zip(self._shards, pipe.execute(), strict=True):
+            if found:
+                return from_hash(tx_id, found), shard.prefix
+        return None
+
     def forensics(self, tx_id: int) -> Forensics:
-        record = self._scoring.record(tx_id)
-        if record is None:
+        found = self._record(tx_id)
+        if found is None:
             raise NotFound(f"no scored transaction {tx_id} (never scored, or its record expired)")
+        record, prefix = found
         scored = record.scored
         result = to_result(scored, 0.0, dry_run=False, replayed=True)
-        label: Any = self._redis.hget(self._labels.label(tx_id), "isFraud")
+        label: Any = self._redis.hget(LabelKeys(prefix).label(tx_id), "isFraud")
         return Forensics(
             transaction_id=tx_id,
             scored_at=record.scored_ns / 1e9,
             published_at=record.published_ns / 1e9 if record.published_ns is not None else None,
-            raw=self._received(tx_id)
+            raw=self._received(FeatureKeys(prefix), tx_id)
             or {  # received before the record was kept (older versions): what the score recorded
                 "TransactionID": tx_id,
                 "TransactionDT": scored.TransactionDT,
@@ -124,16 +133,19 @@ class TransactionService:
             label=None if label is None else int(label),
         )
 
-    def _received(self, tx_id: int) -> dict[str, Any] | None:
+    def _received(self, keys: FeatureKeys, tx_id: int) -> dict[str, Any] | None:
         """The transaction as received by the enrich stage (every column present), if still kept."""
-        raw: Any = self._redis.hget(self._features.received(tx_id), "raw")
+        raw: Any = self._redis.hget(keys.received(tx_id), "raw")
         return None if raw is None else _decode_row(raw)
 
     def _state_features(self, tx_id: int) -> dict[str, float | None]:
-        blob: Any = self._redis.get(self._features.vector(tx_id))
-        if not blob:
+        pipe = self._redis.pipeline(transaction=False)
+        for keys in self._vector_parts:
+            pipe.get(keys.vector(tx_id))
+        parts = [np.frombuffer(blob, dtype="<f8") for blob in pipe.execute() if blob]
+        if not parts:
             return {}
-        values = np.frombuffer(blob, dtype="<f8")
+        values = np.fmax.reduce(parts) if len(parts) > 1 else parts[0]  # one number per cell
         return {
             name: None if np.isnan(v) else float(v) for name, v in zip(STATE_FEATURES, values, strict=False)
         }

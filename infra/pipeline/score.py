@@ -72,10 +72,16 @@ class EnrichedCodec:
 
 
 def threshold_store(ctx: Context) -> RedisThresholds:
-    """The live thresholds on the context's Redis, with the configured defaults."""
+    """The live thresholds on the context's Redis, with the configured defaults.
+
+    Read under the configured prefix, where the gateway writes them (``OperatorKeys``), not under
+    the worker's stream shard (``ctx.keys``, hash-tagged when streams are sharded): one strategy
+    for every shard."""
     defaults = ctx.settings.strategy
     return RedisThresholds(
-        ctx.redis, OperatorKeys(ctx.keys.prefix), (defaults.review_threshold, defaults.decline_threshold)
+        ctx.redis,
+        OperatorKeys(ctx.settings.redis.key_prefix),
+        (defaults.review_threshold, defaults.decline_threshold),
     )
 
 
