@@ -232,6 +232,13 @@ class StrategySettings(Section):
 
 class JobsSettings(Section):
     queue: str = Field("sentinel", description="RQ queue the model lifecycle jobs run on.")
+    redis_url: str | None = Field(
+        None,
+        description="One plain Redis for the RQ queues and rq-scheduler (RQ does not run on a Redis "
+        "Cluster); unset: SENTINEL_REDIS_URL. Set it when SENTINEL_REDIS_URL names a cluster: the jobs "
+        "then queue here and read the pipeline's data on the cluster.",
+        pattern=r"^(redis|rediss|unix)://",
+    )
     drift_interval_s: int = Field(300, ge=10, description="Seconds between scheduled drift checks.")
     drift_window: int = Field(
         10_000,
