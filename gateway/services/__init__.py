@@ -108,7 +108,7 @@ def build_services(
         ),
         scoring=scoring,
         transactions=TransactionService(
-            client, keys, FeatureKeys(prefix), labels, wiring.scored_stream, scoring
+            client, keys, FeatureKeys(prefix), labels, results, wiring.scored_stream, scoring
         ),
         publisher=Publisher(settings, client),
         metrics=MetricsService(
