@@ -11,16 +11,21 @@ from typing import Any
 import msgspec
 import pytest
 import redis
+from litestar.testing import TestClient
 
 from core.settings import Settings
 from data.schema import decode_transaction
 from functions.events import TxScored, encode_event
+from infra.gateway import gateway_app
 from infra.pipeline.streams import RAW, SCORED
 from infra.pipeline.table import PIPELINE
 from streams.events import PUBLISHED_NS, entry_fields
-from streams.keys import Keys
+from streams.keys import Keys, Shards
 from streams.worker import Worker
 from tests.integration.gateway.conftest import Client, Trained, auth
+from tests.integration.gateway.test_cluster_reads import SHARDS, cluster, on_cluster
+
+__all__ = ["cluster", "on_cluster"]  # the cluster fixtures, used below
 
 pytestmark = pytest.mark.integration
 
@@ -116,3 +121,25 @@ def test_an_entity_history_keeps_only_its_newest_transactions(
     page = scoring_client.get(f"/v1/transactions?card1={card}&limit=100", headers=auth("analyst")).json()
     assert [t["transaction_id"] for t in page["items"]] == mine[::-1][:2]
     assert page["next_cursor"] is None
+
+
+def test_a_card_history_spread_over_the_shards_of_a_cluster_is_read_from_every_shard(
+    on_cluster: Settings, cluster: redis.Redis, trained: Trained
+) -> None:
+    raw = trained.raw[2_000:2_300]
+    rows = [decode_transaction(p) for p in raw]
+    card = Counter(tx.card1 for tx in rows).most_common(1)[0][0]
+    shards = Shards.of(on_cluster)
+    placed: dict[int, int] = {}
+    for n, (payload, tx) in enumerate(zip(raw, rows, strict=True)):
+        placed[tx.TransactionID] = n % SHARDS  # the card's rows land on every shard
+        fields: Any = entry_fields(payload, {PUBLISHED_NS: "1"})
+        cluster.xadd(shards.keys(placed[tx.TransactionID]).stream(RAW), fields)
+    for shard in range(SHARDS):  # one shard after the other: the newest are the last shard's
+        Worker(PIPELINE.chain(["enrich", "score"]), cluster, on_cluster, shard=shard).run(burst=True)
+    mine = [tx.TransactionID for tx in rows if tx.card1 == card]
+    assert {placed[tx_id] for tx_id in mine} == set(range(SHARDS))
+    scored_order = sorted(mine, key=lambda tx_id: (placed[tx_id], mine.index(tx_id)), reverse=True)
+    with TestClient(app=gateway_app(on_cluster)) as client:
+        pages = _pages(client, f"card1={card}", limit=3)
+    assert [tx for page in pages for tx in page] == scored_order
