@@ -64,7 +64,11 @@ class Services:
 
 
 def build_services(
-    settings: Settings, wiring: Wiring, client: redis.Redis, aclient: aioredis.Redis
+    settings: Settings,
+    wiring: Wiring,
+    client: redis.Redis,
+    aclient: aioredis.Redis,
+    jobs_client: redis.Redis | None = None,
 ) -> Services:
     """Wire the services around open Redis clients."""
     prefix = settings.redis.key_prefix
@@ -133,7 +137,7 @@ def build_services(
         ),
         queue=queue,
         audit=audit,
-        drift=DriftService(settings, client, registry, audit),
+        drift=DriftService(settings, client, registry, audit, jobs_client),
     )
 
 
@@ -143,8 +147,10 @@ async def open_services(settings: Settings, wiring: Wiring) -> AsyncIterator[Ser
         raise ConfigError("the gateway needs SENTINEL_REDIS_URL (it keeps no state of its own)")
     client = redis_client(settings.redis.url, health_check_interval=30)
     aclient = async_redis_client(settings.redis.url, health_check_interval=30)
+    # RQ's own Redis when it is not the pipeline's (SENTINEL_JOBS_REDIS_URL: with a Redis Cluster)
+    jobs = redis_client(settings.jobs.redis_url) if settings.jobs.redis_url else None
     try:
-        services = build_services(settings, wiring, client, aclient)
+        services = build_services(settings, wiring, client, aclient, jobs)
         pipeline = PipelineCollector(
             client,
             Shards.of(settings),
@@ -160,6 +166,8 @@ async def open_services(settings: Settings, wiring: Wiring) -> AsyncIterator[Ser
             services.publisher.close()
     finally:
         client.close()
+        if jobs is not None:
+            jobs.close()
         await aclient.aclose()
 
 
