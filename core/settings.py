@@ -177,6 +177,13 @@ class FeatureSettings(Section):
     result_ttl_s: int = Field(
         7 * 86_400, ge=60, description="A transaction's score result record lives this long."
     )
+    history_per_entity: int = Field(
+        500,
+        ge=1,
+        le=100_000,
+        description="Newest scored transactions indexed per card and per client (their history in "
+        "the dashboard's case view and forensics); the index expires with the result records.",
+    )
     label_ttl_s: int = Field(
         90 * 86_400, ge=60, description="A stored label (for retraining) lives this long."
     )

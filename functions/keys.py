@@ -16,6 +16,8 @@ All keys live under the runtime's prefix (``ctx.keys.prefix``; a scratch prefix 
     ScoreKeys: the score stage's records
     <prefix>result:<TransactionID>      hash: the result record of one transaction (``functions.result``)
     <prefix>kpi:<minute>                hash: per-minute score counters (``functions.result``)
+    <prefix>hist:card:<card1>           zset: the card's newest scored TransactionIDs -> scored at (ms),
+    <prefix>hist:uid:<uid>              the client's: bounded per entity, expiring with the result records
     <prefix>alerts                      pub/sub channel of alerts
     LabelKeys: the label stage's store
     <prefix>feat:lbl:...                labels, their window, counters and live quality
@@ -117,6 +119,14 @@ class ScoreKeys:
     def segments(self, minute: int) -> str:
         """Hash: per-minute counters per segment and decision (``functions.result.segment_increments``)."""
         return f"{self.prefix}kpiseg:{minute}"
+
+    def card_history(self, card1: int) -> str:
+        """Zset: the card's newest scored TransactionIDs, scored by when (unix ms); bounded, expiring."""
+        return f"{self.prefix}hist:card:{card1}"
+
+    def client_history(self, uid: str) -> str:
+        """Zset: the client's (uid's) newest scored TransactionIDs, as ``card_history``."""
+        return f"{self.prefix}hist:uid:{uid}"
 
     @property
     def alerts_channel(self) -> str:
