@@ -28,7 +28,7 @@ its own bucket, however late it arrives, unless its slot already holds a newer b
 is more than a window late and stays out; a bucket holds what has arrived, so it may include a
 later transaction of the same bucket that arrived first), the distinct companions over 24 h
 (newest use per companion, later than dt - 24h). Arrival-order
-dependent: the all-history aggregates and frequency counts (running counters, as of arrival),
+dependent: the all-history aggregates (running counters, as of arrival),
 ``secs_since_prev`` (against the newest TransactionDT seen), ``uid_new_*`` and, as in any
 stream without a watermark, which events of OTHER partitions have arrived yet: the topic is
 keyed by card1, so card and uid state sees its own history in publish order, while e-mail,
@@ -37,10 +37,10 @@ device and address state mixes partitions in the order the mirror interleaves th
 Redis Cluster (``FeatureKeys.spread``, see ``RedisFeatureState``): card and uid state (and the
 first-seen hashes) live on the card's stream shard, read by that shard's one consumer in publish
 order, so ``card_*``, ``uid_*`` and ``uid_new_*`` are exactly what one Redis gives (and the
-training replay). E-mail, device, address state and the frequency counts are shared by every
+training replay). E-mail, device and address state are shared by every
 shard's consumers, on slots chosen by the value: like partitions on one Redis, they see the other
-shards' events in the order the consumers reach them (``email_*``, ``device_*``, ``addr_*``,
-``freq_*`` are order-dependent; their event-time window sums are not, once the window's events have
+shards' events in the order the consumers reach them (``email_*``, ``device_*`` and ``addr_*``
+are order-dependent; their event-time window sums are not, once the window's events have
 all arrived). A chunk's slot calls are separate scripts, each atomic: another consumer may update
 an e-mail's state between the home call and the e-mail slot's call, one more interleaving of the
 same kind.
@@ -59,28 +59,27 @@ from functions.features import (
     DAY,
     DISTINCT_WINDOW_S,
     ENTITIES,
-    FREQUENCY_COLUMNS,
     PER_ENTITY,
     STATE_FEATURES,
     WINDOWS,
 )
 from functions.keys import FeatureKeys
 
-# KEYS: the F frequency hashes, then per transaction: vector, (entity state, companions) x E, seen.
-# ARGV: n, E, F, vector ttl, state ttl, values per entity, distinct window, bucket seconds x 3,
-# slots x 3, the placeholder key, then per transaction: dt, amount, companion x E, device, email,
-# frequency value x F. An entity whose keys are the placeholder, an empty device / e-mail and an
-# empty frequency value are not computed here (NaN): absent, or computed by another slot's run.
+# KEYS: per transaction: vector, (entity state, companions) x E, seen.
+# ARGV: n, E, vector ttl, state ttl, values per entity, distinct window, bucket seconds x 3,
+# slots x 3, the placeholder key, then per transaction: dt, amount, companion x E, device, email.
+# An entity whose keys are the placeholder and an empty device / e-mail are not computed here
+# (NaN): absent, or computed by another slot's run.
 _SCRIPT = """
-local n, E, F = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local vec_ttl, state_ttl = ARGV[4], ARGV[5]  -- command arguments only: kept as text, as is dt's
-local PER, DISTINCT = tonumber(ARGV[6]), tonumber(ARGV[7])
-local G = {tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])}
-local K = {tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])}
-local NONE = ARGV[14]
-local HEAD = 14
+local n, E = tonumber(ARGV[1]), tonumber(ARGV[2])
+local vec_ttl, state_ttl = ARGV[3], ARGV[4]  -- command arguments only: kept as text, as is dt's
+local PER, DISTINCT = tonumber(ARGV[5]), tonumber(ARGV[6])
+local G = {tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])}
+local K = {tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])}
+local NONE = ARGV[13]
+local HEAD = 13
 local NAN = 0/0
-local KS, AS = 2 * E + 2, 2 + E + 2 + F
+local KS, AS = 2 * E + 2, 2 + E + 2
 local sqrt, floor = math.sqrt, math.floor
 
 -- Numbers given to redis.call are printed with snprintf (%.17g) and '..' prints with sprintf:
@@ -167,10 +166,10 @@ local function first_seen(key, field, dt, dts)
   return 0
 end
 
-local out, counted = {}, {}
-local packer = '<' .. string.rep('d', E * PER + 2 + F)
+local out = {}
+local packer = '<' .. string.rep('d', E * PER + 2)
 for i = 1, n do
-  local k, a = F + (i - 1) * KS, HEAD + (i - 1) * AS
+  local k, a = (i - 1) * KS, HEAD + (i - 1) * AS
   local blob = redis.call('GET', KEYS[k + 1])
   if not blob then
     local dts, amt = ARGV[a + 1], tonumber(ARGV[a + 2])
@@ -185,21 +184,11 @@ for i = 1, n do
     v[nv + 2] = (email == '') and NAN or first_seen(seen, 'e:' .. email, dt, dts)
     nv = nv + 2
     if device ~= '' or email ~= '' then touched[seen] = true end
-    for f = 1, F do
-      local value = ARGV[a + 4 + E + f]
-      if value == '' then
-        v[nv + f] = NAN
-      else
-        v[nv + f] = redis.call('HINCRBY', KEYS[f], value, '1')
-        counted[f] = true
-      end
-    end
-    blob = struct.pack(packer, unpack(v, 1, nv + F))
+    blob = struct.pack(packer, unpack(v, 1, nv))
     redis.call('SET', KEYS[k + 1], blob, 'EX', vec_ttl)
   end
   out[i] = blob
 end
-for f in pairs(counted) do redis.call('EXPIRE', KEYS[f], state_ttl) end  -- the hashes this run counted in
 for key in pairs(touched) do redis.call('EXPIRE', key, state_ttl) end
 for hk, h in pairs(states) do redis.call('SET', hk, struct.pack(STATE, unpack(h, 1, 4 + 4 * SLOTS)), 'EX', state_ttl) end
 return out
@@ -264,7 +253,7 @@ class RedisFeatureState:
     Cluster: a script may only touch keys of one hash slot, so each chunk runs one call per slot
     it touches: the home slot (``keys.prefix``, the stream shard's: card and uid state, first-seen
     hashes) with every transaction, then each slot of ``keys.spread`` that holds some of its e-mail,
-    device, address or frequency state (``FeatureKeys.shared``) with the transactions that touch
+    device or address state (``FeatureKeys.shared``) with the transactions that touch
     it. Every call keeps, per transaction, the vector it computed under its own slot
     (``feat:vec:<id>``: the home slot's and each shared slot's), so each call is idempotent by
     TransactionID on its own: a retry after a crash between two calls returns what the done calls
@@ -277,10 +266,8 @@ class RedisFeatureState:
         self._script = client.register_script(_SCRIPT)
         self._keys = keys
         self._ttl = ttl
-        self._freq_keys = [keys.frequency(c) for c in FREQUENCY_COLUMNS]
         self._header = [
             len(ENTITIES),
-            len(FREQUENCY_COLUMNS),
             ttl.vector_s,
             ttl.state_s,
             PER_ENTITY,
@@ -309,7 +296,7 @@ class RedisFeatureState:
         """KEYS and ARGV of one script run on one Redis (layout: see the script's header)."""
         keys = self._keys
         names = [e.name for e in ENTITIES]
-        kargs: list[str] = list(self._freq_keys)
+        kargs: list[str] = []
         args: list[Any] = [len(batch), *self._header, ""]
         for tx in batch:
             values, companions = entity_values(tx)
@@ -322,7 +309,6 @@ class RedisFeatureState:
             kargs.append(keys.seen(values[1] or ""))
             args += (tx.TransactionDT, repr(float(tx.TransactionAmt)), *companions)
             args += (_text(tx.DeviceInfo), _text(tx.P_emaildomain))
-            args += [_text(getattr(tx, c)) for c in FREQUENCY_COLUMNS]
         return kargs, args
 
     def _apply_spread(self, batch: Sequence[Transaction]) -> np.ndarray:
@@ -348,7 +334,7 @@ class RedisFeatureState:
     ) -> tuple[list[str], list[Any]]:
         """KEYS and ARGV of the script run on the slot of ``keys``: only what lives there."""
         none, here = keys.placeholder, keys.prefix
-        kargs: list[str] = [keys.frequency(c) for c in FREQUENCY_COLUMNS]
+        kargs: list[str] = []
         args: list[Any] = [len(batch), *self._header, none]
         for p in batch:
             tx = p.tx
@@ -361,10 +347,6 @@ class RedisFeatureState:
             kargs.append(keys.seen(p.values[1] or "") if home else none)
             args += (tx.TransactionDT, repr(float(tx.TransactionAmt)), *p.companions)
             args += (_text(tx.DeviceInfo), _text(tx.P_emaildomain)) if home else ("", "")
-            args += [
-                v if prefix == here else ""
-                for v, prefix in zip(p.frequencies, p.frequency_slots, strict=True)
-            ]
         return kargs, args
 
 
@@ -374,14 +356,12 @@ def _matrix(blobs: Sequence[bytes], rows: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Placed:
-    """One transaction's entity values and the prefix (slot) each entity's and count's state lives under."""
+    """One transaction's entity values and the prefix (slot) each entity's state lives under."""
 
     tx: Transaction
     values: list[str | None]
     companions: list[str]
     entity_slots: list[str]
-    frequencies: list[str]
-    frequency_slots: list[str]
 
     @classmethod
     def of(cls, tx: Transaction, keys: FeatureKeys) -> _Placed:
@@ -390,14 +370,8 @@ class _Placed:
             keys.prefix if entity.card_local or value is None else keys.shared(entity.name, value).prefix
             for entity, value in zip(ENTITIES, values, strict=True)
         ]
-        frequencies = [_text(getattr(tx, c)) for c in FREQUENCY_COLUMNS]
-        frequency_slots = [
-            keys.shared(f"freq:{c}", v).prefix if v else keys.prefix
-            for c, v in zip(FREQUENCY_COLUMNS, frequencies, strict=True)
-        ]
-        return cls(tx, values, companions, entity_slots, frequencies, frequency_slots)
+        return cls(tx, values, companions, entity_slots)
 
     def slots(self) -> set[str]:
         """The prefixes this transaction's state lives under (absent values live nowhere)."""
-        present = {p for p, v in zip(self.entity_slots, self.values, strict=True) if v is not None}
-        return present | {p for p, v in zip(self.frequency_slots, self.frequencies, strict=True) if v}
+        return {p for p, v in zip(self.entity_slots, self.values, strict=True) if v is not None}

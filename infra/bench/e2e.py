@@ -329,6 +329,7 @@ def _report(
     report.write(json_path, "e2e", {
             "parameters": {"rate": rate, "seconds": seconds, "events": events, "workers": workers,
                            "batch_size": settings.streams.batch_size, "block_ms": settings.streams.block_ms,
-                           "partitions": settings.kafka.partitions},
+                           "partitions": settings.kafka.partitions, "linger_ms": settings.kafka.linger_ms,
+                           "fetch_wait_max_ms": settings.streams.fetch_wait_max_ms},
             "results": results,
         })  # fmt: skip

@@ -70,7 +70,7 @@ def test_reprocessing_a_transaction_changes_nothing_and_returns_the_same_feature
 
 def test_missing_entities_give_nan_not_zero(state: RedisFeatureState) -> None:
     rows = state.apply([tx(1, T0)])  # no email, no device, no addr1
-    for name in ("email_cnt_1h", "device_cnt_all", "addr_sum_7d", "uid_new_device", "freq_id_31"):
+    for name in ("email_cnt_1h", "device_cnt_all", "addr_sum_7d", "uid_new_device"):
         assert np.isnan(rows[0, S[name]]), name
     assert rows[0, S["card_cnt_all"]] == 1
 
@@ -95,11 +95,6 @@ def test_uid_first_seen_device_and_email(state: RedisFeatureState) -> None:
     )
     assert col(rows, "uid_new_device") == [1, 0, 1, 1]  # tx 4 is another uid (card1)
     assert col(rows, "uid_new_email") == [1, 0, 0, 1]
-
-
-def test_frequency_counts_are_online(state: RedisFeatureState) -> None:
-    rows = state.apply([tx(i, T0 + i, id_31="chrome 62.0" if i % 2 else "safari") for i in range(5)])
-    assert col(rows, "freq_id_31") == [1, 1, 2, 2, 3]
 
 
 def test_state_keys_expire_and_their_size_is_bounded(
