@@ -74,6 +74,13 @@ class KafkaSettings(Section):
     retention_bytes: int = Field(
         1 << 30, ge=1 << 20, description="retention.bytes per partition of the topics Sentinel creates."
     )
+    linger_ms: int = Field(
+        20,
+        ge=0,
+        le=1_000,
+        description="linger.ms of the simulator's producer: up to this much publish latency buys fewer, "
+        "larger record batches (the embedded broker's fetch cost grows with their number).",
+    )
     recycle_messages: int = Field(
         0,
         ge=0,
@@ -170,6 +177,13 @@ class FeatureSettings(Section):
     result_ttl_s: int = Field(
         7 * 86_400, ge=60, description="A transaction's score result record lives this long."
     )
+    history_per_entity: int = Field(
+        500,
+        ge=1,
+        le=100_000,
+        description="Newest scored transactions indexed per card and per client (their history in "
+        "the dashboard's case view and forensics); the index expires with the result records.",
+    )
     label_ttl_s: int = Field(
         90 * 86_400, ge=60, description="A stored label (for retraining) lives this long."
     )
@@ -225,6 +239,13 @@ class StrategySettings(Section):
 
 class JobsSettings(Section):
     queue: str = Field("sentinel", description="RQ queue the model lifecycle jobs run on.")
+    redis_url: str | None = Field(
+        None,
+        description="One plain Redis for the RQ queues and rq-scheduler (RQ does not run on a Redis "
+        "Cluster); unset: SENTINEL_REDIS_URL. Set it when SENTINEL_REDIS_URL names a cluster: the jobs "
+        "then queue here and read the pipeline's data on the cluster.",
+        pattern=r"^(redis|rediss|unix)://",
+    )
     drift_interval_s: int = Field(300, ge=10, description="Seconds between scheduled drift checks.")
     drift_window: int = Field(
         10_000,

@@ -6,7 +6,9 @@ first row is acknowledged), so a late wake-up never shifts the messages after it
 ahead on a background thread so that loading the next chunk of a file does not stall the sender. Each message is the row's JSON with its
 original column names, keyed by ``card1`` and stamped with the header ``published_ns``
 (``time.time_ns()`` as ASCII digits) just before it is handed to the producer, so downstream
-stages can measure end-to-end latency.
+stages can measure end-to-end latency. The producer batches as real clients do: a message waits
+up to ``kafka.linger_ms`` (20 ms) for others of its partition, which at 1,000/s cuts the embedded
+broker's CPU per event about threefold (its fetches cost more the more record batches it holds).
 
 Each row's label (``{"TransactionID", "isFraud"}``, same key) follows on the labels topic once
 ``label_delay_s`` seconds of event time have passed, i.e. ``label_delay_s / speedup`` wall seconds
@@ -78,7 +80,7 @@ def producer_config(settings: Settings) -> dict[str, Any]:
         )
     return {
         "bootstrap.servers": settings.kafka.bootstrap,
-        "linger.ms": 2,
+        "linger.ms": settings.kafka.linger_ms,
         "compression.type": "lz4",
         "enable.idempotence": True,
         "queue.buffering.max.messages": 500_000,

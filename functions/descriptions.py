@@ -14,7 +14,6 @@ from functions.features import (
     CALENDAR_FEATURES,
     ENTITIES,
     FEATURE_NAMES,
-    FREQUENCY_COLUMNS,
     WINDOWS,
     entity_feature_names,
 )
@@ -83,8 +82,6 @@ def _entity_descriptions() -> dict[str, str]:
             out[next(names)] = text
     out["uid_new_device"] = "first time this client uses this device"
     out["uid_new_email"] = "first time this client uses this e-mail domain"
-    for column in FREQUENCY_COLUMNS:
-        out[f"freq_{column}"] = f"how often this {column} value has been seen so far"
     return out
 
 

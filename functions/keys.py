@@ -9,7 +9,6 @@ All keys live under the runtime's prefix (``ctx.keys.prefix``; a scratch prefix 
     <prefix>feat:c:<entity>:<value>     zset: companion (card, address ...) -> newest TransactionDT,
                                          trimmed to the last 24 hours of event time
     <prefix>feat:seen:<uid>             hash: "d:<device>" / "e:<email>" -> first TransactionDT seen
-    <prefix>feat:freq:<column>          hash: value -> count (online frequency encoding)
     <prefix>feat:vec:<TransactionID>    string: the packed stateful features computed for the tx,
                                          returned again on re-processing (idempotency)
     <prefix>tx:received:<TransactionID> hash: ``raw``, the transaction as received (forensics),
@@ -17,6 +16,8 @@ All keys live under the runtime's prefix (``ctx.keys.prefix``; a scratch prefix 
     ScoreKeys: the score stage's records
     <prefix>result:<TransactionID>      hash: the result record of one transaction (``functions.result``)
     <prefix>kpi:<minute>                hash: per-minute score counters (``functions.result``)
+    <prefix>hist:card:<card1>           zset: the card's newest scored TransactionIDs -> scored at (ms),
+    <prefix>hist:uid:<uid>              the client's: bounded per entity, expiring with the result records
     <prefix>alerts                      pub/sub channel of alerts
     LabelKeys: the label stage's store
     <prefix>feat:lbl:...                labels, their window, counters and live quality
@@ -33,6 +34,11 @@ All keys live under the runtime's prefix (``ctx.keys.prefix``; a scratch prefix 
     scratch_prefix: throwaway state
     <prefix>scratch:<purpose>:<id>:...  a training-set replay, a benchmark, the gateway's dry runs
 
+On a Redis Cluster ``FeatureKeys.spread``: the keys of ``feat:e``/``feat:c`` of e-mail, device and
+address are under the spread prefix their value hashes to (each a hash tag of its own slot);
+card and uid state, ``feat:seen`` and ``feat:vec`` are under the stream shard's prefix; and ``feat:vec:<id>`` is
+kept under every prefix the transaction's state touched, with the part of the vector computed there.
+
 State keys expire after a period without activity (``FeatureTtl``), so memory is bounded
 by the entities active in that period.
 """
@@ -40,6 +46,7 @@ by the entities active in that period.
 from __future__ import annotations
 
 import uuid
+import zlib
 from dataclasses import dataclass
 
 
@@ -50,9 +57,28 @@ def scratch_prefix(key_prefix: str, purpose: str) -> str:
 
 @dataclass(frozen=True)
 class FeatureKeys:
-    """The enrich stage's feature-state keys under one prefix."""
+    """The enrich stage's feature-state keys under one prefix.
+
+    ``spread``: on a Redis Cluster, the prefixes (one hash tag each) over which state that spans
+    cards (e-mail, device, address) is spread by a hash of its value
+    (:meth:`shared`); card-local state and the vectors stay under ``prefix`` (the stream shard's).
+    Empty (one Redis): everything under ``prefix``."""
 
     prefix: str
+    spread: tuple[str, ...] = ()
+
+    def shared(self, name: str, value: str) -> FeatureKeys:
+        """The keys of the state of ``name`` = ``value`` that spans cards: under the prefix of
+        ``spread`` its CRC32 picks (the same in every process), or these keys when not spread."""
+        if not self.spread:
+            return self
+        return FeatureKeys(self.spread[zlib.crc32(f"{name}:{value}".encode()) % len(self.spread)])
+
+    @property
+    def placeholder(self) -> str:
+        """Never written: stands for an absent entity in a feature script's KEYS, in this prefix's
+        slot (a cluster refuses a script whose keys span slots)."""
+        return f"{self.prefix}feat:none"
 
     @property
     def root(self) -> str:
@@ -67,9 +93,6 @@ class FeatureKeys:
 
     def seen(self, uid: str) -> str:
         return f"{self.prefix}feat:seen:{uid}"
-
-    def frequency(self, column: str) -> str:
-        return f"{self.prefix}feat:freq:{column}"
 
     def vector(self, transaction_id: int) -> str:
         return f"{self.prefix}feat:vec:{transaction_id}"
@@ -96,6 +119,14 @@ class ScoreKeys:
     def segments(self, minute: int) -> str:
         """Hash: per-minute counters per segment and decision (``functions.result.segment_increments``)."""
         return f"{self.prefix}kpiseg:{minute}"
+
+    def card_history(self, card1: int) -> str:
+        """Zset: the card's newest scored TransactionIDs, scored by when (unix ms); bounded, expiring."""
+        return f"{self.prefix}hist:card:{card1}"
+
+    def client_history(self, uid: str) -> str:
+        """Zset: the client's (uid's) newest scored TransactionIDs, as ``card_history``."""
+        return f"{self.prefix}hist:uid:{uid}"
 
     @property
     def alerts_channel(self) -> str:

@@ -56,6 +56,14 @@ class Quality:
     labels_waiting: int = 0  # labels whose transaction is not scored yet
 
 
+class LabelReads(Protocol):
+    """What the live quality reads of a label store (one store, or every shard's together)."""
+
+    def waiting(self) -> int: ...
+
+    def window(self) -> list[tuple[int, float]]: ...
+
+
 class LabelStore(Protocol):
     """Port: store a batch of labels (idempotently) and return their joins and the window."""
 
@@ -119,6 +127,6 @@ def label(batch: Sequence[LabelIn], store: LabelStore) -> list[LabelStored]:
     return store.store(batch)
 
 
-def live_quality(store: LabelStore, review_threshold: float) -> Quality:
+def live_quality(store: LabelReads, review_threshold: float) -> Quality:
     """The live quality over the window of the latest labels, and how many labels wait for a score."""
     return dataclasses.replace(quality(store.window(), review_threshold), labels_waiting=store.waiting())

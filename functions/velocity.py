@@ -28,11 +28,22 @@ its own bucket, however late it arrives, unless its slot already holds a newer b
 is more than a window late and stays out; a bucket holds what has arrived, so it may include a
 later transaction of the same bucket that arrived first), the distinct companions over 24 h
 (newest use per companion, later than dt - 24h). Arrival-order
-dependent: the all-history aggregates and frequency counts (running counters, as of arrival),
+dependent: the all-history aggregates (running counters, as of arrival),
 ``secs_since_prev`` (against the newest TransactionDT seen), ``uid_new_*`` and, as in any
 stream without a watermark, which events of OTHER partitions have arrived yet: the topic is
 keyed by card1, so card and uid state sees its own history in publish order, while e-mail,
 device and address state mixes partitions in the order the mirror interleaves them.
+
+Redis Cluster (``FeatureKeys.spread``, see ``RedisFeatureState``): card and uid state (and the
+first-seen hashes) live on the card's stream shard, read by that shard's one consumer in publish
+order, so ``card_*``, ``uid_*`` and ``uid_new_*`` are exactly what one Redis gives (and the
+training replay). E-mail, device and address state are shared by every
+shard's consumers, on slots chosen by the value: like partitions on one Redis, they see the other
+shards' events in the order the consumers reach them (``email_*``, ``device_*`` and ``addr_*``
+are order-dependent; their event-time window sums are not, once the window's events have
+all arrived). A chunk's slot calls are separate scripts, each atomic: another consumer may update
+an e-mail's state between the home call and the e-mail slot's call, one more interleaving of the
+same kind.
 """
 
 from __future__ import annotations
@@ -48,25 +59,27 @@ from functions.features import (
     DAY,
     DISTINCT_WINDOW_S,
     ENTITIES,
-    FREQUENCY_COLUMNS,
     PER_ENTITY,
     STATE_FEATURES,
     WINDOWS,
 )
 from functions.keys import FeatureKeys
 
-# KEYS: the F frequency hashes, then per transaction: vector, (entity state, companions) x E, seen.
-# ARGV: n, E, F, vector ttl, state ttl, values per entity, distinct window, bucket seconds x 3,
-# slots x 3, then per transaction: dt, amount, companion x E, device, email, frequency value x F.
+# KEYS: per transaction: vector, (entity state, companions) x E, seen.
+# ARGV: n, E, vector ttl, state ttl, values per entity, distinct window, bucket seconds x 3,
+# slots x 3, the placeholder key, then per transaction: dt, amount, companion x E, device, email.
+# An entity whose keys are the placeholder and an empty device / e-mail are not computed here
+# (NaN): absent, or computed by another slot's run.
 _SCRIPT = """
-local n, E, F = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local vec_ttl, state_ttl = ARGV[4], ARGV[5]  -- command arguments only: kept as text, as is dt's
-local PER, DISTINCT = tonumber(ARGV[6]), tonumber(ARGV[7])
-local G = {tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])}
-local K = {tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])}
+local n, E = tonumber(ARGV[1]), tonumber(ARGV[2])
+local vec_ttl, state_ttl = ARGV[3], ARGV[4]  -- command arguments only: kept as text, as is dt's
+local PER, DISTINCT = tonumber(ARGV[5]), tonumber(ARGV[6])
+local G = {tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])}
+local K = {tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])}
+local NONE = ARGV[13]
 local HEAD = 13
 local NAN = 0/0
-local KS, AS = 2 * E + 2, 2 + E + 2 + F
+local KS, AS = 2 * E + 2, 2 + E + 2
 local sqrt, floor = math.sqrt, math.floor
 
 -- Numbers given to redis.call are printed with snprintf (%.17g) and '..' prints with sprintf:
@@ -98,7 +111,7 @@ local states, touched = {}, {}
 
 -- dts: dt as text; since: '(' .. (dt - DISTINCT), the exclusive start of the distinct window
 local function entity(hk, ck, dt, dts, since, amt, comp, v, nv)
-  if hk == '' then
+  if hk == NONE then
     for j = 1, PER do v[nv + j] = NAN end
     return nv + PER
   end
@@ -153,10 +166,10 @@ local function first_seen(key, field, dt, dts)
   return 0
 end
 
-local out, counted = {}, {}
-local packer = '<' .. string.rep('d', E * PER + 2 + F)
+local out = {}
+local packer = '<' .. string.rep('d', E * PER + 2)
 for i = 1, n do
-  local k, a = F + (i - 1) * KS, HEAD + (i - 1) * AS
+  local k, a = (i - 1) * KS, HEAD + (i - 1) * AS
   local blob = redis.call('GET', KEYS[k + 1])
   if not blob then
     local dts, amt = ARGV[a + 1], tonumber(ARGV[a + 2])
@@ -171,21 +184,11 @@ for i = 1, n do
     v[nv + 2] = (email == '') and NAN or first_seen(seen, 'e:' .. email, dt, dts)
     nv = nv + 2
     if device ~= '' or email ~= '' then touched[seen] = true end
-    for f = 1, F do
-      local value = ARGV[a + 4 + E + f]
-      if value == '' then
-        v[nv + f] = NAN
-      else
-        v[nv + f] = redis.call('HINCRBY', KEYS[f], value, '1')
-        counted[f] = true
-      end
-    end
-    blob = struct.pack(packer, unpack(v, 1, nv + F))
+    blob = struct.pack(packer, unpack(v, 1, nv))
     redis.call('SET', KEYS[k + 1], blob, 'EX', vec_ttl)
   end
   out[i] = blob
 end
-for f in pairs(counted) do redis.call('EXPIRE', KEYS[f], state_ttl) end  -- the hashes this run counted in
 for key in pairs(touched) do redis.call('EXPIRE', key, state_ttl) end
 for hk, h in pairs(states) do redis.call('SET', hk, struct.pack(STATE, unpack(h, 1, 4 + 4 * SLOTS)), 'EX', state_ttl) end
 return out
@@ -244,16 +247,27 @@ SCRIPT_CHUNK = 100
 
 
 class RedisFeatureState:
-    """``FeatureState`` in Redis: one script call per batch; the client comes from the runtime."""
+    """``FeatureState`` in Redis: one script call per chunk and slot; the client comes from the runtime.
+
+    One Redis (``keys.spread`` empty): one call per chunk, every key under ``keys.prefix``. A Redis
+    Cluster: a script may only touch keys of one hash slot, so each chunk runs one call per slot
+    it touches: the home slot (``keys.prefix``, the stream shard's: card and uid state, first-seen
+    hashes) with every transaction, then each slot of ``keys.spread`` that holds some of its e-mail,
+    device or address state (``FeatureKeys.shared``) with the transactions that touch
+    it. Every call keeps, per transaction, the vector it computed under its own slot
+    (``feat:vec:<id>``: the home slot's and each shared slot's), so each call is idempotent by
+    TransactionID on its own: a retry after a crash between two calls returns what the done calls
+    stored and applies only the others (nothing counted twice, nothing lost). Each call leaves NaN
+    where another computes (the script's absent entity), so the parts merge by taking the one
+    number of each cell.
+    """
 
     def __init__(self, client: ScriptClient, keys: FeatureKeys, ttl: FeatureTtl = FeatureTtl()) -> None:
         self._script = client.register_script(_SCRIPT)
         self._keys = keys
         self._ttl = ttl
-        self._freq_keys = [keys.frequency(c) for c in FREQUENCY_COLUMNS]
         self._header = [
             len(ENTITIES),
-            len(FREQUENCY_COLUMNS),
             ttl.vector_s,
             ttl.state_s,
             PER_ENTITY,
@@ -267,19 +281,23 @@ class RedisFeatureState:
             return np.empty((0, len(STATE_FEATURES)))
         # The script runs per chunk so Redis never blocks its other clients long (a script is
         # atomic); chunks run in order, exactly as one call would (ceil(n / SCRIPT_CHUNK) calls).
+        if self._keys.spread:
+            chunks = [
+                self._apply_spread(batch[i : i + SCRIPT_CHUNK]) for i in range(0, len(batch), SCRIPT_CHUNK)
+            ]
+            return np.concatenate(chunks)
         blobs: list[bytes] = []
         for start in range(0, len(batch), SCRIPT_CHUNK):
             keys, args = self._arguments(batch[start : start + SCRIPT_CHUNK])
             blobs += self._script(keys=keys, args=args)
-        matrix = np.frombuffer(b"".join(blobs), dtype="<f8")
-        return matrix.reshape(len(batch), len(STATE_FEATURES))
+        return _matrix(blobs, len(batch))
 
     def _arguments(self, batch: Sequence[Transaction]) -> tuple[list[str], list[Any]]:
-        """KEYS and ARGV of one script run (layout: see the script's header)."""
+        """KEYS and ARGV of one script run on one Redis (layout: see the script's header)."""
         keys = self._keys
         names = [e.name for e in ENTITIES]
-        kargs: list[str] = list(self._freq_keys)
-        args: list[Any] = [len(batch), *self._header]
+        kargs: list[str] = []
+        args: list[Any] = [len(batch), *self._header, ""]
         for tx in batch:
             values, companions = entity_values(tx)
             kargs.append(keys.vector(tx.TransactionID))
@@ -291,5 +309,69 @@ class RedisFeatureState:
             kargs.append(keys.seen(values[1] or ""))
             args += (tx.TransactionDT, repr(float(tx.TransactionAmt)), *companions)
             args += (_text(tx.DeviceInfo), _text(tx.P_emaildomain))
-            args += [_text(getattr(tx, c)) for c in FREQUENCY_COLUMNS]
         return kargs, args
+
+    def _apply_spread(self, batch: Sequence[Transaction]) -> np.ndarray:
+        """One chunk on a cluster: one call per slot it touches, the home slot first."""
+        home = self._keys
+        placed = [_Placed.of(tx, home) for tx in batch]
+        slots = {home.prefix: list(range(len(batch)))}
+        for i, p in enumerate(placed):
+            for prefix in sorted(p.slots() - {home.prefix}):
+                slots.setdefault(prefix, []).append(i)
+        out = np.empty((len(batch), len(STATE_FEATURES)))
+        for prefix, rows in slots.items():
+            keys, args = self._slot_arguments(
+                FeatureKeys(prefix), [placed[i] for i in rows], prefix == home.prefix
+            )
+            part = _matrix(self._script(keys=keys, args=args), len(rows))
+            # each cell is computed by exactly one call, NaN in the others (or NaN in all: absent)
+            out[rows] = part if prefix == home.prefix else np.fmax(out[rows], part)
+        return out
+
+    def _slot_arguments(
+        self, keys: FeatureKeys, batch: Sequence[_Placed], home: bool
+    ) -> tuple[list[str], list[Any]]:
+        """KEYS and ARGV of the script run on the slot of ``keys``: only what lives there."""
+        none, here = keys.placeholder, keys.prefix
+        kargs: list[str] = []
+        args: list[Any] = [len(batch), *self._header, none]
+        for p in batch:
+            tx = p.tx
+            kargs.append(keys.vector(tx.TransactionID))
+            for entity, value, prefix in zip(ENTITIES, p.values, p.entity_slots, strict=True):
+                if prefix == here and value is not None:
+                    kargs += (keys.entity(entity.name, value), keys.companions(entity.name, value))
+                else:
+                    kargs += (none, none)
+            kargs.append(keys.seen(p.values[1] or "") if home else none)
+            args += (tx.TransactionDT, repr(float(tx.TransactionAmt)), *p.companions)
+            args += (_text(tx.DeviceInfo), _text(tx.P_emaildomain)) if home else ("", "")
+        return kargs, args
+
+
+def _matrix(blobs: Sequence[bytes], rows: int) -> np.ndarray:
+    return np.frombuffer(b"".join(blobs), dtype="<f8").reshape(rows, len(STATE_FEATURES))
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """One transaction's entity values and the prefix (slot) each entity's state lives under."""
+
+    tx: Transaction
+    values: list[str | None]
+    companions: list[str]
+    entity_slots: list[str]
+
+    @classmethod
+    def of(cls, tx: Transaction, keys: FeatureKeys) -> _Placed:
+        values, companions = entity_values(tx)
+        entity_slots = [
+            keys.prefix if entity.card_local or value is None else keys.shared(entity.name, value).prefix
+            for entity, value in zip(ENTITIES, values, strict=True)
+        ]
+        return cls(tx, values, companions, entity_slots)
+
+    def slots(self) -> set[str]:
+        """The prefixes this transaction's state lives under (absent values live nowhere)."""
+        return {p for p, v in zip(self.entity_slots, self.values, strict=True) if v is not None}

@@ -250,6 +250,8 @@ def child_env(
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.update(retention(live, split.event_speed))
+    if live.jobs.redis_url:  # RQ's own Redis (a cluster elsewhere); unset: the Procfile falls back
+        env["SENTINEL_JOBS_REDIS_URL"] = live.jobs.redis_url
     env.update(
         {
             "SENTINEL_REDIS_URL": live.redis.url or "",

@@ -31,12 +31,24 @@ from typing import Any
 import numpy as np
 
 from core.errors import SentinelError
+from functions.features import FEATURE_INDEX
 from models.boosters import BOOSTERS
 from models.calibration import Calibrator
 from models.loaded import LoadedModel, Member
 
 log = logging.getLogger(__name__)
 POINTER = "champion.json"
+
+
+def served_inputs(input_names: list[str], kept: list[str]) -> list[str]:
+    """The inputs a loaded model asks the scorer for: those it was trained on, less the features the
+    online code no longer computes and the model does not read (hygiene set them aside at training).
+
+    So a champion registered before a feature was retired keeps scoring; one that reads a retired
+    feature still asks for it, and the score stage refuses it by name (``functions.score.model_matrix``).
+    """
+    reads = set(kept)
+    return [name for name in input_names if name in FEATURE_INDEX or name in reads]
 
 
 class RegistryError(SentinelError):
@@ -122,7 +134,7 @@ class Registry:
         ]
         return LoadedModel(
             version,
-            features["input_names"],
+            served_inputs(features["input_names"], features["kept"]),
             features["kept"],
             members,
             self.thresholds(version),

@@ -21,7 +21,7 @@ from typing import Any
 
 import redis
 
-from streams.events import PAYLOAD, Effect, Emit, HashIncr, HashSet, Publish, entry_fields, text
+from streams.events import PAYLOAD, Effect, Emit, HashIncr, HashSet, IndexAdd, Publish, entry_fields, text
 from streams.keys import Keys
 
 # Applies the flattened operations of ARGV from index ``i`` on (shared by both scripts below).
@@ -55,6 +55,10 @@ local function apply(i)
         redis.call('HINCRBY', key, field, amount)
       end
       expire(key, ARGV[first + 2])
+    elseif op == 'Z' then  -- a bounded index: ZADD, keep the `keep` highest scores, EXPIRE
+      redis.call('ZADD', key, ARGV[first + 2], ARGV[first + 3])
+      redis.call('ZREMRANGEBYRANK', key, 0, -1 - tonumber(ARGV[first]))
+      expire(key, ARGV[first + 1])
     elseif op == 'P' then
       redis.call('PUBLISH', ARGV[first], ARGV[first + 1])
     end
@@ -154,6 +158,8 @@ class ScriptArgs:
             self.op("H", effect.key, effect.ttl_s, *_flatten(effect.mapping))
         elif isinstance(effect, HashIncr):
             self.op("I", effect.key, effect.field, _number(effect.amount), effect.ttl_s)
+        elif isinstance(effect, IndexAdd):
+            self.op("Z", effect.key, effect.keep, effect.ttl_s, repr(float(effect.score)), effect.member)
         elif isinstance(effect, Publish):
             self.op("P", self.keys[0], effect.channel, effect.message)
         else:  # a new kind of effect must be handled here, never silently skipped

@@ -15,7 +15,7 @@ end-to-end latency publish -> scored can be measured downstream.
 
 A function returns a list of :data:`Effect`: appends to its declared output streams
 (:class:`Emit`) and a few generic Redis side effects (:class:`HashSet` with a TTL,
-:class:`HashIncr`, :class:`Publish`). The runtime commits all of them together with the
+:class:`HashIncr`, :class:`IndexAdd`, :class:`Publish`). The runtime commits all of them together with the
 XACK of the inputs in one atomic step, and only if this consumer still owns the inputs.
 Keys of side effects are full keys (build them from ``ctx.keys``); streams are logical names.
 """
@@ -73,6 +73,18 @@ class HashIncr:
 
 
 @dataclass(frozen=True)
+class IndexAdd:
+    """ZADD ``key`` ``score`` ``member``, keep only the ``keep`` highest-scored members, then EXPIRE if
+    ``ttl_s``: a bounded, expiring index (e.g. the newest transactions of one card)."""
+
+    key: str
+    member: str | int
+    score: float
+    keep: int
+    ttl_s: int = 0
+
+
+@dataclass(frozen=True)
 class Publish:
     """PUBLISH ``message`` on the pub/sub ``channel`` (a full name, built from ``ctx.keys``)."""
 
@@ -110,7 +122,7 @@ class Reject:
     reason: str
 
 
-Effect = Emit | HashSet | HashIncr | Publish | Reject
+Effect = Emit | HashSet | HashIncr | IndexAdd | Publish | Reject
 
 
 class Codec(Protocol[T_co]):

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from core.errors import DependencyDown, PoisonMessage, TransientError
 from streams.commit import DeadLetter
-from streams.events import Codec, Effect, Emit, Event, HashIncr, HashSet, Publish, Reject
+from streams.events import Codec, Effect, Emit, Event, HashIncr, HashSet, IndexAdd, Publish, Reject
 from streams.function import Handler
 from streams.outage import REDIS_DOWN
 
@@ -107,6 +107,6 @@ def checked(effects: Sequence[Effect], name: str, outputs: Sequence[str]) -> lis
         if isinstance(effect, Emit):
             if effect.stream not in outputs:
                 raise TypeError(f"{name} emitted to undeclared stream {effect.stream!r}")
-        elif not isinstance(effect, HashSet | HashIncr | Publish | Reject):
+        elif not isinstance(effect, HashSet | HashIncr | IndexAdd | Publish | Reject):
             raise TypeError(f"{name} returned {effect!r}, not an effect")
     return list(effects)

@@ -22,7 +22,7 @@ from prometheus_client import REGISTRY
 from core.connect import async_redis_client, redis_client
 from core.errors import ConfigError
 from core.settings import Settings
-from functions.keys import FeatureKeys, LabelKeys, OperatorKeys, ScoreKeys
+from functions.keys import LabelKeys, OperatorKeys, ScoreKeys
 from functions.strategy import RedisThresholds
 from gateway.services.alerts import AlertService
 from gateway.services.audit import AuditLog
@@ -40,7 +40,7 @@ from gateway.services.strategy import DeclineCost, StrategyService
 from gateway.services.transactions import TransactionService
 from gateway.wiring import Wiring
 from models.registry import Registry
-from streams.keys import Keys
+from streams.keys import Keys, Shards
 
 
 @dataclass(frozen=True)
@@ -64,10 +64,15 @@ class Services:
 
 
 def build_services(
-    settings: Settings, wiring: Wiring, client: redis.Redis, aclient: aioredis.Redis
+    settings: Settings,
+    wiring: Wiring,
+    client: redis.Redis,
+    aclient: aioredis.Redis,
+    jobs_client: redis.Redis | None = None,
 ) -> Services:
     """Wire the services around open Redis clients."""
     prefix = settings.redis.key_prefix
+    shards = Shards.of(settings)  # the read side sums / merges every stream shard
     keys, results, labels, operators = (
         Keys(prefix),
         ScoreKeys(prefix),
@@ -93,29 +98,28 @@ def build_services(
         aredis=aclient,
         health=HealthService(
             client,
-            keys,
+            shards,
             [(spec.input, spec.group) for spec in wiring.pipeline if not spec.optional],
             settings.gateway.ready_max_lag,
-            scoring.unavailable,
+            None if shards.tagged else scoring.unavailable,
         ),
         models=ModelService(registry, client, audit),
         strategy=strategy,
         events=EventService(
             aclient,
-            {"scored": keys.stream(wiring.scored_stream), "alert": keys.stream(wiring.alerts_stream)},
+            {
+                "scored": [shard.stream(wiring.scored_stream) for shard in shards],
+                "alert": [shard.stream(wiring.alerts_stream) for shard in shards],
+            },
             settings.gateway.events_max_clients,
             settings.gateway.events_max_seconds,
         ),
         scoring=scoring,
-        transactions=TransactionService(
-            client, keys, FeatureKeys(prefix), labels, wiring.scored_stream, scoring
-        ),
+        transactions=TransactionService(client, shards, wiring.scored_stream),
         publisher=Publisher(settings, client),
         metrics=MetricsService(
             client,
-            keys,
-            results,
-            labels,
+            shards,
             [(s.name, s.input, s.group) for s in wiring.pipeline.user_facing()],
             lambda: strategy.get().review_threshold,
         ),
@@ -133,7 +137,7 @@ def build_services(
         ),
         queue=queue,
         audit=audit,
-        drift=DriftService(settings, client, registry, audit),
+        drift=DriftService(settings, client, registry, audit, jobs_client),
     )
 
 
@@ -143,11 +147,13 @@ async def open_services(settings: Settings, wiring: Wiring) -> AsyncIterator[Ser
         raise ConfigError("the gateway needs SENTINEL_REDIS_URL (it keeps no state of its own)")
     client = redis_client(settings.redis.url, health_check_interval=30)
     aclient = async_redis_client(settings.redis.url, health_check_interval=30)
+    # RQ's own Redis when it is not the pipeline's (SENTINEL_JOBS_REDIS_URL: with a Redis Cluster)
+    jobs = redis_client(settings.jobs.redis_url) if settings.jobs.redis_url else None
     try:
-        services = build_services(settings, wiring, client, aclient)
+        services = build_services(settings, wiring, client, aclient, jobs)
         pipeline = PipelineCollector(
             client,
-            Keys(settings.redis.key_prefix),
+            Shards.of(settings),
             [(s.name, s.input, s.group) for s in wiring.pipeline.user_facing()],
             services.metrics,
             Registry(settings.models.registry_dir),
@@ -160,6 +166,8 @@ async def open_services(settings: Settings, wiring: Wiring) -> AsyncIterator[Ser
             services.publisher.close()
     finally:
         client.close()
+        if jobs is not None:
+            jobs.close()
         await aclient.aclose()
 
 

@@ -20,9 +20,18 @@ from models.registry import Registry
 
 
 class DriftService:
-    def __init__(self, settings: Settings, client: redis.Redis, registry: Registry, audit: AuditLog) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        client: redis.Redis,
+        registry: Registry,
+        audit: AuditLog,
+        jobs_client: redis.Redis
+        | None = None,  # RQ's Redis when it is not ``client`` (SENTINEL_JOBS_REDIS_URL)
+    ) -> None:
         self._settings = settings
         self._redis = client
+        self._jobs = jobs_client
         self._keys = ModelJobKeys(settings.redis.key_prefix)
         self._registry = registry
         self._audit = audit
@@ -68,7 +77,7 @@ class DriftService:
     def retrain(self, actor: str, reason: str) -> RetrainQueued:
         from models.jobs.retrain import request_retrain  # imports training code: only when asked
 
-        ctx = JobContext(self._settings, self._redis, self._keys, self._registry, None)
+        ctx = JobContext(self._settings, self._redis, self._keys, self._registry, None, self._jobs)
         job_id = request_retrain(ctx, f"on demand by {actor}: {reason}", force=True)
         pipe = self._redis.pipeline(transaction=True)
         self._audit.record(pipe, actor, "model.retrain", {"job": str(job_id), "reason": reason}, now_iso())

@@ -5,13 +5,19 @@ Each client reads from "now" (or from the ids it last saw, ``Last-Event-ID``), b
 (the browser's EventSource reconnects and resumes from the last id). A disconnect cancels the
 generator (Litestar's stream listens for it), so a gone client costs nothing. The number of
 concurrent streams per process is capped.
+
+Stream shards (a Redis Cluster): each kind has one stream per shard. A shard's streams share a
+hash tag, so one XREAD reads them; the shards are read concurrently, each read re-issued as soon
+as it returns (no shard waits for another's block), and the resume id names each shard's
+position (``scored.0=…;scored.1=…``; one shard keeps the plain ``scored=…``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -49,14 +55,22 @@ def to_live(kind: EventType, payload: bytes) -> LiveEvent:
     )
 
 
-def parse_last_event_id(value: str | None, kinds: Mapping[EventType, str]) -> dict[EventType, str]:
-    """``"scored=1-0;alert=2-0"`` -> start ids per kind; anything unparsable starts from now."""
-    start: dict[EventType, str] = dict.fromkeys(kinds, "$")
+def parse_last_event_id(value: str | None, names: Sequence[str]) -> dict[str, str]:
+    """``"scored=1-0;alert=2-0"`` -> start ids per stream name (``scored``, or ``scored.1`` with
+    shards); anything unparsable starts from now."""
+    start: dict[str, str] = dict.fromkeys(names, "$")
     for part in (value or "").split(";"):
-        kind, _, entry_id = part.partition("=")
-        if kind in kinds and _valid_id(entry_id):
-            start[kind] = entry_id  # type: ignore[index]
+        name, _, entry_id = part.partition("=")
+        if name in start and _valid_id(entry_id):
+            start[name] = entry_id
     return start
+
+
+def _names(kinds: Sequence[EventType], shards: int) -> dict[str, tuple[EventType, int]]:
+    """Resume-id name -> (kind, shard) of every stream read."""
+    if shards == 1:
+        return {kind: (kind, 0) for kind in kinds}
+    return {f"{kind}.{shard}": (kind, shard) for kind in kinds for shard in range(shards)}
 
 
 def _valid_id(entry_id: str) -> bool:
@@ -68,14 +82,15 @@ class EventService:
     def __init__(
         self,
         client: aioredis.Redis,
-        streams: Mapping[EventType, str],
+        streams: Mapping[EventType, Sequence[str]],  # kind -> its stream key in every shard
         max_clients: int,
         max_seconds: float,
         block_ms: int = 1_000,
         heartbeat_s: float = 15.0,
     ) -> None:
         self._redis = client
-        self._streams = dict(streams)  # kind -> stream key
+        self._streams = {kind: list(keys) for kind, keys in streams.items()}
+        self._shards = len(next(iter(self._streams.values())))
         self._max_clients = max_clients
         self._max_seconds = max_seconds
         self._block_ms = block_ms
@@ -88,41 +103,64 @@ class EventService:
         """A bounded stream of SSE messages; raises Unavailable when too many are open."""
         if self._clients >= self._max_clients:
             raise Unavailable(f"too many live event streams ({self._max_clients}); retry later")
-        streams = {k: v for k, v in self._streams.items() if k in kinds}
-        start = parse_last_event_id(last_event_id, streams)
+        names = _names([k for k in self._streams if k in kinds], self._shards)
+        keys = {name: self._streams[kind][shard] for name, (kind, shard) in names.items()}
+        start = parse_last_event_id(last_event_id, list(names))
         lifetime = min(max_seconds or self._max_seconds, self._max_seconds)
         self._clients += 1
-        return self._tail(streams, start, lifetime)
+        return self._tail(names, keys, start, lifetime)
 
     async def _tail(
-        self, streams: dict[EventType, str], cursor: dict[EventType, str], lifetime: float
+        self,
+        names: dict[str, tuple[EventType, int]],
+        keys: dict[str, str],
+        cursor: dict[str, str],
+        lifetime: float,
     ) -> AsyncIterator[ServerSentEventMessage]:
-        kind_of = {key.encode(): kind for kind, key in streams.items()}
+        name_of = {key.encode(): name for name, key in keys.items()}
+        by_shard: dict[int, list[str]] = {}
+        for name, (_, shard) in names.items():
+            by_shard.setdefault(shard, []).append(name)
         deadline = time.monotonic() + lifetime
         last_sent = time.monotonic()
+        reads: dict[asyncio.Task[Any], int] = {}
         try:
-            for kind, entry_id in cursor.items():
+            for name, entry_id in cursor.items():
                 if entry_id == "$":  # pin "now" once, so nothing slips between two reads
-                    cursor[kind] = await self._newest_id(streams[kind])
+                    cursor[name] = await self._newest_id(keys[name])
             yield ServerSentEventMessage(comment="connected", retry=1_000)
+
+            def read(shard: int) -> None:  # one XREAD per shard: its streams share one hash tag
+                block = max(1, min(self._block_ms, int((deadline - time.monotonic()) * 1000)))
+                streams: Any = {keys[name]: cursor[name] for name in by_shard[shard]}
+                reads[asyncio.ensure_future(self._redis.xread(streams, count=100, block=block))] = shard
+
+            for shard in by_shard:
+                read(shard)
             while (remaining := deadline - time.monotonic()) > 0:
-                block = max(1, min(self._block_ms, int(remaining * 1000)))
-                found: Any = await self._redis.xread(
-                    {streams[k]: cursor[k] for k in streams}, count=100, block=block
-                )
-                for key, entries in found or []:
-                    kind = kind_of[key]
-                    for entry_id, fields in entries:
-                        cursor[kind] = entry_id.decode()
-                        event = self._event(kind, fields)
-                        if event is not None:
-                            resume = ";".join(f"{k}={v}" for k, v in cursor.items())
-                            yield ServerSentEventMessage(data=_encode(event).decode(), event=kind, id=resume)
-                            last_sent = time.monotonic()
+                done, _ = await asyncio.wait(reads, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    shard = reads.pop(task)
+                    for key, entries in task.result() or []:
+                        name = name_of[key]
+                        kind = names[name][0]
+                        for entry_id, fields in entries:
+                            cursor[name] = entry_id.decode()
+                            event = self._event(kind, fields)
+                            if event is not None:
+                                resume = ";".join(f"{k}={v}" for k, v in cursor.items())
+                                yield ServerSentEventMessage(
+                                    data=_encode(event).decode(), event=kind, id=resume
+                                )
+                                last_sent = time.monotonic()
+                    if deadline - time.monotonic() > 0:
+                        read(shard)
                 if time.monotonic() - last_sent >= self._heartbeat_s:
                     yield ServerSentEventMessage(comment="keep-alive")
                     last_sent = time.monotonic()
         finally:
+            for task in reads:
+                task.cancel()
             self._clients -= 1
 
     async def _newest_id(self, key: str) -> str:

@@ -11,7 +11,7 @@ import redis
 from redis.exceptions import RedisError
 
 from streams.groups import group_state
-from streams.keys import Keys
+from streams.keys import KeySets, key_sets
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +31,11 @@ class HealthService:
     def __init__(
         self,
         client: redis.Redis,
-        keys: Keys,
+        keys: KeySets,  # every stream shard's
         groups: Sequence[tuple[str, str]],  # (input stream, group) of every pipeline function
         max_lag: int,
-        model_ready: Callable[[], str | None],  # None when a model is loaded, else why not
+        # None when a model is loaded, else why not; None itself: no sync scoring (sharded streams)
+        model_ready: Callable[[], str | None] | None,
     ) -> None:
         self._redis = client
         self._keys = keys
@@ -52,19 +53,24 @@ class HealthService:
         except (RedisError, OSError) as exc:
             log.warning("readiness: redis unreachable: %s", exc)
             return [Check(name="redis", ok=False, detail=f"unreachable: {type(exc).__name__}")]
-        problem = self._model_ready()
+        if self._model_ready is None:
+            model = Check(name="model", ok=True, detail="no sync scoring here (sharded streams)")
+        else:
+            problem = self._model_ready()
+            model = Check(name="model", ok=problem is None, detail=problem or "loaded and warmed up")
         return [
             Check(name="redis", ok=True, detail="reachable"),
-            Check(name="model", ok=problem is None, detail=problem or "loaded and warmed up"),
+            model,
             self._lag_check(),
         ]
 
     def _lag_check(self) -> Check:
         behind = []
         for stream, group in self._groups:
-            state = group_state(self._redis, self._keys.stream(stream), group)
-            if state is not None and state.lag > self._max_lag:
-                behind.append(f"{group} on {stream}: {state.lag}")
+            for shard in key_sets(self._keys):
+                state = group_state(self._redis, shard.stream(stream), group)
+                if state is not None and state.lag > self._max_lag:
+                    behind.append(f"{group} on {shard.stream(stream)}: {state.lag}")
         if behind:
             return Check(
                 name="lag", ok=False, detail=f"over {self._max_lag} entries behind: " + ", ".join(behind)

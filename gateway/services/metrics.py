@@ -1,6 +1,8 @@
 """Operations view: the score stage's per-minute KPI counters, label quality and per-function stats.
 
-Everything is read from Redis: KPI hashes (``ScoreKeys.kpi``, one per minute, written in the
+Everything is read from Redis, summed over every stream shard (``streams.keys.Shards``: one
+key set on one Redis; on a Redis Cluster each shard's score stage writes its own counters and its
+label stage its own window): KPI hashes (``ScoreKeys.kpi``, one per minute, written in the
 score stage's atomic commit; counter names from ``functions.result``, the publish -> scored
 latency histogram from ``functions.latency``), the label stage's
 counters and its window of the latest labels (the live quality is computed from it here, at the
@@ -24,7 +26,7 @@ from functions.label import live_quality
 from functions.label_store import RedisLabelStore
 from functions.result import SCORED, amount_field, count_field
 from gateway.schemas.metrics import FunctionMetrics, MinutePoint, Overview, Quality, Timeseries, Volumes
-from streams.keys import Keys
+from streams.keys import KeySets, key_sets
 from streams.metrics import read_function_stats
 
 # KPI decision counters -> the API's volume names
@@ -51,32 +53,56 @@ def _finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else value
 
 
+class ShardedLabels:
+    """The label stores of every shard read as one (``functions.label.LabelReads``):
+    their windows of latest labels together, their waiting labels summed."""
+
+    def __init__(self, stores: Sequence[RedisLabelStore]) -> None:
+        self._stores = list(stores)
+
+    def window(self) -> list[tuple[int, float]]:
+        return [pair for store in self._stores for pair in store.window()]
+
+    def waiting(self) -> int:
+        return sum(store.waiting() for store in self._stores)
+
+
 class MetricsService:
     def __init__(
         self,
         client: redis.Redis,
-        keys: Keys,
-        results: ScoreKeys,
-        labels: LabelKeys,
+        keys: KeySets,
         functions: Sequence[tuple[str, str, str]],  # (name, input stream, group) of the pipeline
         review_threshold: Callable[[], float],  # the live one (the strategy in force)
     ) -> None:
         self._redis = client
         self._keys = keys
-        self._results = results
-        self._labels = labels
+        self._results = [ScoreKeys(shard.prefix) for shard in key_sets(keys)]
+        self._labels = [LabelKeys(shard.prefix) for shard in key_sets(keys)]
         self._functions = list(functions)
         self._review_threshold = review_threshold
-        self._label_store = RedisLabelStore(client, labels, results)
+        self._label_store = ShardedLabels(
+            [
+                RedisLabelStore(client, labels, results)
+                for labels, results in zip(self._labels, self._results, strict=True)
+            ]
+        )
 
     def _minutes(self, count: int) -> list[tuple[int, dict[str, float]]]:
-        """(minute index, counters) of the last ``count`` minutes, oldest first, the current one last."""
+        """(minute index, counters summed over the shards) of the last ``count`` minutes, oldest
+        first, the current one last."""
         now = int(time.time() // 60)
         minutes = list(range(now - count + 1, now + 1))
         pipe = self._redis.pipeline(transaction=False)
         for minute in minutes:
-            pipe.hgetall(self._results.kpi(minute))
-        return [(m, _floats(raw)) for m, raw in zip(minutes, pipe.execute(), strict=True)]
+            for results in self._results:
+                pipe.hgetall(results.kpi(minute))
+        found = pipe.execute()
+        n = len(self._results)
+        return [
+            (m, _summed([(m, _floats(raw)) for raw in found[i * n : (i + 1) * n]]))
+            for i, m in enumerate(minutes)
+        ]
 
     def timeseries(self, minutes: int) -> Timeseries:
         return Timeseries(points=[_point(m, c) for m, c in self._minutes(minutes)])
@@ -90,8 +116,7 @@ class MetricsService:
         totals = _summed(series)
         # throughput over the last complete minute (the current one is still filling)
         last_full = series[-2][1].get(SCORED, 0.0) if len(series) > 1 else 0.0
-        stats: Any = self._redis.hgetall(self._labels.stats)
-        labels = _floats(stats)
+        labels = _summed([(0, _floats(self._label_stats(keys))) for keys in self._labels])
         quality = live_quality(self._label_store, self._review_threshold())
         functions = [self._function(*f) for f in self._functions]
         return Overview(
@@ -117,6 +142,9 @@ class MetricsService:
             ),
             functions=functions,
         )
+
+    def _label_stats(self, keys: LabelKeys) -> Any:
+        return self._redis.hgetall(keys.stats)
 
     def _function(self, name: str, stream: str, group: str) -> FunctionMetrics:
         stats = read_function_stats(self._redis, self._keys, name, stream, group)

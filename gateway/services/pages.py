@@ -7,7 +7,7 @@ scans at most ``scan_limit`` entries, so a filter that matches nothing still ans
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import redis
@@ -62,3 +62,51 @@ def page_back(
         if len(entries) < count:
             return items, None
     return items, end[1:]
+
+
+def _entry_order(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq)
+
+
+def page_back_merged(
+    client: redis.Redis,
+    keys: Sequence[str],
+    convert: Callable[[list[Entry]], list[T | None]],
+    limit: int,
+    cursor: str | None = None,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    scan_limit: int = 5_000,
+) -> tuple[list[T], str | None]:
+    """``page_back`` over several streams (one per stream shard) as one, newest first by entry id
+    (the ids of Redis streams are times: the shards' entries interleave as they were written).
+
+    Each stream is paged from the same cursor; a stream that stopped at its scan bound has not
+    been read below where it stopped, so the page holds only entries at or above the highest such
+    stop, and continues from there. Two shards' entries with the very same id at a page's edge:
+    the second is on neither page (ids are millisecond-sequence pairs: rare, and only at an edge).
+    """
+    if len(keys) == 1:
+        return page_back(client, keys[0], convert, limit, cursor, since_ms, until_ms, scan_limit)
+
+    def tagged(entries: list[Entry]) -> list[tuple[str, T] | None]:
+        return [
+            None if item is None else (entry_id, item)
+            for (entry_id, _), item in zip(entries, convert(entries), strict=True)
+        ]
+
+    found: list[tuple[str, T]] = []
+    stops: list[str] = []
+    for key in keys:
+        items, stop = page_back(client, key, tagged, limit, cursor, since_ms, until_ms, scan_limit)
+        found += items
+        if stop is not None:
+            stops.append(stop)
+    found.sort(key=lambda pair: _entry_order(pair[0]), reverse=True)
+    if stops:
+        bound = max(stops, key=_entry_order)
+        found = [pair for pair in found if _entry_order(pair[0]) >= _entry_order(bound)]
+    if len(found) > limit:
+        return [item for _, item in found[:limit]], found[limit - 1][0]
+    return [item for _, item in found], (max(stops, key=_entry_order) if stops else None)

@@ -20,7 +20,7 @@ from functions.decision import Decision
 from functions.result import SCORED, count_field
 from gateway.services.metrics import MetricsService
 from models.registry import Registry, RegistryError
-from streams.keys import Keys
+from streams.keys import KeySets
 from streams.metrics import StreamsCollector
 
 WINDOW_MINUTES = 5
@@ -33,7 +33,7 @@ class PipelineCollector(Collector):
     def __init__(
         self,
         client: redis.Redis,
-        keys: Keys,
+        keys: KeySets,
         functions: Sequence[tuple[str, str, str]],  # (name, input stream, group)
         metrics: MetricsService,
         registry: Registry,

@@ -34,9 +34,15 @@ from gateway.wiring import Wiring
 from models.registry import Registry, RegistryError
 from streams.events import ORIGIN, PUBLISHED_NS, Reject
 from streams.inline import InlineChain, emitted
+from streams.keys import Shards
 
 log = logging.getLogger(__name__)
 
+
+SHARDED = (
+    "sync scoring is not built for sharded streams (SENTINEL_STREAMS_SHARDS > 1 or a Redis Cluster): "
+    "publish transactions to the broker; the reads (transactions, forensics, alerts, metrics, live events) work"
+)
 
 # What the warm-up scores (dry: nothing is recorded): the smallest valid transaction.
 WARM_UP_PROBE = Transaction(
@@ -75,6 +81,12 @@ class ScoreService:
         self._chain: InlineChain | None = None
         self._probed: tuple[tuple[Any, ...], str | None] = ((), None)
         self._warmed: str | None = None  # the model version of the warm-up, once it has run
+        if Shards.of(settings).tagged:
+            # the inline chain commits under one shard's hash tag; which shard a card's state
+            # lives on is decided by the broker's partitioner, which the gateway does not know
+            self._unavailable = SHARDED
+            log.warning("sync scoring unavailable: %s", SHARDED)
+            return
         try:
             scratch = scratch_prefix(settings.redis.key_prefix, "dry-run")
             self._chain = InlineChain(wiring.pipeline, wiring.score_chain, client, settings, scratch)

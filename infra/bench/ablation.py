@@ -1,4 +1,4 @@
-"""Feature ablation: ``sentinel bench ablation --rows 200000 --seeds 1,2 --drop 'freq_*' --json FILE``.
+"""Feature ablation: ``sentinel bench ablation --rows 200000 --seeds 1,2 --drop 'device_*' --json FILE``.
 
 Per seed: generate ``--rows`` synthetic transactions, replay them once through the online
 feature code (scratch prefix, dropped after), train the configured algorithm on every feature,

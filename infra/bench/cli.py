@@ -33,7 +33,7 @@ BENCHES: dict[str, tuple[str, str]] = {
     ),
     "ablation": (
         "infra.bench.ablation:ablation",
-        "PR-AUC and recall at 1% FPR without sets of features (--drop 'freq_*'), per seed.",
+        "PR-AUC and recall at 1% FPR without sets of features (--drop 'device_*'), per seed.",
     ),
     "summary": ("infra.bench.summary:summary", "The performance goals against the e2e and api results."),
 }

@@ -40,6 +40,7 @@ def server_env(settings: Settings, port: int, workers: int) -> dict[str, str]:
         SENTINEL_MODELS_REGISTRY_DIR=str(settings.models.registry_dir.resolve()),
         SENTINEL_LOCAL_STATE_DIR=str(settings.local.state_dir.resolve()),
         SENTINEL_STREAMS_PIPELINE=settings.streams.pipeline,
+        SENTINEL_STREAMS_SHARDS=str(settings.streams.shards),
     )
     if settings.kafka.bootstrap:
         env.update(

@@ -27,6 +27,7 @@ from functions.velocity import FeatureTtl, RedisFeatureState
 from infra.pipeline.streams import ENRICHED
 from streams.events import Effect, Event, HashSet, Reject
 from streams.function import Context, Handler
+from streams.keys import Shards
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +41,20 @@ class TransactionCodec:
         return decode_transaction(data)
 
 
+def feature_keys(ctx: Context) -> FeatureKeys:
+    """The feature-state keys of a consumer: card-local state under its shard's prefix; with
+    sharded streams (a Redis Cluster), state that spans cards spread over every shard's hash tag
+    (``FeatureKeys.spread``), so the consumers of all shards share one e-mail/device/address state."""
+    shards = Shards.of(ctx.settings)
+    spread = tuple(keys.prefix for keys in shards) if shards.tagged else ()
+    return FeatureKeys(ctx.keys.prefix, spread)
+
+
 def feature_engine(ctx: Context) -> FeatureEngine:
     """The online feature engine on the context's Redis, under the runtime's key prefix."""
     features = ctx.settings.features
     ttl = FeatureTtl(state_s=features.state_ttl_s, vector_s=features.vector_ttl_s)
-    return FeatureEngine(RedisFeatureState(ctx.redis, FeatureKeys(ctx.keys.prefix), ttl))
+    return FeatureEngine(RedisFeatureState(ctx.redis, feature_keys(ctx), ttl))
 
 
 def build(ctx: Context) -> Handler:

@@ -10,6 +10,9 @@ runtime commits atomically with the XACK of the inputs:
 - ``alerts``: one ``AlertRaised`` per review/decline, also published on the alerts channel;
 - the result record per transaction (``functions.result``, expiring): what the gateway, the
   label stage and forensics read;
+- the card's and the client's history indexes (``ScoreKeys.card_history`` / ``client_history``:
+  the newest ``features.history_per_entity`` TransactionIDs by scoring time, expiring with the
+  records): a card's or client's history is one index read, however much else was scored since;
 - the per-minute KPI counters (``functions.result.kpi_increments``), the publish -> scored
   latency histogram (``functions.latency``) and the per-segment counters of the overview's
   breakdown (``functions.result.segment_increments``: product, card network and type, device);
@@ -45,7 +48,7 @@ from functions.served import ScoredFeatures, encode_scored_features
 from functions.strategy import RedisThresholds
 from infra.pipeline.streams import ALERTS, FEATURES, SCORED
 from models.registry import ChampionSource, Registry
-from streams.events import Effect, Event, HashIncr, HashSet, Publish
+from streams.events import Effect, Event, HashIncr, HashSet, IndexAdd, Publish
 from streams.function import Context, Handler
 
 KPI_TTL_S = 8 * 86_400
@@ -72,10 +75,16 @@ class EnrichedCodec:
 
 
 def threshold_store(ctx: Context) -> RedisThresholds:
-    """The live thresholds on the context's Redis, with the configured defaults."""
+    """The live thresholds on the context's Redis, with the configured defaults.
+
+    Read under the configured prefix, where the gateway writes them (``OperatorKeys``), not under
+    the worker's stream shard (``ctx.keys``, hash-tagged when streams are sharded): one strategy
+    for every shard."""
     defaults = ctx.settings.strategy
     return RedisThresholds(
-        ctx.redis, OperatorKeys(ctx.keys.prefix), (defaults.review_threshold, defaults.decline_threshold)
+        ctx.redis,
+        OperatorKeys(ctx.settings.redis.key_prefix),
+        (defaults.review_threshold, defaults.decline_threshold),
     )
 
 
@@ -99,6 +108,7 @@ def score_effects(
     alerts: Sequence[AlertRaised],
     keys: ScoreKeys,
     result_ttl_s: int,
+    history_per_entity: int,
 ) -> list[Effect]:
     """The effects of a scored batch (see the module doc), in a stable order."""
     effects: list[Effect] = []
@@ -107,8 +117,13 @@ def score_effects(
         effects.append(event.emit(SCORED, encode_event(tx), tx))
         served = ScoredFeatures.of(event.value, tx)
         effects.append(event.emit(FEATURES, encode_scored_features(served)))
-        record = to_hash(tx, event.published_ns, time.time_ns(), segment)
+        scored_ns = time.time_ns()
+        record = to_hash(tx, event.published_ns, scored_ns, segment)
         effects.append(HashSet(keys.result(tx.TransactionID), record, result_ttl_s))
+        for index in (keys.card_history(tx.card1), keys.client_history(tx.uid)):
+            effects.append(
+                IndexAdd(index, tx.TransactionID, scored_ns // 1_000_000, history_per_entity, result_ttl_s)
+            )
     by_id = {event.value.TransactionID: event for event in batch}
     for alert in alerts:
         payload = encode_event(alert)
@@ -137,6 +152,7 @@ def build(ctx: Context) -> Handler:
     )
     thresholds = threshold_store(ctx)
     result_ttl_s = ctx.settings.features.result_ttl_s
+    history_per_entity = ctx.settings.features.history_per_entity
     labels = label_store(ctx)
     next_join = 0.0
 
@@ -158,6 +174,6 @@ def build(ctx: Context) -> Handler:
         live = thresholds.live(champion.thresholds).thresholds
         values = [event.value for event in batch]
         scored, alerts = score(values, champion, live, models.challenger(), models_cfg.max_reasons)
-        return score_effects(batch, scored, alerts, keys, result_ttl_s)
+        return score_effects(batch, scored, alerts, keys, result_ttl_s, history_per_entity)
 
     return handler

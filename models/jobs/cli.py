@@ -21,7 +21,7 @@ from core.settings import get_settings
 from functions.keys import ModelJobKeys
 from models.jobs import schedule as table
 from models.jobs.drift import recent_reports
-from models.jobs.queue import JsonJob, connect, job_queue
+from models.jobs.queue import JsonJob, connect, connect_data, job_queue
 
 console = Console()
 
@@ -107,7 +107,7 @@ def drift() -> None:
 def show(as_json: bool, top: int) -> None:
     """The latest drift report."""
     settings = get_settings()
-    reports = recent_reports(connect(settings), ModelJobKeys(settings.redis.key_prefix).drift_reports, 1)
+    reports = recent_reports(connect_data(settings), ModelJobKeys(settings.redis.key_prefix).drift_reports, 1)
     if not reports:
         raise click.ClickException("no drift report yet: `sentinel jobs run drift` (a worker must run)")
     report = reports[0]

@@ -1,7 +1,10 @@
-"""What every job needs when RQ runs it: settings, the Redis connection, the registry, the audit log.
+"""What every job needs when RQ runs it: settings, the Redis connections, the registry, the audit log.
 
 A job is called by the worker with its JSON arguments only; it builds the rest here, from the
-worker's environment (``SENTINEL_*``) and the connection RQ gives the running job.
+worker's environment (``SENTINEL_*``) and the connection RQ gives the running job. Two Redis: the
+pipeline's (``redis``: what jobs read and write of the pipeline's data) and the jobs' (``queue``:
+RQ's, where a job enqueues another) are one server unless ``SENTINEL_JOBS_REDIS_URL`` is set (with a
+Redis Cluster, which RQ cannot use).
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ from core.settings import Settings, get_settings
 from functions.keys import ModelJobKeys, OperatorKeys
 from functions.strategy import RedisThresholds
 from models.audit import KEEP, audit_fields, now_iso
-from models.jobs.queue import JsonJob, connect
+from models.jobs.queue import JsonJob, connect, connect_data
 from models.registry import Registry
 
 log = logging.getLogger(__name__)
 ACTOR = "model-jobs"
+_Client = redis.Redis  # the field ``redis`` hides the module inside the class
 
 
 @dataclass(frozen=True)
@@ -31,18 +35,26 @@ class JobContext:
     keys: ModelJobKeys
     registry: Registry
     job: JsonJob | None  # None when called outside a worker (tests of the pure parts, the CLI)
+    jobs_redis: _Client | None = None  # RQ's Redis when it is not ``redis`` (SENTINEL_JOBS_REDIS_URL)
+
+    @property
+    def queue(self) -> _Client:
+        """The Redis of the RQ queues."""
+        return self.redis if self.jobs_redis is None else self.jobs_redis
 
     @classmethod
     def current(cls) -> JobContext:
         settings = get_settings()
         job = get_current_job()
-        client = job.connection if job is not None else connect(settings)
+        queue = job.connection if job is not None else connect(settings)
+        separate = settings.jobs.redis_url is not None
         return cls(
             settings,
-            client,
+            connect_data(settings) if separate else queue,
             ModelJobKeys(settings.redis.key_prefix),
             Registry(settings.models.registry_dir),
             job if isinstance(job, JsonJob) else None,
+            queue if separate else None,
         )
 
     def progress(self, step: str, **numbers: Any) -> None:

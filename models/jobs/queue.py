@@ -21,7 +21,8 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq_scheduler import Scheduler
 
-from core.connect import redis_client
+from core.connect import is_cluster, redis_client
+from core.errors import ConfigError
 from core.settings import Settings
 
 SERIALIZER = "rq.serializers.JSONSerializer"
@@ -47,7 +48,27 @@ class JsonQueue(Queue):
         super().__init__(name, connection=connection, **kwargs)
 
 
+def jobs_url(settings: Settings) -> str:
+    """The Redis of the RQ queues and scheduler: ``SENTINEL_JOBS_REDIS_URL``, else SENTINEL_REDIS_URL
+    (RQ needs one plain Redis: a cluster there must be paired with SENTINEL_JOBS_REDIS_URL)."""
+    url = settings.jobs.redis_url or settings.redis.url
+    if not url:
+        raise RuntimeError("the model jobs need SENTINEL_REDIS_URL")
+    if is_cluster(url):
+        raise ConfigError(
+            "RQ does not run on a Redis Cluster: set SENTINEL_JOBS_REDIS_URL to one plain Redis for the "
+            "job queues (the jobs still read the pipeline's data on the cluster)"
+        )
+    return url
+
+
 def connect(settings: Settings) -> redis.Redis:
+    """A client of the Redis of the RQ queues and scheduler (:func:`jobs_url`)."""
+    return redis_client(jobs_url(settings))
+
+
+def connect_data(settings: Settings) -> redis.Redis:
+    """A client of the pipeline's Redis (SENTINEL_REDIS_URL, one server or a cluster): what jobs read."""
     if not settings.redis.url:
         raise RuntimeError("the model jobs need SENTINEL_REDIS_URL")
     return redis_client(settings.redis.url)

@@ -49,7 +49,7 @@ def request_retrain(ctx: JobContext, trigger: str, *, force: bool = False) -> st
         log.info("retrain not requested (%s): cool-down since %s", trigger, last)
         return None
     ctx.redis.hset(ctx.keys.jobs_state, mapping={"last_retrain_at": time.time(), "last_trigger": trigger})
-    job = job_queue(ctx.settings, ctx.redis).enqueue(
+    job = job_queue(ctx.settings, ctx.queue).enqueue(
         FUNC,
         kwargs={"trigger": trigger},
         job_timeout=cfg.retrain_timeout_s,

@@ -28,7 +28,7 @@ from functions.replay import ReplayMeta
 from functions.result import to_hash
 from functions.score import model_matrix
 from functions.served import FEATURES_STREAM, ScoredFeatures, encode_scored_features
-from models.jobs.queue import JOB_CLASS, QUEUE_CLASS, SERIALIZER
+from models.jobs.queue import JOB_CLASS, QUEUE_CLASS, SERIALIZER, jobs_url
 from models.loaded import LoadedModel
 from streams.events import PAYLOAD
 from streams.keys import Keys
@@ -118,7 +118,7 @@ def worker_argv(settings: Settings, *extra: str) -> list[str]:
         str(Path(sys.executable).with_name("rq")),
         "worker",
         "--url",
-        str(settings.redis.url),
+        jobs_url(settings),
         "--serializer",
         SERIALIZER,
         "--job-class",

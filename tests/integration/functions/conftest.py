@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import redis
 
+from core.connect import redis_client as connect
 from core.settings import Settings
 from data.loader import DataFiles, iter_json
 from data.schema import Transaction, decode_transaction
@@ -21,9 +22,11 @@ from functions.events import decode_enriched, feature_matrix
 from infra.pipeline.table import PIPELINE
 from infra.services import ensure_topics
 from streams.events import split_fields
-from streams.keys import Keys
+from streams.keys import Shards
 from streams.mirror import run_mirror
 from streams.worker import Worker
+from tests.integration.streams.conftest import spawn  # noqa: F401 - the subprocess fixture, here too
+from tests.keyspace import delete_prefix
 
 ROWS = 3_000
 
@@ -71,14 +74,51 @@ def stream_entries(client: redis.Redis, key: str) -> list[tuple[bytes | None, di
 
 
 def run_live_enrich(settings: Settings, client: redis.Redis, raw: Sequence[bytes]) -> LiveRun:
-    """Simulator -> broker -> mirror -> tx.raw -> enrich (real runtime) -> tx.enriched."""
+    """Simulator -> broker -> mirror -> tx.raw -> enrich (real runtime) -> tx.enriched.
+
+    With stream shards (a cluster), one enrich consumer per shard, shard after shard: the
+    transactions are enriched in the order of the shards' tx.enriched streams, concatenated."""
     summary = simulate(settings, raw, rate=1e9)
     assert summary.sent == len(raw) and summary.errors == 0
     run_mirror(settings, burst=True, client=client)
-    Worker(PIPELINE.chain(["enrich"]), client, settings).run(burst=True)
-    keys = Keys(settings.redis.key_prefix)
-    events = [decode_enriched(p or b"") for p, _ in stream_entries(client, keys.stream("tx.enriched"))]
+    events = []
+    for shard, keys in enumerate(Shards.of(settings)):
+        Worker(PIPELINE.chain(["enrich"]), client, settings, shard=shard).run(burst=True)
+        events += [decode_enriched(p or b"") for p, _ in stream_entries(client, keys.stream("tx.enriched"))]
     return LiveRun([e.TransactionID for e in events], feature_matrix(events))
+
+
+@pytest.fixture(params=["redis", "cluster"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Where a pipeline test runs: one Redis, or the session's three-master Redis Cluster with
+    three stream shards (``on_backend``)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def on_backend(settings: Settings, backend: str, request: pytest.FixtureRequest) -> Iterator[Settings]:
+    """``settings`` on the test's backend: one Redis, or the cluster with 3 stream shards."""
+    if backend == "redis":
+        yield settings
+        return
+    url = request.getfixturevalue("redis_cluster_url")
+    yield settings.replace(redis={"url": url}, streams={"shards": 3})
+    delete_prefix(url, settings.redis.key_prefix)
+
+
+@pytest.fixture
+def broker_on_backend(broker_settings: Settings, on_backend: Settings) -> Settings:
+    """``broker_settings`` on the test's backend."""
+    return broker_settings.replace(
+        redis={"url": on_backend.redis.url}, streams={"shards": on_backend.streams.shards}
+    )
+
+
+@pytest.fixture
+def backend_client(on_backend: Settings) -> Iterator[redis.Redis]:
+    client = connect(on_backend.redis.url or "")
+    yield client
+    client.close()
 
 
 def train_champion(

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 import redis
 
+from core.connect import redis_client as connect
 from data.schema import Transaction
 from functions.features import DAY, FEATURE_INDEX, STATE_FEATURES
 from functions.keys import FeatureKeys
 from functions.velocity import FeatureTtl, RedisFeatureState
+from streams.keys import Shards
+from tests.keyspace import delete_prefix
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +70,7 @@ def test_reprocessing_a_transaction_changes_nothing_and_returns_the_same_feature
 
 def test_missing_entities_give_nan_not_zero(state: RedisFeatureState) -> None:
     rows = state.apply([tx(1, T0)])  # no email, no device, no addr1
-    for name in ("email_cnt_1h", "device_cnt_all", "addr_sum_7d", "uid_new_device", "freq_id_31"):
+    for name in ("email_cnt_1h", "device_cnt_all", "addr_sum_7d", "uid_new_device"):
         assert np.isnan(rows[0, S[name]]), name
     assert rows[0, S["card_cnt_all"]] == 1
 
@@ -91,11 +95,6 @@ def test_uid_first_seen_device_and_email(state: RedisFeatureState) -> None:
     )
     assert col(rows, "uid_new_device") == [1, 0, 1, 1]  # tx 4 is another uid (card1)
     assert col(rows, "uid_new_email") == [1, 0, 0, 1]
-
-
-def test_frequency_counts_are_online(state: RedisFeatureState) -> None:
-    rows = state.apply([tx(i, T0 + i, id_31="chrome 62.0" if i % 2 else "safari") for i in range(5)])
-    assert col(rows, "freq_id_31") == [1, 1, 2, 2, 3]
 
 
 def test_state_keys_expire_and_their_size_is_bounded(
@@ -153,3 +152,97 @@ def test_a_late_event_lands_in_its_own_window_not_the_current_one(state: RedisFe
     assert col(rows, "card_cnt_1h") == [2]  # 1 and 3, not the late 2
     assert col(rows, "card_cnt_24h") == [3]
     assert FEATURE_INDEX["card_cnt_1h"] == S["card_cnt_1h"]
+
+
+# On a Redis Cluster: one script call per slot a chunk touches (functions.velocity.RedisFeatureState).
+
+SHARDS = 3
+
+
+@pytest.fixture
+def cluster(redis_cluster_url: str, key_prefix: str) -> Iterator[redis.Redis]:
+    client = connect(redis_cluster_url)
+    yield client
+    client.close()
+    delete_prefix(redis_cluster_url, key_prefix)
+
+
+def spread_keys(prefix: str, home: int = 0) -> FeatureKeys:
+    """Feature keys as an enrich consumer of shard ``home`` of three builds them on a cluster."""
+    shards = Shards(prefix, SHARDS, tagged=True)
+    return FeatureKeys(shards.keys(home).prefix, tuple(keys.prefix for keys in shards))
+
+
+def varied(n: int, start: int = 0) -> list[Transaction]:
+    """Transactions of a few cards sharing e-mail domains, devices, addresses and browsers."""
+    rng = random.Random(start)
+    return [
+        tx(
+            5_000 + i,
+            T0 + 97 * i,
+            float(rng.randrange(1, 500)),
+            card1=rng.randrange(1000, 1012),
+            addr1=rng.choice([None, 204.0, 299.0, 330.0, 441.0]),
+            D1=rng.choice([None, 0.0, 14.0]),
+            P_emaildomain=rng.choice([None, "gmail.com", "yahoo.com", "mail.com", "aol.com"]),
+            DeviceInfo=rng.choice([None, "Windows", "iOS Device", "MacOS", "Trident/7.0"]),
+            id_31=rng.choice([None, "chrome 62.0", "safari", "edge 16.0"]),
+            card2=rng.choice([None, 111.0, 222.0, 321.0]),
+        )
+        for i in range(start, start + n)
+    ]
+
+
+class KilledAfter:
+    """A real client whose feature script stops after ``calls`` runs: the worker dies between two
+    slot calls of a chunk (what ran is in Redis, the rest never ran)."""
+
+    def __init__(self, client: redis.Redis, calls: int) -> None:
+        self._client, self.left = client, calls
+
+    def register_script(self, script: str) -> Any:
+        inner = self._client.register_script(script)
+
+        def run(keys: list[str], args: list[Any]) -> Any:
+            if self.left == 0:
+                raise ConnectionError("killed between two slot calls")
+            self.left -= 1
+            return inner(keys=keys, args=args)
+
+        return run
+
+
+def test_on_a_cluster_every_feature_equals_one_redis(
+    cluster: redis.Redis, redis_client: redis.Redis, key_prefix: str
+) -> None:
+    one = RedisFeatureState(redis_client, FeatureKeys(key_prefix))
+    spread = RedisFeatureState(cluster, spread_keys(key_prefix))
+    history = varied(420)
+    for start in range(0, len(history), 150):  # chunks of 100 and 50
+        batch = history[start : start + 150]
+        np.testing.assert_array_equal(spread.apply(batch), one.apply(batch))
+    keys = spread_keys(key_prefix)
+    shared = [
+        keys.shared("email", mail).entity("email", mail) for mail in ("gmail.com", "yahoo.com", "mail.com")
+    ]
+    nodes: Any = cluster
+    assert all(cluster.exists(key) for key in shared)
+    assert len({nodes.keyslot(keys.entity("card", "1000")), *map(nodes.keyslot, shared)}) > 1
+
+
+@pytest.mark.parametrize("calls", [1, 2])
+def test_on_a_cluster_a_retry_after_a_crash_between_slot_calls_counts_each_transaction_once(
+    cluster: redis.Redis, key_prefix: str, calls: int
+) -> None:
+    first, then = varied(60), varied(40, start=60)
+    clean = RedisFeatureState(cluster, spread_keys(f"{key_prefix}clean:"))
+    expected = [clean.apply(first), clean.apply(then)]
+    keys = spread_keys(f"{key_prefix}crash:")
+    killed = KilledAfter(cluster, calls)
+    with pytest.raises(ConnectionError):
+        RedisFeatureState(killed, keys).apply(first)
+    assert killed.left == 0  # it did die between two calls of the chunk, not before the first
+    assert cluster.exists(keys.vector(first[0].TransactionID))  # the home call's part is stored
+    retry = RedisFeatureState(cluster, keys)
+    np.testing.assert_array_equal(retry.apply(first), expected[0])
+    np.testing.assert_array_equal(retry.apply(then), expected[1])  # the state holds each tx once

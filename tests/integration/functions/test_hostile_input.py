@@ -26,7 +26,7 @@ from infra.pipeline.streams import LABELS, RAW
 from infra.pipeline.table import PIPELINE
 from infra.services import wait_until
 from streams.events import split_fields
-from streams.keys import Keys
+from streams.keys import Keys, Shards
 from streams.mirror import Mirror
 from streams.worker import Worker
 from tests.integration.functions.test_stages import transactions, xadd
@@ -51,26 +51,27 @@ def _pending(client: redis.Redis, key: str, group: str) -> int:
 
 @pytest.mark.parametrize("case", list(POISON))
 def test_enrich_dead_letters_a_poison_message_and_enriches_its_neighbours(
-    case: str, settings: Settings, redis_client: redis.Redis, key_prefix: str
+    case: str, on_backend: Settings, backend_client: redis.Redis
 ) -> None:
-    keys = Keys(key_prefix)
+    """On one Redis, and on the cluster (shard 0 of 3; its e-mail/device/address state on all three)."""
+    keys, client = Shards.of(on_backend).home, backend_client
     txs = transactions(20)
     for tx in txs[:10]:
-        xadd(redis_client, keys.stream(RAW), encode_transaction(tx), {})
-    xadd(redis_client, keys.stream(RAW), POISON[case], {"origin": "poison"})
+        xadd(client, keys.stream(RAW), encode_transaction(tx), {})
+    xadd(client, keys.stream(RAW), POISON[case], {"origin": "poison"})
     for tx in txs[10:]:
-        xadd(redis_client, keys.stream(RAW), encode_transaction(tx), {})
+        xadd(client, keys.stream(RAW), encode_transaction(tx), {})
 
-    _run(settings, redis_client, "enrich")
+    _run(on_backend, client, "enrich")
 
     enriched = [
-        json.loads(p or b"")["TransactionID"] for p, _ in _entries(redis_client, keys.stream("tx.enriched"))
+        json.loads(p or b"")["TransactionID"] for p, _ in _entries(client, keys.stream("tx.enriched"))
     ]
     assert enriched == [tx.TransactionID for tx in txs]
-    letters = [meta for _, meta in _entries(redis_client, keys.dead_letters)]
+    letters = [meta for _, meta in _entries(client, keys.dead_letters)]
     assert len(letters) == 1 and json.loads(letters[0]["meta"]) == {"origin": "poison"}
     assert letters[0]["reason"] and "last error" not in letters[0]["reason"]
-    assert _pending(redis_client, keys.stream(RAW), "enrich") == 0
+    assert _pending(client, keys.stream(RAW), "enrich") == 0
 
 
 @pytest.mark.parametrize("case", list(POISON))

@@ -44,13 +44,14 @@ def test_every_feature_of_every_transaction_equals_the_training_set(
 
 
 def test_four_partitions_partition_local_features_equal_the_training_set(
-    broker_settings: Settings, redis_client: redis.Redis, synth: Dataset
+    broker_on_backend: Settings, backend_client: redis.Redis, redis_client: redis.Redis, synth: Dataset
 ) -> None:
     """Four partitions interleave: features of card and uid state, time and raw columns are still
     exactly the training set's; e-mail/device/address state sees other partitions' events in
-    arrival order, and equals a replay in that order."""
-    live = run_live_enrich(with_partitions(broker_settings, 4), redis_client, synth.raw)
-    prefix = broker_settings.redis.key_prefix
+    arrival order, and equals a replay in that order. On the cluster (3 stream shards, partition
+    p in shard p mod 3, one consumer per shard) too; the training set is replayed on one Redis."""
+    live = run_live_enrich(with_partitions(broker_on_backend, 4), backend_client, synth.raw)
+    prefix = broker_on_backend.redis.key_prefix
     offline, meta = replay_features(redis_client, f"{prefix}train:", synth.transactions, 500)
     order = {tx_id: i for i, tx_id in enumerate(meta.transaction_id.tolist())}
     assert sorted(live.ids) == sorted(order)  # each transaction exactly once

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import signal
 from typing import Any
 
 import msgspec
@@ -12,16 +13,23 @@ import redis
 
 from core.settings import Settings
 from data.schema import Label, Transaction, encode_label, encode_transaction
+from functions.decision import Thresholds
 from functions.events import LabelStored, decode_enriched, feature_matrix
-from functions.keys import LabelKeys, ScoreKeys
+from functions.keys import LabelKeys, OperatorKeys, ScoreKeys
 from functions.label import live_quality
 from functions.label_store import RedisLabelStore
 from functions.replay import replay_features
+from functions.strategy import RedisThresholds
+from infra.pipeline.score import threshold_store
 from infra.pipeline.streams import LABELS, RAW
 from infra.pipeline.table import PIPELINE
+from infra.services import wait_until
 from streams.events import PUBLISHED_NS, entry_fields, split_fields
-from streams.keys import Keys
+from streams.function import Context
+from streams.keys import Keys, Shards
 from streams.worker import Worker
+from tests.integration.functions.gated import gate_keys
+from tests.integration.streams.conftest import sentinel_env
 
 pytestmark = pytest.mark.integration
 
@@ -141,3 +149,57 @@ def test_a_label_waits_for_its_score_within_the_bound(redis_client: redis.Redis,
     assert int(stats[b"labels"]) == 2 and int(stats[b"unscored"]) == 2 and int(stats[b"fraud"]) == 2
     assert [s.duplicate for s in store.store(batch)] == [True] * 3  # stored or waiting: nothing counted
     assert store.join_waiting() == (0, 0) and int(redis_client.hget(labels.stats, "labels") or 0) == 2  # type: ignore[arg-type]
+
+
+def test_the_score_stage_of_every_stream_shard_reads_the_strategy_operators_set(
+    settings: Settings, redis_client: redis.Redis
+) -> None:
+    """The gateway writes the strategy under the configured prefix; a score worker of any shard
+    (its keys hash-tagged) reads that one, not a per-shard copy that nobody writes."""
+    sharded = settings.replace(streams={"shards": 3})
+    operators = RedisThresholds(redis_client, OperatorKeys(settings.redis.key_prefix), (0.5, 0.9))
+    pipe = redis_client.pipeline()
+    operators.set(pipe, Thresholds(review=0.11, decline=0.77), "analyst", "2026-12-01T19:00:00Z")
+    pipe.execute()
+    for keys in Shards.of(sharded):
+        live = threshold_store(Context(redis_client, sharded, keys)).live(None)
+        assert (live.source, live.thresholds) == ("strategy", Thresholds(review=0.11, decline=0.77))
+
+
+def test_enrich_killed_after_its_state_writes_and_before_its_commit_counts_nothing_twice(
+    on_backend: Settings, backend_client: redis.Redis, redis_client: redis.Redis, spawn: Any
+) -> None:
+    """SIGKILL with the first batch in the feature state and unacknowledged (on the cluster, in
+    the state of all three slots); a new worker takes the batch over: every transaction is
+    enriched once, with exactly the features of a replay that never crashed (so the killed batch
+    counted once in the state, and nothing of it was lost)."""
+    live = on_backend.replace(
+        streams={
+            "pipeline": "tests.integration.functions.gated:PIPELINE",
+            "batch_size": 10,
+            "claim_idle_ms": 200,
+        }
+    )
+    client, keys = backend_client, Shards.of(on_backend).home
+    txs = transactions(40, seed=8)
+    for tx in txs:
+        xadd(client, keys.stream(RAW), encode_transaction(tx), {})
+    reached, opened = gate_keys(keys)
+    env = sentinel_env(
+        live, SENTINEL_STREAMS_SHARDS=str(live.streams.shards), SENTINEL_STREAMS_BATCH_SIZE="10"
+    )
+
+    first = spawn(["fn", "run", "enrich", "--shard", "0"], env)
+    wait_until(lambda: client.exists(reached) == 1, 60, "the first worker at the gate")
+    first.send_signal(signal.SIGKILL)
+    assert first.wait(10) == -signal.SIGKILL
+    assert client.xlen(keys.stream("tx.enriched")) == 0
+    client.set(opened, 1)
+    assert spawn(["fn", "run", "enrich", "--shard", "0", "--burst"], env).wait(120) == 0
+
+    events = [decode_enriched(p or b"") for p, _ in stream(client, keys.stream("tx.enriched"))]
+    assert sorted(e.TransactionID for e in events) == [tx.TransactionID for tx in txs]  # each once
+    by_id = {e.TransactionID: e for e in events}
+    offline, _ = replay_features(redis_client, f"{on_backend.redis.key_prefix}clean:", txs, 10)
+    live_rows = feature_matrix([by_id[tx.TransactionID] for tx in txs])
+    np.testing.assert_array_equal(live_rows, offline.astype(np.float32))

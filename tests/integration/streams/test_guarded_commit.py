@@ -1,4 +1,5 @@
-"""Sync-path commit on a real Redis: all effects or none, at most once per guard, history capped."""
+"""Sync-path commit on a real Redis: all effects or none, at most once per guard, history capped,
+indexes bounded."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 import redis
 
 from streams.commit import GuardedCommitter, HistoryCap
-from streams.events import Effect, Emit, HashIncr, HashSet
+from streams.events import Effect, Emit, HashIncr, HashSet, IndexAdd
 from streams.keys import Keys
 
 pytestmark = pytest.mark.integration
@@ -61,3 +62,22 @@ def test_history_streams_drop_entries_older_than_their_age_cap(
         assert length <= 100  # MINID ~ drops whole nodes (100 entries) of old entries
         newest: Any = redis_client.xrevrange(history, count=1)
         assert newest[0][1] == {b"d": b"new"}
+
+
+def test_an_index_keeps_its_highest_scored_members_and_expires(
+    redis_client: redis.Redis, key_prefix: str
+) -> None:
+    keys = Keys(key_prefix)
+    committer = GuardedCommitter(redis_client, keys)
+    index, other = keys.key("hist", "card", "7"), keys.key("hist", "card", "8")
+    scores = [5, 1, 9, 3, 7, 2, 8, 6, 4, 10]  # out of order: the index keeps the highest, not the latest
+    for n, score in enumerate(scores):
+        effects: list[Effect] = [IndexAdd(index, 100 + n, score, keep=4, ttl_s=60)]
+        if n == 0:  # two in one commit, and another index in the same one
+            effects += [IndexAdd(index, 99, 0.5, keep=4, ttl_s=60), IndexAdd(other, "x", 1.0, keep=4)]
+        committer.commit(keys.key("result", str(n)), effects)
+    kept: Any = redis_client.zrevrange(index, 0, -1, withscores=True)
+    assert kept == [(b"109", 10.0), (b"102", 9.0), (b"106", 8.0), (b"104", 7.0)]
+    ttl: Any = redis_client.ttl(index)
+    assert 0 < ttl <= 60
+    assert redis_client.zrange(other, 0, -1) == [b"x"] and redis_client.ttl(other) == -1  # ttl 0: none

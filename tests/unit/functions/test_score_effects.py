@@ -16,7 +16,7 @@ from functions.result import read_segment_counters
 from functions.score import score
 from functions.scorer import Matrix, Reason
 from infra.pipeline.score import score_effects
-from streams.events import PUBLISHED_NS, Emit, Event, HashIncr, HashSet, Publish
+from streams.events import PUBLISHED_NS, Emit, Event, HashIncr, HashSet, IndexAdd, Publish
 
 
 class FixedModel:
@@ -46,7 +46,7 @@ def test_every_input_scored_once_and_only_review_or_decline_alerted() -> None:
     batch = [event(1, 0.1), event(2, 0.5), event(3, 0.9)]
     scored, alerts = score([e.value for e in batch], FixedModel(), Thresholds(review=0.3, decline=0.8))
     keys = ScoreKeys("t:")
-    effects = score_effects(batch, scored, alerts, keys, result_ttl_s=60)
+    effects = score_effects(batch, scored, alerts, keys, result_ttl_s=60, history_per_entity=5)
 
     outputs = [e for e in effects if isinstance(e, Emit) and e.stream == "tx.scored"]
     assert [msgspec.json.decode(e.payload, type=TxScored).TransactionID for e in outputs] == [1, 2, 3]
@@ -71,7 +71,7 @@ def test_each_segment_counts_its_decisions_and_amounts_and_the_result_names_it()
     batch = [event(1, 0.9, mobile_visa), event(2, 0.95, mobile_visa), event(3, 0.1)]
     scored, alerts = score([e.value for e in batch], FixedModel(), Thresholds(review=0.3, decline=0.8))
     keys = ScoreKeys("t:")
-    effects = score_effects(batch, scored, alerts, keys, result_ttl_s=60)
+    effects = score_effects(batch, scored, alerts, keys, result_ttl_s=60, history_per_entity=5)
 
     records = {e.key: e.mapping for e in effects if isinstance(e, HashSet)}
     assert records[keys.result(1)]["segment"] == "W|visa|debit|mobile"
@@ -81,3 +81,22 @@ def test_each_segment_counts_its_decisions_and_amounts_and_the_result_names_it()
         ("W|visa|debit|mobile", "decline"): (2, 30.0),
         ("W|||", "approve"): (1, 30.0),
     }
+
+
+def test_each_transaction_joins_its_card_and_client_history_bounded_and_expiring_with_its_record() -> None:
+    batch = [event(1, 0.1), event(2, 0.9)]
+    scored, alerts = score([e.value for e in batch], FixedModel(), Thresholds(review=0.3, decline=0.8))
+    keys = ScoreKeys("t:")
+    effects = score_effects(batch, scored, alerts, keys, result_ttl_s=60, history_per_entity=5)
+
+    indexed = [e for e in effects if isinstance(e, IndexAdd)]
+    assert [(e.key, e.member) for e in indexed] == [
+        (keys.card_history(1000), 1),
+        (keys.client_history("1000|None|None"), 1),
+        (keys.card_history(1000), 2),
+        (keys.client_history("1000|None|None"), 2),
+    ]
+    assert {(e.keep, e.ttl_s) for e in indexed} == {(5, 60)}
+    records = {e.key: e.mapping for e in effects if isinstance(e, HashSet)}
+    for e in indexed:  # scored by when, as the record says (ms)
+        assert e.score == int(records[keys.result(int(e.member))]["scored_ns"]) // 1_000_000

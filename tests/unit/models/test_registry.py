@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import pickle
 from pathlib import Path
 
@@ -48,6 +49,27 @@ def test_round_trip_gives_identical_predictions_without_pickle(
     reasons = loaded.reasons(test_rows[:3], 2)
     assert len(reasons) == 3 and all(len(r) == 2 for r in reasons)
     assert reasons[0][0].contribution >= reasons[0][1].contribution
+
+
+def test_a_model_trained_on_a_feature_since_retired_keeps_scoring_if_it_does_not_read_it(
+    trained: dict[str, TrainingResult], small_set: TrainingSet, tmp_path: Path
+) -> None:
+    """Its features.json names an input the online code no longer computes (``freq_card2``, retired;
+    hygiene had set it aside): the loaded model no longer asks for it and scores as before. An input
+    it reads is still asked for, computed or not (the score stage then refuses the model by name)."""
+    result = trained["lightgbm"]
+    registry = Registry(tmp_path)
+    version = register(registry, result, [])
+    path = tmp_path / version / "features.json"
+    features = json.loads(path.read_text())
+    features["input_names"] = ["freq_card2", *features["input_names"]]
+    path.write_text(json.dumps(features))
+    loaded = registry.load(version)
+    assert "freq_card2" not in loaded.feature_names
+    assert list(loaded.feature_names) == list(small_set.names)  # f0..f11: read, so kept, though not computed
+    test_rows = small_set.matrix[result.split.test]
+    assert np.array_equal(loaded.predict_proba(test_rows), result.test_proba)
+    assert registry.promote(version)["champion"] == version
 
 
 def test_contributions_explain_the_raw_score(
