@@ -1,8 +1,8 @@
 """Score stage, monitoring output: ``ScoredFeatures``, what a score was computed from (stream ``tx.features``).
 
-One record per scored transaction: the feature vector the scorer saw (``FEATURE_NAMES`` order,
-float32 little-endian, as in ``TxEnriched``), the calibrated probability and, when a
-challenger runs in shadow, its probability. The stream is a capped history
+One record per scored transaction (MessagePack): the feature vector the scorer saw
+(``FEATURE_NAMES`` order, float32 little-endian, as in ``TxEnriched``), the calibrated probability
+and, when a challenger runs in shadow, its probability. The stream is a capped history
 (``streams.history_stream_entries``); the model lifecycle jobs read it: drift checks compare
 its vectors with the champion's reference histograms, performance estimation uses its
 probabilities, and retraining joins it with the labels that have arrived, so a retrained
@@ -45,13 +45,20 @@ class ScoredFeatures(msgspec.Struct, frozen=True, kw_only=True, gc=False):
         )
 
 
-_encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(ScoredFeatures)
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(ScoredFeatures)
+_json_decoder = msgspec.json.Decoder(ScoredFeatures)
 
 
 def encode_scored_features(record: ScoredFeatures) -> bytes:
+    """MessagePack: the vector stays binary (≈ 2.3 kB a record, not 3.9 kB of JSON with the vector
+    in base64), which every scored event pays to pack, send and store."""
     return _encoder.encode(record)
 
 
 def decode_scored_features(raw: bytes) -> ScoredFeatures:
+    """A record of either encoding: those written as JSON (before MessagePack) stay in the capped
+    stream after an upgrade, and a JSON object starts with ``{``, never a MessagePack map."""
+    if raw[:1] == b"{":
+        return _json_decoder.decode(raw)
     return _decoder.decode(raw)

@@ -166,7 +166,7 @@ def local_redis(cfg: RedisSettings, data_dir: Path) -> Iterator[str]:
         proc.stop()
 
 
-def _cluster_ok(port: int) -> bool:
+def cluster_ok(port: int) -> bool:
     """True when the node on ``port`` reports ``cluster_state:ok`` (every slot served)."""
     client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5, socket_timeout=0.5)
     try:
@@ -226,7 +226,7 @@ def local_redis_cluster(cfg: RedisSettings, data_dir: Path, masters: int = 3) ->
             raise ServiceError(
                 f"redis-cli --cluster create failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
             )
-        wait_until(lambda: all(_cluster_ok(port) for port in ports), 30, "redis cluster state ok")
+        wait_until(lambda: all(cluster_ok(port) for port in ports), 30, "redis cluster state ok")
         log.info("redis cluster ready nodes=%s", ",".join(nodes))
         yield "redis+cluster://" + ",".join(nodes)
 

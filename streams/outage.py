@@ -15,11 +15,19 @@ import logging
 import time
 
 import redis
+from redis.exceptions import ClusterDownError, TryAgainError
 
 log = logging.getLogger(__name__)
 
-REDIS_DOWN: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError)
-"""What redis-py raises while the server is unreachable, restarting or still loading its data."""
+REDIS_DOWN: tuple[type[Exception], ...] = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    ClusterDownError,
+    TryAgainError,
+)
+"""What redis-py raises while the server is unreachable, restarting or still loading its data; on
+a Redis Cluster also while a master restarts and rejoins (``CLUSTERDOWN``: its slots not served
+yet) or its slots move (``TRYAGAIN``)."""
 
 
 class Outage:

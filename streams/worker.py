@@ -12,8 +12,9 @@ only one by default). Each turn it
    with the reason, alone: the rest of the batch goes on (bad input never stops the line);
 3. calls the handler (:mod:`streams.isolation`); if it raises, the batch is retried event by
    event: ``PoisonMessage`` -> dead letter, any other error -> left pending (retried after
-   reclaim, dead-lettered after ``max_deliveries``); ``DependencyDown`` (no model) -> the batch
-   is held and retried with backoff, never dead-lettered for it (:meth:`Worker._call`);
+   reclaim, dead-lettered after ``max_deliveries``); ``DependencyDown`` (no model) or a Redis
+   the handler needs unreachable (a cluster master) -> the batch is held and retried with
+   backoff, never dead-lettered for it (:meth:`Worker._call`);
 4. commits effects, dead letters, counters and the XACK in one script that first checks this
    consumer still owns the entries (:mod:`streams.commit`); if some were reclaimed meanwhile,
    it re-runs the handler on the ones it still owns and writes nothing for the others.
@@ -295,15 +296,23 @@ class Worker:
         self._latencies.append(micros)
 
     def _call(self, entries: list[Entry], events: list[Event[Any]]) -> Outcome | None:
-        """The handler's outcome; while it raises ``DependencyDown`` (no model ...), wait with capped
-        backoff and call it again. Meanwhile the entries are kept ours with XCLAIM JUSTID, which
-        resets their idle time without counting a delivery: no other consumer reclaims them and
-        ``max_deliveries`` never dead-letters them for an outage. None when stopped meanwhile."""
+        """The handler's outcome; while it raises ``DependencyDown`` (no model ...) or cannot reach
+        a Redis it needs (on a cluster: another master than the shard's own, holding e-mail or
+        device state, may be down while this shard's is up), wait with capped backoff and call it
+        again. Meanwhile the entries are kept ours with XCLAIM JUSTID, which resets their idle time
+        without counting a delivery: no other consumer reclaims them and ``max_deliveries`` never
+        dead-letters them for an outage (re-reading them after each failure would count one). If
+        the shard's own Redis is down too, the XCLAIM fails and :meth:`run` rides the outage out.
+        None when stopped meanwhile."""
         while True:
             try:
                 outcome = call_isolated(self.handler, self.name, self.outputs, events)
             except DependencyDown as exc:
                 if not self._keep(entries, self.dependency.failed(exc)):
+                    return None
+                continue
+            except REDIS_DOWN as exc:
+                if not self._keep(entries, self.redis.failed(exc)):
                     return None
                 continue
             self.dependency.ok()

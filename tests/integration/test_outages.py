@@ -2,8 +2,9 @@
 
 Redis runs here as a dedicated ``redis-server`` with an append-only file (``everysec``, as in
 production) on a fixed port of this test, so it can be SIGKILLed and started again on the same
-data. The mirror and the enrich worker run in threads of the test the whole time: nothing is
-restarted by the test but the server itself.
+data; or as a three-master Redis Cluster of such servers (no replicas, ``cluster-require-full-
+coverage no``), one master of which is SIGKILLed and started again. The mirror and the enrich
+workers run in threads of the test the whole time: nothing is restarted by the test but the server.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,7 @@ from confluent_kafka import Producer
 from litestar.testing import TestClient
 from prometheus_client import CollectorRegistry, generate_latest
 
+from core.connect import redis_client as connect
 from core.settings import KafkaSettings, Settings
 from data.schema import encode_transaction, transaction_to_dict
 from data.simulator import simulate
@@ -32,6 +36,7 @@ from infra.pipeline.table import PIPELINE
 from infra.services import (
     ManagedProcess,
     ServiceError,
+    cluster_ok,
     ensure_topics,
     find_binary,
     free_port,
@@ -40,9 +45,10 @@ from infra.services import (
 )
 from streams.events import split_fields
 from streams.groups import backlog, group_states
-from streams.keys import Keys
+from streams.keys import Keys, Shards, shard_tag
 from streams.metrics import StreamsCollector
 from streams.mirror import Mirror
+from streams.outage import REDIS_DOWN
 from streams.worker import Worker
 from tests.integration.functions.test_stages import transactions
 
@@ -52,13 +58,13 @@ pytestmark = pytest.mark.integration
 class RedisServer:
     """A redis-server with an append-only file that can be killed and started again on its data."""
 
-    def __init__(self, data_dir: Path, fsync: str = "everysec") -> None:
+    def __init__(self, data_dir: Path, fsync: str = "everysec", extra: Sequence[str] = ()) -> None:
         binary = find_binary(None, ["redis-server", "valkey-server"])
         assert binary, "redis-server not found"
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         argv = [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(data_dir)]
-        argv += ["--save", "", "--appendonly", "yes", "--appendfsync", fsync]
+        argv += ["--save", "", "--appendonly", "yes", "--appendfsync", fsync, *extra]
         self.process = ManagedProcess("outage-redis", argv, data_dir / "redis.log")
 
     def start(self) -> None:
@@ -93,6 +99,50 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.start()
     yield server
     server.stop()
+
+
+@dataclass
+class Target:
+    """What an outage test runs on: a URL, the stream shards, and the one server it kills."""
+
+    url: str
+    shards: int
+    victim: RedisServer
+
+
+@pytest.fixture(params=["redis", "cluster"])
+def outage_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
+    """One Redis (one shard), or a three-master cluster (three shards) whose master of shard 1 dies."""
+    if request.param == "redis":
+        yield Target(request.getfixturevalue("own_redis").url, 1, request.getfixturevalue("own_redis"))
+        return
+    cli = find_binary(None, ["redis-cli", "valkey-cli"])
+    assert cli, "redis-cli not found"
+    nodes = []
+    for i in range(3):
+        (tmp_path / f"node-{i}").mkdir()
+        cluster = ["--cluster-enabled", "yes", "--cluster-port", str(free_port())]
+        cluster += ["--cluster-node-timeout", "2000", "--cluster-require-full-coverage", "no"]
+        nodes.append(RedisServer(tmp_path / f"node-{i}", extra=cluster))
+    try:
+        for node in nodes:
+            node.start()
+        addresses = [f"127.0.0.1:{node.port}" for node in nodes]
+        create = [cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"]
+        assert subprocess.run(create, capture_output=True, timeout=60, check=False).returncode == 0
+        url = "redis+cluster://" + ",".join(addresses)
+        client: Any = connect(url)
+        wait_until(lambda: _cluster_ok(nodes), 30, "cluster state ok")
+        owner = client.get_node_from_key(Keys(f"x:{{{shard_tag(1, 3)}}}:").stream(RAW)).port
+        client.close()
+        yield Target(url, 3, next(node for node in nodes if node.port == owner))
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+def _cluster_ok(nodes: Sequence[RedisServer]) -> bool:
+    return all(cluster_ok(node.port) for node in nodes)
 
 
 def _metrics(client: redis.Redis, keys: Keys, worker: Worker) -> str:
@@ -159,41 +209,70 @@ class Running:
 
 
 def test_a_redis_outage_is_ridden_out_without_loss_or_duplicates(
-    own_redis: RedisServer, broker_settings: Settings, topic_suffix: str
+    outage_target: Target, broker_settings: Settings, topic_suffix: str
 ) -> None:
+    """On one Redis, and on a cluster whose master of shard 1 is killed: the other shards go on
+    meanwhile; the shard's writes of its last second may be lost (everysec), the mirror's offsets
+    with them, so the broker delivers those again: every transaction enriched exactly once."""
     settings = broker_settings.replace(
-        redis={"url": own_redis.url},
-        streams={"mirror_group": f"mirror-{topic_suffix}", "session_timeout_ms": 2000, "claim_idle_ms": 1000},
+        redis={"url": outage_target.url},
+        streams={
+            "mirror_group": f"mirror-{topic_suffix}",
+            "session_timeout_ms": 2000,
+            "claim_idle_ms": 1000,
+            "shards": outage_target.shards,
+        },
     )
-    keys = Keys(settings.redis.key_prefix)
+    shards = Shards.of(settings)
+    victim = 1 if outage_target.shards > 1 else 0  # the shard whose server goes down
+    down = shards.keys(victim)
     txs = transactions(3_000, seed=21)
-    clients = [redis.Redis.from_url(own_redis.url) for _ in range(3)]
-    observer = clients[2]
+    clients = [connect(outage_target.url) for _ in range(2 + outage_target.shards)]
+    observer = clients[0]
     run = Running()
-    mirror = Mirror(settings, clients[0], run.stop_event)
-    worker = Worker(PIPELINE.chain(["enrich"]), clients[1], settings, stop=run.stop_event)
+    mirror = Mirror(settings, clients[1], run.stop_event)
+    workers = [
+        Worker(PIPELINE.chain(["enrich"]), clients[2 + s], settings, stop=run.stop_event, shard=s)
+        for s in range(outage_target.shards)
+    ]
+    worker = workers[victim]
     run.start(mirror.run, "mirror")
-    run.start(worker.run, "enrich")
+    for shard, each in enumerate(workers):
+        run.start(each.run, f"enrich-{shard}")
     run.start(
         lambda: _publish(settings, txs, per_second=1_000, stop=run.stop_event), "publisher", finite=True
     )
+
+    def enriched() -> int:
+        try:
+            return sum(_xlen(observer, keys.stream("tx.enriched")) for keys in shards)
+        except REDIS_DOWN:  # the restarted master not serving its slots yet: look again
+            return 0
+
     try:
-        wait_until(lambda: _xlen(observer, keys.stream("tx.enriched")) >= 500, 60, "enrich to start")
-        own_redis.kill()  # mid-stream: the writes of the last second may be lost (everysec)
+        wait_until(
+            lambda: _xlen(observer, down.stream("tx.enriched")) >= 500 // shards.count, 60, "enrich to start"
+        )
+        outage_target.victim.kill()  # mid-stream: the writes of the last second may be lost (everysec)
         wait_until(lambda: worker.redis.attempts >= 4 and mirror.redis.attempts >= 4, 30, "a few retries")
         assert not mirror.ready and not worker.ready and run.alive()
-        assert "sentinel_process_ready 0.0" in _metrics(observer, keys, worker)  # and no stale figures
-        own_redis.start()
-        wait_until(lambda: _xlen(observer, keys.stream("tx.enriched")) >= len(txs), 90, "all enriched")
-        wait_until(lambda: mirror.ready and worker.ready, 30, "both to report ready again")
-        assert "sentinel_process_ready 1.0" in _metrics(observer, keys, worker)
+        assert "sentinel_process_ready 0.0" in _metrics(observer, down, worker)  # and no stale figures
+        outage_target.victim.start()
+        wait_until(lambda: enriched() >= len(txs), 90, "all enriched")
+        wait_until(lambda: mirror.ready and all(w.ready for w in workers), 30, "all to report ready again")
+        assert "sentinel_process_ready 1.0" in _metrics(observer, down, worker)
         assert run.alive()
     finally:
         run.stop()
-    ids = [json.loads(p or b"")["TransactionID"] for p, _ in _entries(observer, keys.stream("tx.enriched"))]
+    ids = [
+        json.loads(p or b"")["TransactionID"]
+        for keys in shards
+        for p, _ in _entries(observer, keys.stream("tx.enriched"))
+    ]
     assert sorted(ids) == sorted(tx.TransactionID for tx in txs)  # each exactly once
-    assert observer.xlen(keys.dead_letters) == 0
-    assert backlog(observer, keys.stream(RAW)) == 0
+    for keys in shards:
+        assert observer.xlen(keys.dead_letters) == 0
+        assert backlog(observer, keys.stream(RAW)) == 0
 
 
 def test_the_backlog_cannot_report_a_phantom_after_a_redis_restart(
