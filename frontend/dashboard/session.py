@@ -79,6 +79,14 @@ class Session(rx.State):
             return None
         return result
 
+    def _assign(self, **values: Any) -> None:
+        """Sets the vars whose value changed, and only those. An assignment marks a var dirty even when
+        the value is equal, and the browser re-renders everything that reads a dirty var's state (for
+        ``error``, a Session var: the whole shell): a refresh that changes nothing should cost nothing."""
+        for name, value in values.items():
+            if getattr(self, name) != value:
+                setattr(self, name, value)
+
     def _failed(self, exc: GatewayError) -> None:
         if exc.status == 401:
             self._api_key, self.role = "", ""

@@ -39,14 +39,19 @@ def mirror_child(settings: Settings, stop: Any) -> None:
 
 
 def worker_child(
-    settings: Settings, make_specs: Callable[..., Sequence[FunctionSpec]], args: tuple[Any, ...], stop: Any
+    settings: Settings,
+    make_specs: Callable[..., Sequence[FunctionSpec]],
+    args: tuple[Any, ...],
+    shard: int,
+    stop: Any,
 ) -> None:
-    """Child target: a worker of ``make_specs(*args)`` (one function or a fused chain) until ``stop``.
+    """Child target: a worker of ``make_specs(*args)`` (one function or a fused chain) on stream
+    shard ``shard`` until ``stop``.
 
     The specs are built in the child: their factories may be closures, which do not pickle.
     """
     client = redis_client(settings.redis.url or "")
-    Worker(make_specs(*args), client, settings, stop=relay(stop)).run()
+    Worker(make_specs(*args), client, settings, stop=relay(stop), shard=shard).run()
 
 
 @contextmanager

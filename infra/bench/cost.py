@@ -73,18 +73,28 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def _infos(client: redis.Redis, section: str) -> list[Any]:
+    """``INFO section`` of the server, or of every master of a Redis Cluster."""
+    cluster: Any = client
+    if not hasattr(cluster, "get_primaries"):
+        return [client.info(section)]
+    return [cluster.get_redis_connection(node).info(section) for node in cluster.get_primaries()]
+
+
 def redis_cpu_s(client: redis.Redis) -> float:
-    info: Any = client.info("cpu")
-    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+    """CPU seconds of the Redis server (every master of a cluster, summed)."""
+    return sum(float(info["used_cpu_user"]) + float(info["used_cpu_sys"]) for info in _infos(client, "cpu"))
 
 
 def commandstats(client: redis.Redis) -> dict[str, tuple[int, int]]:
-    info: Any = client.info("commandstats")
-    return {
-        name.removeprefix("cmdstat_"): (int(v["calls"]), int(v["usec"]))
-        for name, v in info.items()
-        if isinstance(v, Mapping)
-    }
+    """Command -> (calls, µs) of the server (every master of a cluster, summed)."""
+    totals: dict[str, tuple[int, int]] = {}
+    for info in _infos(client, "commandstats"):
+        for name, v in info.items():
+            if isinstance(v, Mapping):
+                calls, usec = totals.get(name.removeprefix("cmdstat_"), (0, 0))
+                totals[name.removeprefix("cmdstat_")] = (calls + int(v["calls"]), usec + int(v["usec"]))
+    return totals
 
 
 @dataclass

@@ -15,6 +15,11 @@ processes as in production:
 The last stage is ``score`` (enrich+score fused in one worker) when the pipeline table has a
 score row and a champion model is registered; otherwise the run stops at ``tx.enriched`` and
 the JSON says so (``"final_stage"``).
+
+On a Redis Cluster (``SENTINEL_REDIS_URL=redis+cluster://…``, ``SENTINEL_STREAMS_SHARDS``): worker i
+works on shard i mod shards (``--workers`` at least the shards), the final streams of every shard
+are read, Redis CPU and commands are summed over the masters, and "each stage alone" drains one
+shard (shard 0, its e-mail/device/address state on every master): the per-shard throughput.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ from infra.pipeline.table import PIPELINE
 from models.registry import Registry
 from streams.events import PAYLOAD, PUBLISHED_NS
 from streams.function import FunctionSpec
-from streams.keys import Keys
+from streams.keys import Shards
 from streams.metrics import percentile
 from streams.worker import Worker
 
@@ -61,26 +66,36 @@ def _chain(names: list[str]) -> list[FunctionSpec]:
     return PIPELINE.chain(names)
 
 
-class _Collector(threading.Thread):
-    """Reads the final stream; records (read time - published_ns) per entry, in ms."""
+class _Collector:
+    """Reads the final stream of every shard (a thread each); records (read time - published_ns)
+    per entry, in ms."""
 
-    def __init__(self, client: redis.Redis, stream: str, expected: int, timeout_s: float) -> None:
-        super().__init__(daemon=True)
-        self.client, self.stream, self.expected, self.timeout_s = client, stream, expected, timeout_s
+    def __init__(self, client: redis.Redis, streams: Sequence[str], expected: int, timeout_s: float) -> None:
+        self.client, self.streams, self.expected, self.timeout_s = client, list(streams), expected, timeout_s
         self.latencies: list[float] = []
         self.last_ns = 0
-        self.cursor = "0-0"
+        self.cursors = dict.fromkeys(self.streams, "0-0")
+        self._threads: list[threading.Thread] = []
 
-    def run(self) -> None:
+    def start(self) -> None:
         deadline = time.monotonic() + self.timeout_s
+        for stream in self.streams:
+            self._threads.append(threading.Thread(target=self._read, args=(stream, deadline), daemon=True))
+            self._threads[-1].start()
+
+    def join(self) -> None:
+        for thread in self._threads:
+            thread.join()
+
+    def _read(self, stream: str, deadline: float) -> None:
         while len(self.latencies) < self.expected and time.monotonic() < deadline:
-            reply: Any = self.client.xread({self.stream: self.cursor}, count=5000, block=100)
+            reply: Any = self.client.xread({stream: self.cursors[stream]}, count=5000, block=100)
             now = time.time_ns()
             for _, entries in reply or []:
                 for entry_id, fields in entries:
-                    self.cursor = entry_id
+                    self.cursors[stream] = entry_id
                     self.latencies.append((now - int(fields[PUBLISHED_NS.encode()])) / 1e6)
-                    self.last_ns = now
+                    self.last_ns = max(self.last_ns, now)
 
 
 class _Run:
@@ -102,8 +117,13 @@ class _Run:
         self.names = names
         self.workers = workers
         self.client = redis_client(self.settings.redis.url or "")
-        self.keys = Keys(self.settings.redis.key_prefix)
-        self.final = self.keys.stream(SCORED if "score" in names else ENRICHED)
+        self.shards = Shards.of(self.settings)
+        if workers < self.shards.count:
+            raise click.ClickException(
+                f"--workers {workers} < {self.shards.count} stream shards: a shard unread"
+            )
+        self.keys = self.shards.home
+        self.final = [keys.stream(SCORED if "score" in names else ENRICHED) for keys in self.shards]
         kafka = self.settings.kafka
         self.admin = AdminClient({"bootstrap.servers": kafka.bootstrap or ""})
         self.topics = [kafka.topic_transactions, kafka.topic_labels]
@@ -115,7 +135,10 @@ class _Run:
     def measure(self, rows: Sequence[bytes], rate: float, label: str) -> dict[str, Any]:
         warm, rest = rows[:1], rows[1:]
         targets: list[Target] = [(mirror_child, (self.settings,))]
-        targets += [(worker_child, (self.settings, _chain, (self.names,)))] * self.workers
+        targets += [
+            (worker_child, (self.settings, _chain, (self.names,), i % self.shards.count))
+            for i in range(self.workers)
+        ]
         meter = Meter(self.client, {"bench driver (simulator, collector)": [os.getpid()]})
         meter.watch("broker", broker_pids())
         with children(*targets) as pids:
@@ -128,7 +151,7 @@ class _Run:
             if not warmup.latencies:
                 raise click.ClickException("the pipeline did not start within 120 s")
             collector = _Collector(self.client, self.final, len(rest), 120 + len(rest) / max(rate, 1))
-            collector.cursor = warmup.cursor
+            collector.cursors = dict(warmup.cursors)
             collector.start()
             meter.start()
             started_ns = time.time_ns()
@@ -182,7 +205,8 @@ class _Run:
     def stages(self, rows: Sequence[bytes], warm: int = STAGE_WARM) -> dict[str, Any]:
         """Each stage alone, in-process and in burst: ``rows`` pre-filled in ``tx.raw`` drained by
         enrich, then its ``tx.enriched`` output drained by score. Events/s and the cost table of each
-        (worker CPU = this process, the bench's own pre-fill excluded). Each stage's worker first
+        (worker CPU = this process, the bench's own pre-fill excluded; with stream shards: shard 0's
+        streams, the throughput of one shard). Each stage's worker first
         drains the ``warm`` rows before them, unmeasured: loading the model (importing LightGBM,
         parsing the trees) is a start-up cost, not one of the events."""
         workers = {name: Worker(PIPELINE.chain([name]), self.client, self.settings) for name in self.names}

@@ -178,7 +178,7 @@ class _Bench:
         return _row("function noop", batch_size, events, elapsed, [])
 
     def function_latency(self, batch_size: int, rate: int, seconds: float) -> dict[str, Any]:
-        with children((worker_child, (self.settings, _noop_chain, (batch_size,)))):
+        with children((worker_child, (self.settings, _noop_chain, (batch_size,), 0))):
             sink = self.keys.stream(BENCH_OUT)
             sent, lat = _paced_latencies(self.client, sink, self.append, rate, seconds)
         self.client.delete(self.keys.stream(BENCH_IN), self.keys.stream(BENCH_OUT))

@@ -16,6 +16,8 @@ import yaml
 
 from core.settings import Settings
 from infra.cli import COMMANDS
+from infra.pipeline.table import PIPELINE
+from streams.keys import Shards
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTING_ENVS = {env for env, *_ in Settings().describe()}
@@ -113,3 +115,30 @@ def test_dockerfile_copies_only_what_the_repository_has() -> None:
             *sources, _ = line.split()[1:]
             missing = [s for s in sources if not (ROOT / s).exists()]
             assert not missing, f"Dockerfile copies {missing}, which the repository does not have"
+
+
+def test_the_k8s_cluster_variant_reads_every_shard_with_known_commands_and_settings() -> None:
+    """infra/k8s/cluster: a cluster URL beside a plain Redis for RQ, and one Deployment per function
+    and shard whose KEDA scaler watches exactly the stream that shard's consumers read."""
+    docs = []
+    for path in sorted((ROOT / "infra" / "k8s" / "cluster").glob("*.yaml")):
+        docs += [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+    config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
+    assert set(config) <= SETTING_ENVS
+    assert config["SENTINEL_REDIS_URL"].startswith("redis+cluster://")
+    assert config["SENTINEL_JOBS_REDIS_URL"].startswith("redis://")
+    shards = Shards("sentinel:", int(config["SENTINEL_STREAMS_SHARDS"]), tagged=True)
+    inputs = {spec.name: spec.input for spec in PIPELINE}
+    watched = set()
+    for doc in (d for d in docs if d["kind"] == "Deployment"):
+        for container in doc["spec"]["template"]["spec"]["containers"]:
+            _check_sentinel_argv(container["args"], f"k8s cluster {doc['metadata']['name']}")
+    for doc in (d for d in docs if d["kind"] == "ScaledObject"):
+        deployment = next(d for d in docs if d["metadata"]["name"] == doc["spec"]["scaleTargetRef"]["name"])
+        args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        name, shard = args[2], int(args[args.index("--shard") + 1])
+        trigger = doc["spec"]["triggers"][0]["metadata"]
+        assert trigger["stream"] == shards.keys(shard).stream(inputs[name])
+        assert trigger["consumerGroup"] == name
+        watched.add((name, shard))
+    assert watched == {(name, s) for name in ("enrich", "score", "label") for s in range(shards.count)}

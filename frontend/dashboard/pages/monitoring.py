@@ -92,7 +92,7 @@ class MonitoringState(Session):
             answers[k]
             for k in ("overview", "scored", "strategy", "performance", "drift", "reliability", "history")
         )
-        self.error = ""
+        self._assign(error="")
         quality = overview["quality"] or {}
         self.precision, self.recall = fmt.pct(quality.get("precision")), fmt.pct(quality.get("recall"))
         self.pr_auc = fmt.prob(quality.get("pr_auc"))

@@ -97,7 +97,7 @@ class OverviewState(Session):
         overview, series, strategy, breakdown, sim = (
             answers[k] for k in ("overview", "series", "strategy", "breakdown", "simulation")
         )
-        self.error = ""
+        self._assign(error="")
         self._volumes(overview)
         self.series = [
             {

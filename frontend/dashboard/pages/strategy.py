@@ -96,7 +96,7 @@ class StrategyState(Session):
         )
         if sim is None:
             return
-        self.error = ""
+        self._assign(error="")
         self.labelled = sim["transactions"]
         self.precision, self.recall = fmt.pct(sim["precision"]), fmt.pct(sim["recall"])
         self.review_rate, self.decline_rate = fmt.pct(sim["review_rate"]), fmt.pct(sim["decline_rate"])
@@ -181,7 +181,7 @@ class StrategyState(Session):
         strategy = await self.gateway("PUT", "/v1/strategy", body=body)
         if strategy is None:
             return
-        self.error = ""
+        self._assign(error="")
         self._show_live(strategy)
         self.applied = (
             f"Applied: {self.live}. The score stage uses them from its next batch; the change is audited."
