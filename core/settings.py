@@ -264,7 +264,8 @@ class JobsSettings(Section):
         1_000,
         ge=10,
         description="Arrived labels in the drift window from which the estimate before labels "
-        "re-fits the score's calibration on them (fewer: the champion's own calibration).",
+        "re-fits the score's calibration on them when the window is not stable (fewer, or a "
+        "stable window: the champion's own calibration).",
     )
     recalibration_min_fraud: int = Field(
         30, ge=1, description="Frauds among those labels needed to re-fit the calibration."

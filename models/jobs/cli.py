@@ -77,9 +77,8 @@ def run(name: str, wait_s: int) -> None:
     while wait_s and time.monotonic() < deadline:
         status = job.get_status(refresh=True)
         if status in ("finished", "failed", "stopped", "canceled"):
-            click.echo(
-                f"{status}: {json.dumps(job.return_value() if status == 'finished' else job.exc_info)}"
-            )
+            state = getattr(status, "value", status)  # "finished", not "JobStatus.FINISHED"
+            click.echo(f"{state}: {json.dumps(job.return_value() if state == 'finished' else job.exc_info)}")
             if status != "finished":
                 raise SystemExit(1)
             return
@@ -146,11 +145,11 @@ def show(as_json: bool, top: int) -> None:
     cal = report.calibration
     if cal is not None:
         source = (
-            "the champion's own calibration (too few arrived labels to re-fit)"
+            "the champion's own calibration"
             if cal.labels == 0
             else f"scores re-calibrated ({cal.method}) on {cal.labels:,} arrived labels, {cal.fraud:,} fraud"
         )
-        console.print(f"estimate from {source}")
+        console.print(f"estimate from {source}" + (f" ({cal.reason})" if cal.reason else ""))
     if report.pending is not None:
         p = report.pending
         console.print(

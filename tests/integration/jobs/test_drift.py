@@ -63,6 +63,7 @@ def test_stationary_stream_raises_no_alarm(
     reference_end = int(registry.read(champion.version, "fingerprint.json")["transaction_dt_max"])
     assert int(steady_traffic.window.meta.transaction_dt[0]) > reference_end
     serve(redis_client, job_settings, steady_traffic.window, champion)
+    deliver_labels(redis_client, job_settings, steady_traffic.window.rows(0, WINDOW // 2))
     _, report = _drift_report(redis_client, job_settings)
     assert report.rows == WINDOW
     watched = [d for d in report.features if d.watched]
@@ -71,6 +72,9 @@ def test_stationary_stream_raises_no_alarm(
     assert all(d.psi < 0.1 for d in watched), moved
     assert report.score is not None and report.score.psi < 0.1, report.score
     assert report.status == "stable" and report.top == []
+    # 5,000 arrived labels, enough to re-fit; a stable window keeps the champion's calibration
+    assert report.calibration is not None and report.calibration.method == "champion", report.calibration
+    assert "stable" in report.calibration.reason
 
 
 def test_covariate_shift_is_significant_and_named(
@@ -109,8 +113,12 @@ def test_estimate_before_labels_is_recalibrated_on_the_arrived_labels_for_the_un
     deliver_labels(redis_client, settings, window.rows(0, arrived))
     _, report = _drift_report(redis_client, settings)
     labels = window.meta.is_fraud.astype(np.int_)
+    assert report.status != "stable"  # the growing world moves: the policy re-fits
     assert report.calibration == Recalibration(
-        method="platt", labels=arrived, fraud=int(labels[:arrived].sum())
+        method="platt",
+        labels=arrived,
+        fraud=int(labels[:arrived].sum()),
+        reason=f"the drift check says {report.status}: re-fitted on the arrived labels",
     ), report.calibration
     assert report.pending is not None and report.pending.rows == WINDOW - arrived
     review, decline = report.review_threshold, report.decline_threshold

@@ -7,7 +7,7 @@ import pytest
 
 from data.schema import decode_row
 from data.shift import Shift
-from models.drift import feature_drift, overall, psi, status_of
+from models.drift import Status, feature_drift, overall, psi, status_of
 from models.estimate import estimate, expected_average_precision, realised
 from models.monitoring import performance
 from models.promotion import Comparison, compare
@@ -97,8 +97,8 @@ def test_the_estimate_recalibrates_on_arrived_labels_when_the_fraud_rate_has_mov
     arrived = np.where(np.arange(n) < n // 2, truth, UNKNOWN).astype(np.int8)
     later = realised(truth[n // 2 :].astype(np.int_), probs[n // 2 :], window.amounts[n // 2 :], 0.3, 0.6)
 
-    def gaps(min_labels: tuple[int, int]) -> tuple[str, dict[str, float]]:
-        perf = performance(window, arrived, (0.3, 0.6), 86_400, min_labels)
+    def gaps(min_labels: tuple[int, int], status: Status = "significant") -> tuple[str, dict[str, float]]:
+        perf = performance(window, arrived, (0.3, 0.6), 86_400, min_labels, status)
         assert perf.pending is not None and perf.pending.rows == n - n // 2
         names = (
             "precision_at_review",
@@ -113,6 +113,8 @@ def test_the_estimate_recalibrates_on_arrived_labels_when_the_fraud_rate_has_mov
     assert method == "platt" and max(recalibrated.values()) < 0.03, recalibrated
     method, as_trained = gaps((n, 30))  # too few labels to re-fit: the champion's calibration
     assert method == "champion" and max(as_trained.values()) > 0.1, as_trained
+    method, _ = gaps((1_000, 30), "stable")  # nothing moved: the champion's calibration is kept
+    assert method == "champion"
 
 
 def test_a_better_candidate_is_accepted_and_a_shuffled_one_rejected_with_the_reason() -> None:
