@@ -118,3 +118,20 @@ HISTORY_DEPENDENT: frozenset[str] = frozenset(
 """Features whose distribution moves with the length of history or absolute time by construction
 (all-history aggregates, account start days): a drift check lists their
 PSI but does not raise an alarm on them, since they move on a perfectly stationary stream."""
+
+SHARED_ENTITIES: tuple[str, ...] = ("email", "device")
+"""Entities shared by thousands of clients (an e-mail domain, a device model such as "Windows")."""
+GROUP_ACTIVITY: frozenset[str] = frozenset(
+    name
+    for entity in ENTITIES
+    if entity.name in SHARED_ENTITIES
+    for name in entity_feature_names(entity)
+    if not name.endswith("_all") and name.rsplit("_", 1)[-1] in {w.name for w in WINDOWS}
+)
+"""Window aggregates of a shared entity (``email_cnt_7d``, ``device_distinct_card_24h`` ...): one
+value per group and period, carried by every transaction of the group, so a window of 10,000
+transactions (12 days at 830 a day) holds a couple of weeks of a few big groups' activity, not
+10,000 independent draws, and a fraud ring on one domain moves it for days. On the steady
+synthetic stream these read PSI 0.3-0.7 in windows drawn from the reference's own period; a
+drift check lists them but does not raise an alarm on them. (The group itself, ``P_emaildomain``
+and ``DeviceInfo``, stays watched.)"""

@@ -12,7 +12,10 @@ used for the statuses: stable < 0.1 <= moderate < 0.25 <= significant.
 Inputs that move with the length of history by construction (``functions.features.HISTORY_DEPENDENT``:
 all-history aggregates, running counts, account start days) are measured and listed, but
 ``watched=False``: they do not set the overall status, which a stationary stream would
-otherwise always fail.
+otherwise always fail. So are the window aggregates of an entity shared by thousands of
+clients (``functions.features.GROUP_ACTIVITY``: an e-mail domain's, a device model's): a
+window of transactions holds a few periods of a few big groups, not independent rows, and PSI
+assumes independent rows.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from functions.features import HISTORY_DEPENDENT
+from functions.features import GROUP_ACTIVITY, HISTORY_DEPENDENT
 
 Status = Literal["stable", "moderate", "significant"]
 MODERATE, SIGNIFICANT = 0.1, 0.25
@@ -95,7 +98,7 @@ def feature_drift(
                 status_of(value),
                 float(actual[0]),
                 float(expected[0]),
-                watched=name not in HISTORY_DEPENDENT,
+                watched=name not in HISTORY_DEPENDENT and name not in GROUP_ACTIVITY,
             )
         )
     out.sort(key=lambda d: d.psi, reverse=True)

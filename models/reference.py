@@ -37,7 +37,7 @@ def fingerprint(
 
 
 def reference_histograms(
-    matrix: npt.NDArray[np.float32], names: Sequence[str], bins: int = 10
+    matrix: npt.NDArray[np.floating[Any]], names: Sequence[str], bins: int = 10
 ) -> dict[str, dict[str, Any]]:
     """Per feature: quantile bin edges, the share of non-null rows per bin, the null share."""
     out: dict[str, dict[str, Any]] = {}

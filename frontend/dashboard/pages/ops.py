@@ -3,8 +3,9 @@
 Keyboard: j / k next and previous case, f fraud, l legitimate (not while typing a comment).
 
 New alerts show at once: while the page is open, a background task of its state listens to the
-gateway's event stream (``GET /v1/events?types=alert``) and refreshes the queue on each alert.
-One subscription lasts ``LISTEN_S``; the page's 2 s tick (which also refreshes the queue's ages
+gateway's event stream (``GET /v1/events?types=alert``) and refreshes the queue when alerts come,
+at most once every ``LIVE_GAP_S`` (each refresh is a re-render in the browser). A refresh sets only
+the vars whose value changed (``Session._assign``). One subscription lasts ``LISTEN_S``; the page's 2 s tick (which also refreshes the queue's ages
 and KPIs, in the background: keys and clicks never wait for it) starts the next one, so a closed tab leaves no listener behind for longer than that.
 If the stream is refused (e.g. the gateway's limit of live clients), the queue keeps polling.
 """

@@ -95,8 +95,8 @@ class Traffic:
         return replay(redis_url, shift.stream(self.transactions))
 
 
-def _draw(redis_url: str, seed: int, out: Path) -> Traffic:
-    summary = generate(ROWS, seed=seed, out_dir=out)
+def _draw(redis_url: str, seed: int, out: Path, *, steady: bool = False) -> Traffic:
+    summary = generate(ROWS, seed=seed, out_dir=out, steady=steady)
     files = DataFiles(summary.transaction_file, summary.identity_file)
     transactions = list(read_transactions(files))
     return Traffic(files, transactions, replay(redis_url, transactions))
@@ -104,14 +104,17 @@ def _draw(redis_url: str, seed: int, out: Path) -> Traffic:
 
 @pytest.fixture(scope="session")
 def traffic(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Traffic:
-    """The champion's training data; its latest WINDOW rows are also served as live traffic.
-
-    A stationary stream has to come from the period the reference describes: the generator's
-    volume grows over its six months (so later rows move every windowed count), and another
-    seed draws another world (other email domains, cards). The reference is the latest training
-    rows (calibration + test), which the window covers.
-    """
+    """The champion's training data; its latest WINDOW rows are also served as live traffic
+    (shifted, or with a new fraud pattern). The generator's default volume grows over its six
+    months, so this stream moves by itself; the stationary case uses ``steady_traffic``."""
     return _draw(redis_url, 5, tmp_path_factory.mktemp("jobs-traffic"))
+
+
+@pytest.fixture(scope="session")
+def steady_traffic(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Traffic:
+    """A draw of the steady generator (the same volume and fraud rate every day): a stream that
+    does not move, for the drift check's stationary case."""
+    return _draw(redis_url, 5, tmp_path_factory.mktemp("jobs-steady"), steady=True)
 
 
 def _registry_with_champion(data: Replayed, root: Path, files: DataFiles) -> Path:
@@ -133,6 +136,13 @@ def early_champion_dir(traffic: Traffic, tmp_path_factory: pytest.TempPathFactor
     happens in the window is its future."""
     early = traffic.plain.rows(0, ROWS - WINDOW)
     return _registry_with_champion(early, tmp_path_factory.mktemp("jobs-early-models"), traffic.files)
+
+
+@pytest.fixture(scope="session")
+def steady_champion_dir(steady_traffic: Traffic, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A registry whose champion was trained on the steady draw's rows before its latest WINDOW."""
+    early = steady_traffic.plain.rows(0, ROWS - WINDOW)
+    return _registry_with_champion(early, tmp_path_factory.mktemp("jobs-steady-models"), steady_traffic.files)
 
 
 @pytest.fixture

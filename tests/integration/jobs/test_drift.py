@@ -1,6 +1,6 @@
 """Drift check job on real Redis, run by real `rq worker --burst` processes, JSON-serialized.
 
-A stationary window raises no alarm; an injected covariate shift (amounts x1.5, half of
+A stationary stream after the champion's training rows raises no alarm; an injected covariate shift (amounts x1.5, half of
 product W sold as C) is significant and names the shifted inputs; the estimate before labels
 is re-calibrated on the arrived labels and given for exactly the unlabelled rows; the stored
 job holds no pickle.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import uuid
 import zlib
 from pathlib import Path
 from typing import Any
@@ -45,14 +46,27 @@ def _drift_report(client: redis.Redis, settings: Settings) -> tuple[Job, DriftRe
 
 
 def test_stationary_stream_raises_no_alarm(
-    traffic: Traffic, registry: Registry, job_settings: Settings, redis_client: redis.Redis
+    steady_traffic: Traffic,
+    steady_champion_dir: Path,
+    tmp_path: Path,
+    settings: Settings,
+    redis_client: redis.Redis,
 ) -> None:
+    """A steady stream (same volume and fraud rate every day) after the champion's training rows:
+    the next 10,000 transactions, none of which the champion or its reference has seen."""
+    registry = Registry(Path(shutil.copytree(steady_champion_dir, tmp_path / "models")))
+    job_settings = settings.replace(
+        models={"registry_dir": registry.root},
+        jobs={"queue": f"test-{uuid.uuid4().hex[:10]}", "drift_window": WINDOW},
+    )
     champion = registry.load(registry.pointer()["champion"])
-    serve(redis_client, job_settings, traffic.window, champion)
+    reference_end = int(registry.read(champion.version, "fingerprint.json")["transaction_dt_max"])
+    assert int(steady_traffic.window.meta.transaction_dt[0]) > reference_end
+    serve(redis_client, job_settings, steady_traffic.window, champion)
     _, report = _drift_report(redis_client, job_settings)
     assert report.rows == WINDOW
     watched = [d for d in report.features if d.watched]
-    assert len(watched) > 0.8 * len(report.features)
+    assert len(watched) > 0.7 * len(report.features)
     moved = " ".join(f"{d.name}={d.psi:.2f}" for d in watched if d.psi >= 0.05)
     assert all(d.psi < 0.1 for d in watched), moved
     assert report.score is not None and report.score.psi < 0.1, report.score
@@ -70,11 +84,11 @@ def test_covariate_shift_is_significant_and_named(
     assert report.status == "significant"
     named = {d.name: d for d in report.features}
     # x1.5 on log-normal amounts moves each decile about one bin: PSI ~0.16 (moderate); the
-    # amount aggregates (per-domain means) and the product mix move more (significant).
+    # amount aggregates (a card's, an address's mean) and the product mix move more (significant).
     assert named["TransactionAmt"].status != "stable", named["TransactionAmt"]
     assert named["ProductCD"].status == "significant", named["ProductCD"]
     assert "ProductCD" in report.top, report.top
-    assert any(name.startswith("email_mean") for name in report.top), report.top
+    assert {"card_mean_7d", "addr_mean_7d"} <= set(report.top), report.top
 
 
 def test_estimate_before_labels_is_recalibrated_on_the_arrived_labels_for_the_unlabelled_rows(

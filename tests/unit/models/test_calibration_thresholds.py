@@ -42,6 +42,47 @@ def test_platt_recovers_a_logistic_distortion_and_isotonic_is_monotone() -> None
     assert np.all(np.diff(iso.apply(np.linspace(0, 1, 101))) >= 0)
 
 
+def _campaign_on_top(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A calibration slice whose 30 highest-scored rows were all fraud (a campaign), though
+    their chance of fraud is about 0.7: raw scores, labels, the top rows."""
+    rng = np.random.default_rng(seed)
+    true_p = 1 / (1 + np.exp(-(rng.normal(size=10_000) * 1.6 - 4.0)))
+    labels = (rng.random(len(true_p)) < true_p).astype(np.int_)
+    top = np.argsort(true_p)[-30:]
+    labels[top] = 1
+    return true_p, labels, top
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+def test_an_all_fraud_top_step_is_not_calibrated_to_certainty(seed: int) -> None:
+    """The plain isotonic fit puts these rows on a step at exactly 1.0 (and on these seeds the
+    old in-sample comparison chose it); shrunk toward Platt they stay near their real chance."""
+    raw, labels, top = _campaign_on_top(seed)
+    assert fit_isotonic(raw, labels, prior_rows=0).apply(raw[top]).min() == 1.0  # the old top step
+    shrunk = fit_isotonic(raw, labels).apply(raw[top])
+    assert shrunk.max() < 0.9
+    best = fit_best(raw, labels)
+    assert best.apply(raw[top]).mean() == pytest.approx(raw[top].mean(), abs=0.1)
+    assert {"isotonic_log_loss", "platt_log_loss", "isotonic_brier", "platt_brier"} <= set(best.scores)
+
+
+def test_isotonic_without_a_prior_is_scikit_learns_and_with_one_stays_monotone() -> None:
+    from sklearn.isotonic import IsotonicRegression
+
+    raw, labels = _scores(5_000)
+    raw = np.round(raw, 3)  # ties, which scikit-learn pools
+    grid = np.linspace(-0.1, 1.1, 1_001)
+    plain = IsotonicRegression(out_of_bounds="clip").fit(raw, labels).predict(grid)
+    assert np.array_equal(fit_isotonic(raw, labels, prior_rows=0).apply(grid), plain)
+    assert np.all(np.diff(fit_isotonic(raw, labels).apply(grid)) >= 0)
+
+
+def test_without_both_classes_in_the_older_half_platt_is_kept() -> None:
+    raw, labels = _scores(4_000)
+    labels[: len(labels) // 2] = 0
+    assert fit_best(raw, labels).method == "platt"
+
+
 def test_cost_curve_matches_brute_force() -> None:
     n = 400
     probs = RNG.random(n) ** 3

@@ -40,12 +40,20 @@ def test_same_distribution_is_stable_and_a_shift_is_named() -> None:
     assert drifts[1].live_null_share > drifts[1].reference_null_share + 0.1
 
 
-def test_history_dependent_inputs_are_measured_but_never_alarm() -> None:
+@pytest.mark.parametrize("name", ["card_cnt_all", "email_cnt_7d", "device_distinct_card_24h"])
+def test_history_dependent_and_group_activity_inputs_are_measured_but_never_alarm(name: str) -> None:
     rng = np.random.default_rng(2)
-    refs = reference_histograms(rng.normal(size=(5_000, 1)).astype(np.float32), ["card_cnt_all"])
-    drifts = feature_drift(refs, rng.normal(5, 1, size=(5_000, 1)), ["card_cnt_all"])
+    refs = reference_histograms(rng.normal(size=(5_000, 1)).astype(np.float32), [name])
+    drifts = feature_drift(refs, rng.normal(5, 1, size=(5_000, 1)), [name])
     assert drifts[0].status == "significant" and not drifts[0].watched
     assert overall(drifts) == "stable"
+
+
+def test_a_cards_own_window_aggregates_do_alarm() -> None:
+    rng = np.random.default_rng(2)
+    refs = reference_histograms(rng.normal(size=(5_000, 1)).astype(np.float32), ["card_cnt_7d"])
+    drifts = feature_drift(refs, rng.normal(5, 1, size=(5_000, 1)), ["card_cnt_7d"])
+    assert drifts[0].watched and overall(drifts) == "significant"
 
 
 def test_the_estimate_matches_labels_drawn_from_calibrated_probabilities() -> None:

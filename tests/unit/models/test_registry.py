@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 from pathlib import Path
@@ -10,8 +11,10 @@ import numpy as np
 import pytest
 
 from functions.scorer import Scorer
+from models.calibration import fit_isotonic
 from models.dataset import TrainingSet
-from models.loaded import LoadedModel
+from models.drift import feature_drift
+from models.loaded import LoadedModel, Member
 from models.registry import ChampionSource, Registry, RegistryError
 from models.training import TrainingResult, register
 
@@ -103,6 +106,25 @@ def test_version_directory_holds_the_documented_files(
     histograms = registry.read(version, "reference_histograms.json")
     assert set(histograms) == set(trained["lightgbm"].selection.kept)
     assert sum(histograms["f0"]["shares"]) == pytest.approx(1.0)
+
+
+def test_the_score_reference_holds_the_served_scores_of_a_step_calibrator(
+    trained: dict[str, TrainingResult], small_set: TrainingSet, tmp_path: Path
+) -> None:
+    """An isotonic calibrator serves a few step values; the version's score reference must bin
+    them as the drift check bins the served float64 scores (PSI 0 on the reference's own rows)."""
+    result = trained["lightgbm"]
+    booster, test = result.members[0].booster, result.split.test
+    kept = [small_set.names.index(n) for n in result.selection.kept]
+    raw = booster.raw_proba(np.ascontiguousarray(small_set.matrix[:, kept]))
+    step = fit_isotonic(raw[result.split.calibration], small_set.labels[result.split.calibration])
+    stepped = dataclasses.replace(result, members=[Member(booster, step)], test_proba=step.apply(raw[test]))
+    registry = Registry(tmp_path)
+    version = register(registry, stepped, [])
+    served = registry.load(version).predict_proba(small_set.matrix[test])
+    assert len(np.unique(served)) < len(served) / 10  # steps: many rows share a value
+    reference = registry.read(version, "score_histogram.json")
+    assert feature_drift({"score": reference}, served[:, None], ["score"])[0].psi < 1e-9
 
 
 def test_promote_and_rollback(trained: dict[str, TrainingResult], tmp_path: Path) -> None:
