@@ -100,6 +100,13 @@ class StreamsSettings(Section):
     )
     batch_size: int = Field(500, ge=1, le=10_000, description="Entries read per XREADGROUP.")
     block_ms: int = Field(100, ge=0, description="How long a read blocks waiting for entries.")
+    batch_linger_ms: int = Field(
+        0,
+        ge=0,
+        le=1_000,
+        description="After a read shorter than batch_size, wait this long once and add what arrived "
+        "meanwhile: fewer, larger batches (less CPU per event) for up to this much latency (0: off).",
+    )
     claim_idle_ms: int = Field(30_000, ge=100, description="Pending this long, an entry is reclaimed.")
     max_deliveries: int = Field(5, ge=1, description="Deliveries before an entry is dead-lettered.")
     max_event_bytes: int = Field(64_000, ge=1_000, description="Larger entries are dead-lettered unread.")

@@ -39,6 +39,7 @@ from gateway.problems import EXCEPTION_HANDLERS
 from gateway.security import security_headers
 from gateway.services import Services, open_services
 from gateway.wiring import Wiring
+from streams.keys import Shards
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def create_app(settings: Settings, wiring: Wiring) -> Litestar:
         async with open_services(settings, wiring) as opened:
             # Warm before serving: the server answers nothing (not even /healthz) until then.
             await anyio.to_thread.run_sync(opened.scoring.warm)
-            app.state.auth_limiter.share(opened.redis, settings.redis.key_prefix)
+            app.state.auth_limiter.share(opened.redis, Shards.of(settings).common_prefix)
             app.state.services = opened
             yield
 

@@ -143,6 +143,13 @@ class Shards:
     def home(self) -> Keys:
         return self.keys(0)
 
+    @property
+    def common_prefix(self) -> str:
+        """Prefix of the keys outside the stream shards that are written together (the operators'
+        strategy, audit, alert verdicts and queue index): one hash tag of their own when tagged
+        (``<prefix>{ops}:``, so a MULTI/EXEC over them stays in one slot), the plain prefix otherwise."""
+        return f"{self.prefix}{{ops}}:" if self.tagged else self.prefix
+
     def __iter__(self) -> Iterator[Keys]:
         return (self.keys(shard) for shard in range(self.count))
 

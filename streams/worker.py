@@ -97,6 +97,7 @@ class Worker:
         self.stop = stop or threading.Event()
         self.batch_size = head.batch_size or cfg.batch_size
         self.block_ms = cfg.block_ms if head.block_ms is None else head.block_ms
+        self.linger_s = cfg.batch_linger_ms / 1000
         self.max_deliveries = head.max_deliveries or cfg.max_deliveries
         self.max_bytes = cfg.max_event_bytes
         self.claim_idle_ms = claim_idle_ms or cfg.claim_idle_ms
@@ -167,6 +168,8 @@ class Worker:
             self._next_claim = now + self._claim_every
         if not entries:
             entries = self._read(">")
+            if entries and self.linger_s and len(entries) < self.batch_size:
+                entries += self._top_up(len(entries))
         if entries:
             self._process(entries)
         elif burst:
@@ -194,13 +197,21 @@ class Worker:
             self._process(entries)
             after = entries[-1][0]
 
-    def _read(self, start: str) -> list[Entry]:
+    def _top_up(self, have: int) -> list[Entry]:
+        """After a short read: wait ``batch_linger_ms`` once, then take what arrived meanwhile (up to
+        a full batch, without blocking). Each batch pays its round trips and its entities' state
+        once, so at moderate rates fewer, larger batches cost less CPU per event."""
+        if self.stop.wait(self.linger_s):
+            return []
+        return self._read(">", count=self.batch_size - have, block=False)
+
+    def _read(self, start: str, count: int | None = None, block: bool = True) -> list[Entry]:
         reply: Any = self.client.xreadgroup(
             self.group,
             self.consumer,
             {self.stream_key: start},
-            count=self.batch_size,
-            block=(self.block_ms or None) if start == ">" else None,
+            count=count or self.batch_size,
+            block=(self.block_ms or None) if start == ">" and block else None,
         )
         if not reply:
             return []

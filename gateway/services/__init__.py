@@ -77,7 +77,7 @@ def build_services(
         Keys(prefix),
         ScoreKeys(prefix),
         LabelKeys(prefix),
-        OperatorKeys(prefix),
+        OperatorKeys(shards.common_prefix),  # one slot on a cluster: strategy + audit in one MULTI
     )
     audit = AuditLog(client, operators.audit)
     scoring = ScoreService(client, settings, wiring)
@@ -128,6 +128,7 @@ def build_services(
             client,
             keys,
             results,
+            shards,
             operators,
             wiring.alerts_stream,
             wiring.labels_stream,

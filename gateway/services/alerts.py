@@ -5,6 +5,10 @@ transaction). Resolving one records the verdict, appends the label to the ``labe
 (the label stage stores it for live quality metrics and retraining, as a chargeback would),
 writes the audit entry and removes the alert from the open-alerts index
 (``gateway.services.queue_index``), all in one MULTI/EXEC.
+
+With stream shards (a Redis Cluster) the list pages every shard's alerts stream as one, newest
+first (``pages.page_back_merged``). Resolving one is not built there: its MULTI/EXEC spans keys
+of several slots (verdict, labels stream, audit, open-alerts index), so it answers 503 saying so.
 """
 
 from __future__ import annotations
@@ -20,14 +24,14 @@ from data.schema import Label, encode_label
 from functions.events import AlertRaised, decode_alert
 from functions.keys import OperatorKeys, ScoreKeys
 from functions.result import from_hash
-from gateway.problems import Conflict, NotFound
+from gateway.problems import Conflict, NotFound, Unavailable
 from gateway.schemas.common import Verdict, reasons_of
 from gateway.schemas.investigation import Alert, AlertPage, Resolution, Resolve
 from gateway.services.audit import AuditLog, now_iso
-from gateway.services.pages import Entry, page_back
+from gateway.services.pages import Entry, page_back_merged
 from gateway.services.queue_index import QueueIndex, raise_order
 from streams.events import ORIGIN, PAYLOAD, PUBLISHED_NS, entry_fields
-from streams.keys import Keys
+from streams.keys import Keys, KeySets, key_sets
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,7 @@ class AlertService:
         client: redis.Redis,
         keys: Keys,
         results: ScoreKeys,
+        shards: KeySets,  # every stream shard's alerts are listed
         operators: OperatorKeys,
         alerts_stream: str,
         labels_stream: str,  # a verdict becomes a Label here
@@ -58,6 +63,8 @@ class AlertService:
         self._results = results
         self._operators = operators
         self._stream = keys.stream(alerts_stream)
+        self._streams = [shard.stream(alerts_stream) for shard in key_sets(shards)]
+        self._sharded = len(self._streams) > 1 or self._streams[0] != self._stream
         self._labels = keys.stream(labels_stream)
         self._audit = audit
         self._ttl_s = ttl_s
@@ -86,10 +93,15 @@ class AlertService:
                 out.append(alert_of(entry_id, alert, verdict) if keep else None)
             return out
 
-        items, next_cursor = page_back(self._redis, self._stream, convert, limit, cursor)
+        items, next_cursor = page_back_merged(self._redis, self._streams, convert, limit, cursor)
         return AlertPage(items=items, next_cursor=next_cursor)
 
     def resolve(self, tx_id: int, resolution: Resolve, actor: str) -> Resolution:
+        if self._sharded:
+            raise Unavailable(
+                "resolving alerts is not built for sharded streams (a Redis Cluster): its atomic "
+                "verdict + label + audit write spans hash slots"
+            )
         found: Any = self._redis.hgetall(self._results.result(tx_id))
         if not found:
             raise NotFound(f"no scored transaction {tx_id} (never scored, or its record expired)")

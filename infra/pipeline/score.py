@@ -50,6 +50,7 @@ from infra.pipeline.streams import ALERTS, FEATURES, SCORED
 from models.registry import ChampionSource, Registry
 from streams.events import Effect, Event, HashIncr, HashSet, IndexAdd, Publish
 from streams.function import Context, Handler
+from streams.keys import Shards
 
 KPI_TTL_S = 8 * 86_400
 JOIN_IDLE_S = 1.0
@@ -77,13 +78,13 @@ class EnrichedCodec:
 def threshold_store(ctx: Context) -> RedisThresholds:
     """The live thresholds on the context's Redis, with the configured defaults.
 
-    Read under the configured prefix, where the gateway writes them (``OperatorKeys``), not under
-    the worker's stream shard (``ctx.keys``, hash-tagged when streams are sharded): one strategy
-    for every shard."""
+    Read where the gateway writes them (``OperatorKeys`` under ``Shards.common_prefix``: the
+    configured prefix on one Redis), not under the worker's stream shard (``ctx.keys``,
+    hash-tagged when streams are sharded): one strategy for every shard."""
     defaults = ctx.settings.strategy
     return RedisThresholds(
         ctx.redis,
-        OperatorKeys(ctx.settings.redis.key_prefix),
+        OperatorKeys(Shards.of(ctx.settings).common_prefix),
         (defaults.review_threshold, defaults.decline_threshold),
     )
 

@@ -22,6 +22,7 @@ from functions.strategy import RedisThresholds
 from models.audit import KEEP, audit_fields, now_iso
 from models.jobs.queue import JsonJob, connect, connect_data
 from models.registry import Registry
+from streams.keys import Shards
 
 log = logging.getLogger(__name__)
 ACTOR = "model-jobs"
@@ -36,6 +37,11 @@ class JobContext:
     registry: Registry
     job: JsonJob | None  # None when called outside a worker (tests of the pure parts, the CLI)
     jobs_redis: _Client | None = None  # RQ's Redis when it is not ``redis`` (SENTINEL_JOBS_REDIS_URL)
+
+    @property
+    def operators(self) -> OperatorKeys:
+        """The operators' keys, where the gateway writes them (``Shards.common_prefix``)."""
+        return OperatorKeys(Shards.of(self.settings).common_prefix)
 
     @property
     def queue(self) -> _Client:
@@ -67,7 +73,7 @@ class JobContext:
     def audit(self, action: str, detail: dict[str, Any], actor: str = ACTOR) -> None:
         """Append to the audit stream (the gateway's ``/v1/audit`` reads it), values as text."""
         fields = audit_fields(actor, action, detail, now_iso())
-        self.redis.xadd(OperatorKeys(self.keys.prefix).audit, fields, maxlen=KEEP, approximate=True)  # type: ignore[arg-type]
+        self.redis.xadd(self.operators.audit, fields, maxlen=KEEP, approximate=True)  # type: ignore[arg-type]
         log.info("audit action=%s detail=%s", action, detail)
 
     def text(self, key: str, field: str | None = None) -> str | None:
@@ -82,7 +88,7 @@ class JobContext:
         defaults = self.settings.strategy
         store = RedisThresholds(
             self.redis,
-            OperatorKeys(self.keys.prefix),
+            self.operators,
             (defaults.review_threshold, defaults.decline_threshold),
         )
         live = store.live((float(own["review"]), float(own["decline"]))).thresholds

@@ -154,10 +154,10 @@ def test_a_label_waits_for_its_score_within_the_bound(redis_client: redis.Redis,
 def test_the_score_stage_of_every_stream_shard_reads_the_strategy_operators_set(
     settings: Settings, redis_client: redis.Redis
 ) -> None:
-    """The gateway writes the strategy under the configured prefix; a score worker of any shard
+    """The gateway writes the strategy under the operators' prefix; a score worker of any shard
     (its keys hash-tagged) reads that one, not a per-shard copy that nobody writes."""
     sharded = settings.replace(streams={"shards": 3})
-    operators = RedisThresholds(redis_client, OperatorKeys(settings.redis.key_prefix), (0.5, 0.9))
+    operators = RedisThresholds(redis_client, OperatorKeys(Shards.of(sharded).common_prefix), (0.5, 0.9))
     pipe = redis_client.pipeline()
     operators.set(pipe, Thresholds(review=0.11, decline=0.77), "analyst", "2026-12-01T19:00:00Z")
     pipe.execute()

@@ -82,9 +82,12 @@ def test_transactions_forensics_and_overview_read_every_shard(
     on_cluster: Settings, cluster: redis.Redis, trained: Trained
 ) -> None:
     raw = trained.raw[2_000 : 2_000 + N]
-    where = _score_through_the_shards(on_cluster, cluster, raw)
+    where = {decode_transaction(p).TransactionID: decode_transaction(p).card1 % SHARDS for p in raw}
     assert set(where.values()) == {0, 1, 2}
     with TestClient(app=gateway_app(on_cluster)) as client:
+        strategy = {"review_threshold": 0.0, "decline_threshold": 1.0}  # every transaction an alert
+        assert client.put("/v1/strategy", json=strategy, headers=auth("admin")).status_code == 200
+        _score_through_the_shards(on_cluster, cluster, raw)
         listed: list[int] = []
         cursor = ""
         while True:
@@ -112,6 +115,10 @@ def test_transactions_forensics_and_overview_read_every_shard(
         volumes = overview["volumes"]
         assert volumes["scored"] == N
         assert volumes["approved"] + volumes["reviewed"] + volumes["declined"] == N
+
+        alerts = client.get("/v1/alerts?status=all&limit=200", headers=auth("analyst")).json()["items"]
+        raised = [a["transaction_id"] for a in alerts]
+        assert len(raised) == len(set(raised)) and {where[t] for t in raised} == {0, 1, 2}
 
         refused = client.post(
             "/v1/score", content=raw[0], headers={**auth("scorer"), "Content-Type": "application/json"}

@@ -170,3 +170,34 @@ def test_events_wait_for_a_missing_dependency_and_are_never_dead_lettered_for_it
     assert [m.get("origin") for _, _, m in read(redis_client, keys.stream("needs.out"))] == [None] * 5
     assert redis_client.xlen(keys.dead_letters) == 0 and len(ids) == 5
     assert pending_count(redis_client, keys.stream("needs.in"), "needs") == 0
+
+
+class _ArrivalsWhileWaiting(threading.Event):
+    """A worker's stop event that is never set; the first time the worker waits on it, ``late``
+    entries arrive in its input (as if published while it lingers)."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, late: list[bytes]) -> None:
+        super().__init__()
+        self.client, self.keys, self.late = client, keys, late
+
+    def wait(self, timeout: float | None = None) -> bool:
+        while self.late:
+            _add(self.client, self.keys, "items", self.late.pop(0))
+        return False
+
+
+@pytest.mark.parametrize(("linger_ms", "processed"), [(50, 7), (0, 3)])
+def test_a_short_batch_lingers_once_for_what_arrives_meanwhile(
+    rt_settings: Settings, redis_client: redis.Redis, keys: Keys, linger_ms: int, processed: int
+) -> None:
+    """With batch_linger_ms, a read shorter than a batch waits once and takes the entries that
+    arrived meanwhile into the same batch; without it, nothing waits (and here nothing arrives)."""
+    for n in range(3):
+        _add(redis_client, keys, "items", item(n))
+    stop = _ArrivalsWhileWaiting(redis_client, keys, [item(n) for n in range(3, 7)])
+    settings = rt_settings.replace(streams={"batch_linger_ms": linger_ms})
+    report = make_worker(settings, redis_client, "double", stop=stop).run(burst=True)
+    assert (report.batches, report.processed) == (1, processed)
+    out = read(redis_client, keys.stream("doubled"))
+    assert [msgspec.json.decode(p or b"")["n"] for _, p, _ in out] == [2 * n for n in range(processed)]
+    assert pending_count(redis_client, keys.stream("items"), "double") == 0
