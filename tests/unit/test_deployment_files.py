@@ -72,6 +72,29 @@ def test_compose_volumes_persist_redis_redpanda_and_models() -> None:
     assert "--appendonly" in compose["services"]["redis"]["command"]
 
 
+def test_every_k8s_process_that_trains_or_scores_shares_one_registry_volume() -> None:
+    """The champion pointer is a file in the registry: the jobs worker (writes), the score stage
+    and the gateway (read) must mount one ReadWriteMany claim at SENTINEL_MODELS_REGISTRY_DIR."""
+    docs = _k8s_documents()
+    (claim,) = [d for d in docs if d["kind"] == "PersistentVolumeClaim" and d["metadata"]["name"] == "models"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    (config,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    registry = config["data"]["SENTINEL_MODELS_REGISTRY_DIR"]
+    mounts: dict[str, bool] = {}
+    for d in docs:
+        if d["kind"] != "Deployment":
+            continue
+        pod = d["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in pod.get("volumes", [])}
+        for container in pod["containers"]:
+            for m in container.get("volumeMounts", []):
+                if volumes[m["name"]].get("persistentVolumeClaim", {}).get("claimName") == "models":
+                    assert m["mountPath"] == registry
+                    mounts[d["metadata"]["name"]] = not m.get("readOnly", False)
+    assert {"score", "gateway"} <= set(mounts) and not mounts["score"] and not mounts["gateway"]
+    assert [name for name, writes in mounts.items() if writes] == ["jobs-worker"], mounts
+
+
 def test_procfile_lines_run_existing_commands() -> None:
     for line in (ROOT / "infra" / "Procfile").read_text().splitlines():
         name, command = line.split(":", 1)
