@@ -81,7 +81,7 @@ def build_services(
     )
     audit = AuditLog(client, operators.audit)
     scoring = ScoreService(client, settings, wiring)
-    queue = QueueService(client, keys, operators, wiring.alerts_stream)
+    queue = QueueService(client, keys, operators, wiring.alerts_stream, sharded=shards.tagged)
     registry = Registry(settings.models.registry_dir)
     defaults = (settings.strategy.review_threshold, settings.strategy.decline_threshold)
     strategy = StrategyService(

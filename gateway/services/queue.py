@@ -5,6 +5,9 @@ Open alerts (the work queue, what the Ops Center shows first) come from the open
 the KPIs (open, oldest open, resolved, median time to verdict). Resolved or all alerts (history
 browsing) are read from the whole (bounded) alerts stream per request with a light decoder, the
 verdicts with one pipelined EXISTS per alert; only the page's alerts are decoded in full.
+
+Not built for sharded streams (a Redis Cluster): the index follows one alerts stream, so there it
+answers 503 saying so rather than an empty queue that looks like no work.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import redis
 
 from functions.events import decode_alert
 from functions.keys import OperatorKeys
+from gateway.problems import Unavailable
 from gateway.schemas.investigation import Alert, AlertQueue
 from gateway.services.alerts import alert_of
 from gateway.services.queue_index import Light, QueueIndex, decode_light, order_at, raised_at
@@ -66,13 +70,26 @@ _SORT_KEYS: dict[str, tuple[Any, bool]] = {
 
 
 class QueueService:
-    def __init__(self, client: redis.Redis, keys: Keys, operators: OperatorKeys, alerts_stream: str) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        operators: OperatorKeys,
+        alerts_stream: str,
+        sharded: bool = False,
+    ) -> None:
         self._redis = client
+        self._sharded = sharded
         self._operators = operators
         self._stream = keys.stream(alerts_stream)
         self.index = QueueIndex(client, operators, self._stream)
 
     def page(self, flt: QueueFilter, sort: Sort, offset: int, limit: int) -> AlertQueue:
+        if self._sharded:
+            raise Unavailable(
+                "the alert queue is not built for sharded streams (a Redis Cluster): its index follows "
+                "one alerts stream; GET /v1/alerts lists every shard's alerts"
+            )
         now = time.time()
         self.index.sync()
         if flt.status == "open":

@@ -120,6 +120,9 @@ def test_transactions_forensics_and_overview_read_every_shard(
         raised = [a["transaction_id"] for a in alerts]
         assert len(raised) == len(set(raised)) and {where[t] for t in raised} == {0, 1, 2}
 
+        queue = client.get("/v1/alerts/queue", headers=auth("analyst"))  # not an empty queue: a refusal
+        assert queue.status_code == 503 and "sharded streams" in queue.text
+
         refused = client.post(
             "/v1/score", content=raw[0], headers={**auth("scorer"), "Content-Type": "application/json"}
         )
