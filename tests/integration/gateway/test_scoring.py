@@ -24,6 +24,7 @@ from tests.integration.gateway.conftest import Client, Trained, auth
 pytestmark = pytest.mark.integration
 
 N = 40  # transactions of a few cards, so entity state builds up between them
+SPAN = 300  # the sync == stream comparison: rows of several calibration steps and decisions
 
 
 def _sample(trained: Trained, n: int = N) -> list[bytes]:
@@ -47,13 +48,15 @@ def _stream_scores(settings: Settings, client: redis.Redis, raw: list[bytes]) ->
 def test_sync_score_equals_the_stream_path_score(
     scoring_client: Client, scoring_settings: Settings, redis_client: redis.Redis, trained: Trained
 ) -> None:
-    raw = _sample(trained)
+    # enough rows to span several steps of the calibration and to flag some (their reasons are
+    # compared too): a step calibrator maps a run of low-risk rows to one probability
+    raw = _sample(trained, SPAN)
     stream_settings = scoring_settings.replace(redis={"key_prefix": f"test:{uuid.uuid4().hex[:12]}:"})
     try:
         expected = _stream_scores(stream_settings, redis_client, raw)
     finally:
         _drop(redis_client, stream_settings.redis.key_prefix)
-    assert len(expected) == N
+    assert len(expected) == SPAN
     decisions = set()
     for payload in raw:
         response = scoring_client.post("/v1/score", content=payload, headers=_json(auth("scorer")))
@@ -72,6 +75,7 @@ def test_sync_score_equals_the_stream_path_score(
         assert got["replayed"] is False
         decisions.add(got["decision"])
     assert len({expected[t]["probability"] for t in expected}) > 1  # not a constant model
+    assert len(decisions) > 1  # flagged rows too, so their reasons were compared
 
 
 def _json(headers: dict[str, str]) -> dict[str, str]:
