@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -76,7 +77,10 @@ async def _wake_ups(
 
 
 def run(script: Script, monkeypatch: pytest.MonkeyPatch, **options: float) -> tuple[int, list[bytes]]:
-    return asyncio.run(_wake_ups(script, monkeypatch, min_gap_s=0.0, **options))
+    # a thread of its own: in the whole suite the browser tests' Playwright (sync API) leaves an
+    # event loop running in the main thread, where asyncio.run refuses to start another
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, _wake_ups(script, monkeypatch, min_gap_s=0.0, **options)).result()
 
 
 def test_garbage_lines_and_invalid_utf8_wake_nobody(monkeypatch: pytest.MonkeyPatch) -> None:
