@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -19,9 +20,14 @@ from data.loader import DataFiles, iter_json
 from data.synthetic import generate
 from infra.bench.gateway_process import GatewayProcess
 from infra.gateway import gateway_app
+from infra.pipeline.streams import RAW
+from infra.pipeline.table import PIPELINE
 from models.dataset import read_transactions, replay_training_set
 from models.registry import Registry
 from models.training import register, train
+from streams.events import PUBLISHED_NS, entry_fields
+from streams.keys import Keys
+from streams.worker import Worker
 from tests.keyspace import delete_prefix
 
 Client = TestClient[Litestar]
@@ -111,3 +117,13 @@ def scoring_settings(gateway_settings: Settings, trained: Trained) -> Settings:
 def scoring_client(scoring_settings: Settings) -> Iterator[Client]:
     with TestClient(app=gateway_app(scoring_settings)) as test_client:
         yield test_client
+
+
+def score_on_the_stream_path(settings: Settings, client: redis.Redis, raw: list[bytes]) -> None:
+    """The stream path: tx.raw -> enrich worker -> tx.enriched -> score worker -> tx.scored."""
+    keys = Keys(settings.redis.key_prefix)
+    for payload in raw:
+        fields: Any = entry_fields(payload, {PUBLISHED_NS: "1"})
+        client.xadd(keys.stream(RAW), fields)
+    Worker(PIPELINE.chain(["enrich"]), client, settings).run(burst=True)
+    Worker(PIPELINE.chain(["score"]), client, settings).run(burst=True)

@@ -22,7 +22,7 @@ from infra.pipeline.table import PIPELINE
 from streams.events import PUBLISHED_NS, entry_fields
 from streams.keys import Keys, Shards
 from streams.worker import Worker
-from tests.integration.gateway.conftest import Client, Trained, auth
+from tests.integration.gateway.conftest import Client, Trained, auth, score_on_the_stream_path
 from tests.integration.gateway.test_cluster_reads import SHARDS, cluster, on_cluster
 
 __all__ = ["cluster", "on_cluster"]  # the cluster fixtures, used below
@@ -30,15 +30,6 @@ __all__ = ["cluster", "on_cluster"]  # the cluster fixtures, used below
 pytestmark = pytest.mark.integration
 
 OTHERS = 60_000  # scored transactions of another card after the ones looked for
-
-
-def _score_on_the_stream_path(settings: Settings, client: redis.Redis, raw: list[bytes]) -> None:
-    keys = Keys(settings.redis.key_prefix)
-    for payload in raw:
-        fields: Any = entry_fields(payload, {PUBLISHED_NS: "1"})
-        client.xadd(keys.stream(RAW), fields)
-    Worker(PIPELINE.chain(["enrich"]), client, settings).run(burst=True)
-    Worker(PIPELINE.chain(["score"]), client, settings).run(burst=True)
 
 
 def _bury(settings: Settings, client: redis.Redis) -> None:
@@ -69,7 +60,7 @@ def test_a_card_and_a_client_history_are_found_behind_any_number_of_other_transa
     scoring_client: Client, scoring_settings: Settings, redis_client: redis.Redis, trained: Trained
 ) -> None:
     raw = trained.raw[2_000:2_300]
-    _score_on_the_stream_path(scoring_settings, redis_client, raw)
+    score_on_the_stream_path(scoring_settings, redis_client, raw)
     rows = [decode_transaction(p) for p in raw]
     card = Counter(tx.card1 for tx in rows).most_common(1)[0][0]
     mine = [tx.TransactionID for tx in rows if tx.card1 == card]
@@ -114,7 +105,7 @@ def test_an_entity_history_keeps_only_its_newest_transactions(
 ) -> None:
     bounded = scoring_settings.replace(features={"history_per_entity": 2})
     raw = trained.raw[2_000:2_300]
-    _score_on_the_stream_path(bounded, redis_client, raw)
+    score_on_the_stream_path(bounded, redis_client, raw)
     rows = [decode_transaction(p) for p in raw]
     card = Counter(tx.card1 for tx in rows).most_common(1)[0][0]
     mine = [tx.TransactionID for tx in rows if tx.card1 == card]

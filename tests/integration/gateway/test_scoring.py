@@ -19,7 +19,7 @@ from infra.pipeline.table import PIPELINE
 from streams.events import PUBLISHED_NS, entry_fields, split_fields
 from streams.keys import Keys
 from streams.worker import Worker
-from tests.integration.gateway.conftest import Client, Trained, auth
+from tests.integration.gateway.conftest import Client, Trained, auth, score_on_the_stream_path
 
 pytestmark = pytest.mark.integration
 
@@ -33,13 +33,9 @@ def _sample(trained: Trained, n: int = N) -> list[bytes]:
 
 
 def _stream_scores(settings: Settings, client: redis.Redis, raw: list[bytes]) -> dict[int, dict[str, Any]]:
-    """The stream path: tx.raw -> enrich worker -> tx.enriched -> score worker -> tx.scored."""
+    """The stream path's scores (``score_on_the_stream_path``) by TransactionID."""
+    score_on_the_stream_path(settings, client, raw)
     keys = Keys(settings.redis.key_prefix)
-    for payload in raw:
-        fields: Any = entry_fields(payload, {PUBLISHED_NS: "1"})
-        client.xadd(keys.stream(RAW), fields)
-    Worker(PIPELINE.chain(["enrich"]), client, settings).run(burst=True)
-    Worker(PIPELINE.chain(["score"]), client, settings).run(burst=True)
     entries: Any = client.xrange(keys.stream("tx.scored"))
     scored = [json.loads(split_fields(fields)[0] or b"{}") for _, fields in entries]
     return {s["TransactionID"]: s for s in scored}
