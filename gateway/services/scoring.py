@@ -161,29 +161,35 @@ class ScoreService:
         started = time.perf_counter()
         if self._chain is None:
             raise Unavailable(f"scoring is not available: {self._unavailable}")
-        recorded = self.record(tx.TransactionID)
-        if recorded is not None:  # idempotent: a known TransactionID answers with its record
-            _same_transaction(recorded.scored, tx)
-            return to_result(recorded.scored, _ms(started), dry_run, replayed=True)
         meta = {PUBLISHED_NS: str(time.time_ns()), ORIGIN: "http"}
+        # No lookup of the record first (a round trip per request): the enrich stage finds a
+        # TransactionID received before (kept as long as its record), and emits nothing for it
         effects = self._chain.run(f"http-{tx.TransactionID}", tx, meta, dry_run=dry_run)
-        rejected = [e.reason for e in effects if isinstance(e, Reject)]
-        if rejected:  # received before (on the stream) as another transaction
-            raise Conflict(f"{rejected[0]}; a TransactionID is not reused")
         outputs = emitted(effects, self._scored_stream)
-        if not outputs:  # received before on the stream and not scored yet: its score comes from there
-            raise TransientError(f"transaction {tx.TransactionID} was received and is being scored; retry")
+        if not outputs:  # received before: recorded (answer with the record), or not scored yet
+            return self._resent(tx, [e.reason for e in effects if isinstance(e, Reject)], started, dry_run)
         scored: TxScored = outputs[0]
         if dry_run:
             return to_result(scored, _ms(started), dry_run=True, replayed=False)
         if not self._chain.commit(self._results.result(tx.TransactionID), effects):
-            # recorded before (a retry) or meanwhile (a concurrent duplicate): answer with that
+            # recorded meanwhile (a concurrent duplicate): answer with that
             recorded = self.record(tx.TransactionID)
             if recorded is None:  # expired between the two calls: vanishingly rare, and safe to retry
                 raise TransientError(f"transaction {tx.TransactionID} was being recorded; retry")
             _same_transaction(recorded.scored, tx)
             return to_result(recorded.scored, _ms(started), dry_run=False, replayed=True)
         return to_result(scored, _ms(started), dry_run=False, replayed=False)
+
+    def _resent(self, tx: Transaction, rejected: list[str], started: float, dry_run: bool) -> ScoreResult:
+        """The answer to a TransactionID received before: its record when it is the same transaction
+        (by time, amount and card), 409 for another one, 503 while the stream path scores it."""
+        recorded = self.record(tx.TransactionID)
+        if recorded is not None:  # idempotent: a known TransactionID answers with its record
+            _same_transaction(recorded.scored, tx)
+            return to_result(recorded.scored, _ms(started), dry_run, replayed=True)
+        if rejected:  # received before (on the stream) as another transaction
+            raise Conflict(f"{rejected[0]}; a TransactionID is not reused")
+        raise TransientError(f"transaction {tx.TransactionID} was received and is being scored; retry")
 
     def record(self, tx_id: int) -> ResultRecord | None:
         """The score stage's result record of a transaction (None when never scored or expired)."""
