@@ -29,7 +29,7 @@ from gateway.schemas.investigation import Forensics, TransactionPage, Transactio
 from gateway.services.pages import Entry, page_back_merged
 from gateway.services.scoring import to_result
 from streams.events import PAYLOAD
-from streams.keys import KeySets, key_sets
+from streams.keys import Keys, KeySets, key_sets
 
 _PAYLOAD = PAYLOAD.encode()
 _decode_row = msgspec.json.Decoder(dict[str, Any]).decode
@@ -130,13 +130,8 @@ class TransactionService:
 
     def _record(self, tx_id: int) -> tuple[ResultRecord, str] | None:
         """The result record of a transaction and the prefix of the shard that wrote it."""
-        pipe = self._redis.pipeline(transaction=False)
-        for shard in self._shards:
-            pipe.hgetall(ScoreKeys(shard.prefix).result(tx_id))
-        for shard, found in zip(self._shards, pipe.execute(), strict=True):
-            if found:
-                return from_hash(tx_id, found), shard.prefix
-        return None
+        found = find_record(self._redis, self._shards, tx_id)
+        return None if found is None else (found[0], self._shards[found[1]].prefix)
 
     def forensics(self, tx_id: int) -> Forensics:
         found = self._record(tx_id)
@@ -186,6 +181,18 @@ class TransactionService:
         return {
             name: None if np.isnan(v) else float(v) for name, v in zip(STATE_FEATURES, values, strict=False)
         }
+
+
+def find_record(client: redis.Redis, shards: Sequence[Keys], tx_id: int) -> tuple[ResultRecord, int] | None:
+    """The result record of a transaction and the index of the shard that wrote it (one round trip:
+    a record is written by the score stage of one shard only), None when never scored or expired."""
+    pipe = client.pipeline(transaction=False)
+    for shard in shards:
+        pipe.hgetall(ScoreKeys(shard.prefix).result(tx_id))
+    for index, found in enumerate(pipe.execute()):
+        if found:
+            return from_hash(tx_id, found), index
+    return None
 
 
 def _matches(scored: TxScored, flt: TransactionFilter) -> bool:
