@@ -102,7 +102,7 @@ def build_services(
             shards,
             [(spec.input, spec.group) for spec in wiring.pipeline if not spec.optional],
             settings.gateway.ready_max_lag,
-            None if shards.tagged else scoring.unavailable,
+            scoring.unavailable,
         ),
         models=ModelService(registry, client, audit),
         strategy=strategy,

@@ -33,7 +33,7 @@ from gateway.services.audit import AuditLog, now_iso
 from gateway.services.outbox import LabelOutbox
 from gateway.services.pages import Entry, page_back_merged
 from gateway.services.queue_index import QueueIndex
-from gateway.services.transactions import find_record
+from gateway.services.scoring import find_record
 from streams.events import ORIGIN, PAYLOAD, PUBLISHED_NS, entry_fields
 from streams.keys import KeySets, key_sets
 

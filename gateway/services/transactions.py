@@ -27,9 +27,9 @@ from functions.result import ResultRecord, from_hash
 from gateway.problems import NotFound
 from gateway.schemas.investigation import Forensics, TransactionPage, TransactionSummary
 from gateway.services.pages import Entry, page_back_merged
-from gateway.services.scoring import to_result
+from gateway.services.scoring import find_record, to_result
 from streams.events import PAYLOAD
-from streams.keys import Keys, KeySets, key_sets
+from streams.keys import KeySets, key_sets
 
 _PAYLOAD = PAYLOAD.encode()
 _decode_row = msgspec.json.Decoder(dict[str, Any]).decode
@@ -181,18 +181,6 @@ class TransactionService:
         return {
             name: None if np.isnan(v) else float(v) for name, v in zip(STATE_FEATURES, values, strict=False)
         }
-
-
-def find_record(client: redis.Redis, shards: Sequence[Keys], tx_id: int) -> tuple[ResultRecord, int] | None:
-    """The result record of a transaction and the index of the shard that wrote it (one round trip:
-    a record is written by the score stage of one shard only), None when never scored or expired."""
-    pipe = client.pipeline(transaction=False)
-    for shard in shards:
-        pipe.hgetall(ScoreKeys(shard.prefix).result(tx_id))
-    for index, found in enumerate(pipe.execute()):
-        if found:
-            return from_hash(tx_id, found), index
-    return None
 
 
 def _matches(scored: TxScored, flt: TransactionFilter) -> bool:
