@@ -131,7 +131,8 @@ def test_the_body_is_kept_as_received(
     response = scoring_client.post("/v1/score", content=sent, headers=_json(auth("scorer")))
     assert response.status_code == 200
     received = FeatureKeys(scoring_settings.redis.key_prefix).received(response.json()["transaction_id"])
-    assert redis_client.hget(received, "raw") == sent
+    stored: Any = redis_client.hget(received, "raw")
+    assert stored == sent
 
 
 def test_dry_run_changes_nothing_and_matches_the_recorded_score(
