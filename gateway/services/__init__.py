@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 from litestar.di import NamedDependency
 from prometheus_client import REGISTRY
 
-from core.connect import async_redis_client, redis_client
+from core.connect import async_redis_client, is_cluster, redis_client
 from core.errors import ConfigError
 from core.settings import Settings
 from functions.keys import LabelKeys, OperatorKeys, ScoreKeys
@@ -32,6 +32,7 @@ from gateway.services.events import EventService
 from gateway.services.health import HealthService
 from gateway.services.metrics import MetricsService
 from gateway.services.models import ModelService
+from gateway.services.outbox import LabelOutbox
 from gateway.services.prometheus import PipelineCollector
 from gateway.services.publisher import Publisher
 from gateway.services.queue import QueueService
@@ -40,7 +41,7 @@ from gateway.services.strategy import DeclineCost, StrategyService
 from gateway.services.transactions import TransactionService
 from gateway.wiring import Wiring
 from models.registry import Registry
-from streams.keys import Keys, Shards
+from streams.keys import Shards
 
 
 @dataclass(frozen=True)
@@ -69,19 +70,21 @@ def build_services(
     client: redis.Redis,
     aclient: aioredis.Redis,
     jobs_client: redis.Redis | None = None,
+    scoring_client: redis.Redis | None = None,
 ) -> Services:
-    """Wire the services around open Redis clients."""
+    """Wire the services around open Redis clients (``scoring_client``: the synchronous scoring's
+    own connection, else ``client``)."""
     prefix = settings.redis.key_prefix
     shards = Shards.of(settings)  # the read side sums / merges every stream shard
-    keys, results, labels, operators = (
-        Keys(prefix),
+    results, labels, operators = (
         ScoreKeys(prefix),
         LabelKeys(prefix),
         OperatorKeys(shards.common_prefix),  # one slot on a cluster: strategy + audit in one MULTI
     )
     audit = AuditLog(client, operators.audit)
-    scoring = ScoreService(client, settings, wiring)
-    queue = QueueService(client, keys, operators, wiring.alerts_stream, sharded=shards.tagged)
+    scoring = ScoreService(scoring_client or client, settings, wiring)
+    outbox = LabelOutbox(client, operators, shards, wiring.labels_stream, settings.features.label_ttl_s)
+    queue = QueueService(client, shards, operators, wiring.alerts_stream, outbox)
     registry = Registry(settings.models.registry_dir)
     defaults = (settings.strategy.review_threshold, settings.strategy.decline_threshold)
     strategy = StrategyService(
@@ -101,7 +104,7 @@ def build_services(
             shards,
             [(spec.input, spec.group) for spec in wiring.pipeline if not spec.optional],
             settings.gateway.ready_max_lag,
-            None if shards.tagged else scoring.unavailable,
+            scoring.unavailable,
         ),
         models=ModelService(registry, client, audit),
         strategy=strategy,
@@ -126,8 +129,6 @@ def build_services(
         breakdown=BreakdownService(client, results, labels),
         alerts=AlertService(
             client,
-            keys,
-            results,
             shards,
             operators,
             wiring.alerts_stream,
@@ -135,6 +136,7 @@ def build_services(
             audit,
             settings.features.label_ttl_s,
             queue.index,
+            outbox,
         ),
         queue=queue,
         audit=audit,
@@ -150,8 +152,16 @@ async def open_services(settings: Settings, wiring: Wiring) -> AsyncIterator[Ser
     aclient = async_redis_client(settings.redis.url, health_check_interval=30)
     # RQ's own Redis when it is not the pipeline's (SENTINEL_JOBS_REDIS_URL: with a Redis Cluster)
     jobs = redis_client(settings.jobs.redis_url) if settings.jobs.redis_url else None
+    # Synchronous scoring runs on the event loop's thread, one request at a time: a connection of
+    # its own, held, costs no pool check-out and check-in (and their socket poll) per command.
+    # A cluster client takes no such option (it holds a connection per node): scoring shares it.
+    scoring = (
+        None
+        if is_cluster(settings.redis.url)
+        else redis_client(settings.redis.url, health_check_interval=30, single_connection_client=True)
+    )
     try:
-        services = build_services(settings, wiring, client, aclient, jobs)
+        services = build_services(settings, wiring, client, aclient, jobs, scoring)
         pipeline = PipelineCollector(
             client,
             Shards.of(settings),
@@ -167,6 +177,8 @@ async def open_services(settings: Settings, wiring: Wiring) -> AsyncIterator[Ser
             services.publisher.close()
     finally:
         client.close()
+        if scoring is not None:
+            scoring.close()
         if jobs is not None:
             jobs.close()
         await aclient.aclose()

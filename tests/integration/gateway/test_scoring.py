@@ -106,6 +106,23 @@ def test_idempotent_by_transaction_id(
     assert sum(int(k[b"scored"]) for k in kpis) == 1
 
 
+def _record_reads(client: redis.Redis) -> int:
+    stats: Any = client.info("commandstats")
+    return int(stats.get("cmdstat_hgetall", {}).get("calls", 0))
+
+
+def test_a_new_transaction_is_scored_without_looking_its_record_up_first(
+    scoring_client: Client, redis_client: redis.Redis, trained: Trained
+) -> None:
+    """Idempotency costs a new transaction no round trip of its own: the enrich stage's check of
+    what was received finds a resend, and only then is its record read (test above)."""
+    payload = _sample(trained, 1)[0]
+    before = _record_reads(redis_client)
+    response = scoring_client.post("/v1/score", content=payload, headers=_json(auth("scorer")))
+    assert response.status_code == 200 and response.json()["replayed"] is False
+    assert _record_reads(redis_client) == before
+
+
 def test_dry_run_changes_nothing_and_matches_the_recorded_score(
     scoring_client: Client, scoring_settings: Settings, redis_client: redis.Redis, trained: Trained
 ) -> None:
