@@ -80,6 +80,9 @@ def producer_config(settings: Settings) -> dict[str, Any]:
         )
     return {
         "bootstrap.servers": settings.kafka.bootstrap,
+        # the key's CRC-32 picks the partition: what streams.keys.partition_of computes (the gateway's
+        # sync scoring finds a card's shard by it); librdkafka's default, said so it stays so
+        "partitioner": "consistent_random",
         "linger.ms": settings.kafka.linger_ms,
         "compression.type": "lz4",
         "enable.idempotence": True,

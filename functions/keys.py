@@ -25,6 +25,10 @@ All keys live under the runtime's prefix (``ctx.keys.prefix``; a scratch prefix 
     <prefix>strategy                    hash: live decision thresholds (review, decline, updated_by ...)
     <prefix>audit                       stream: audit log of strategy / model changes
     <prefix>alert:verdict:<TransactionID>  hash: analyst's verdict on an alert (becomes a label)
+    <prefix>alert:open:..., alert:entry, alert:resolved..., alert:cursor..., alert:waits
+                                        the open-alerts index (``gateway.services.queue_index``)
+    <prefix>alert:outbox                hash: sharded streams: verdict labels not yet in their shard
+    <prefix>alert:labelled:<TransactionID>  string (under the shard's prefix): that label was appended
     <prefix>gateway:authfail:<address>  hash: failed authentications of an address in its window
     ModelJobKeys: the model lifecycle jobs (models.jobs)
     <prefix>model:drift                 stream: drift reports (capped), newest last
@@ -211,6 +215,32 @@ class OperatorKeys:
     def queue_cursor(self) -> str:
         """String: the last alerts stream entry id the queue index has taken in."""
         return f"{self.prefix}alert:cursor"
+
+    def queue_shard_cursor(self, shard: int) -> str:
+        """String: with stream shards, the last entry id of shard ``shard``'s alerts stream the index
+        has taken in (one stream: ``queue_cursor``)."""
+        return f"{self.prefix}alert:cursor:{shard}"
+
+    def queue_shard_open(self, shard: int) -> str:
+        """Zset: with stream shards, the open alerts of shard ``shard`` scored by raise order, so that
+        alerts its stream has trimmed leave the index (one stream: the ``all``/``raised`` zset)."""
+        return f"{self.prefix}alert:open:shard:{shard}"
+
+    def queue_shard_resolved(self, shard: int) -> str:
+        """Zset: with stream shards, ``queue_resolved`` of shard ``shard``'s alerts stream."""
+        return f"{self.prefix}alert:resolved:{shard}"
+
+    @property
+    def label_outbox(self) -> str:
+        """Hash: with stream shards, verdict labels committed but not yet appended to their
+        transaction's shard: TransactionID -> JSON (shard, label fields) (``gateway.services.outbox``)."""
+        return f"{self.prefix}alert:outbox"
+
+    def label_sent(self, transaction_id: int) -> str:
+        """String, expiring, under the transaction's stream shard prefix: set in the script that
+        appends a verdict's label to that shard's labels stream, so a re-sent outbox entry appends
+        nothing."""
+        return f"{self.prefix}alert:labelled:{transaction_id}"
 
     @property
     def verdict_waits(self) -> str:

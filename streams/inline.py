@@ -84,12 +84,18 @@ class InlineChain:
         client: redis.Redis,
         settings: Settings,
         scratch_prefix: str,
+        keys: Keys | None = None,
+        shared: dict[str, Any] | None = None,
     ) -> None:
+        """``keys``: the stream shard the chain works as (``Shards.keys``; default the plain prefix);
+        ``shared``: loaded state (a model) shared with other chains, e.g. one per shard."""
         specs = pipeline.chain(names)
-        keys = Keys(settings.redis.key_prefix)
+        keys = Keys(settings.redis.key_prefix) if keys is None else keys
         self.name = "+".join(names)
         self.outputs = fused_outputs(specs)
-        shared: dict[str, Any] = {}  # one model (or other loaded state) for the live and dry builds
+        shared = (
+            {} if shared is None else shared
+        )  # one model (or other loaded state) for the live and dry builds
         live = Context(client, settings, keys, shared)
         dry = Context(ScratchClient(client, scratch_prefix), settings, keys, shared)  # type: ignore[arg-type]
         self._live = fuse(specs, [spec.build(live) for spec in specs])

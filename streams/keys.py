@@ -29,6 +29,7 @@ default) is untagged: the plain names above, unchanged.
 from __future__ import annotations
 
 import itertools
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -107,6 +108,14 @@ def shard_tag(shard: int, count: int) -> str:
     raise AssertionError("unreachable")
 
 
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition of a keyed message among ``partitions`` as librdkafka's ``consistent`` and
+    ``consistent_random`` partitioners pick it (CRC-32 of the key), the partitioner Sentinel's
+    producers use (``data.simulator.producer_config``; other producers must use it too for a
+    process that routes by key, the gateway's sync scoring, to agree with the mirror)."""
+    return zlib.crc32(key) % partitions
+
+
 @dataclass(frozen=True)
 class Shards:
     """The runtime's key sets: ``count`` shards under ``prefix``, hash-tagged when ``tagged``.
@@ -138,6 +147,11 @@ class Shards:
     def of_partition(self, partition: int) -> int:
         """The shard broker partition ``partition`` feeds."""
         return partition % self.count
+
+    def of_key(self, key: bytes, partitions: int) -> int:
+        """The shard a message of broker key ``key`` reaches: the partition the producers'
+        partitioner picks (:func:`partition_of`), routed by the mirror (:meth:`of_partition`)."""
+        return self.of_partition(partition_of(key, partitions))
 
     @property
     def home(self) -> Keys:

@@ -32,6 +32,7 @@ from gateway.services.events import EventService
 from gateway.services.health import HealthService
 from gateway.services.metrics import MetricsService
 from gateway.services.models import ModelService
+from gateway.services.outbox import LabelOutbox
 from gateway.services.prometheus import PipelineCollector
 from gateway.services.publisher import Publisher
 from gateway.services.queue import QueueService
@@ -40,7 +41,7 @@ from gateway.services.strategy import DeclineCost, StrategyService
 from gateway.services.transactions import TransactionService
 from gateway.wiring import Wiring
 from models.registry import Registry
-from streams.keys import Keys, Shards
+from streams.keys import Shards
 
 
 @dataclass(frozen=True)
@@ -73,15 +74,15 @@ def build_services(
     """Wire the services around open Redis clients."""
     prefix = settings.redis.key_prefix
     shards = Shards.of(settings)  # the read side sums / merges every stream shard
-    keys, results, labels, operators = (
-        Keys(prefix),
+    results, labels, operators = (
         ScoreKeys(prefix),
         LabelKeys(prefix),
         OperatorKeys(shards.common_prefix),  # one slot on a cluster: strategy + audit in one MULTI
     )
     audit = AuditLog(client, operators.audit)
     scoring = ScoreService(client, settings, wiring)
-    queue = QueueService(client, keys, operators, wiring.alerts_stream, sharded=shards.tagged)
+    outbox = LabelOutbox(client, operators, shards, wiring.labels_stream, settings.features.label_ttl_s)
+    queue = QueueService(client, shards, operators, wiring.alerts_stream, outbox)
     registry = Registry(settings.models.registry_dir)
     defaults = (settings.strategy.review_threshold, settings.strategy.decline_threshold)
     strategy = StrategyService(
@@ -101,7 +102,7 @@ def build_services(
             shards,
             [(spec.input, spec.group) for spec in wiring.pipeline if not spec.optional],
             settings.gateway.ready_max_lag,
-            None if shards.tagged else scoring.unavailable,
+            scoring.unavailable,
         ),
         models=ModelService(registry, client, audit),
         strategy=strategy,
@@ -126,8 +127,6 @@ def build_services(
         breakdown=BreakdownService(client, results, labels),
         alerts=AlertService(
             client,
-            keys,
-            results,
             shards,
             operators,
             wiring.alerts_stream,
@@ -135,6 +134,7 @@ def build_services(
             audit,
             settings.features.label_ttl_s,
             queue.index,
+            outbox,
         ),
         queue=queue,
         audit=audit,

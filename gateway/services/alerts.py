@@ -7,8 +7,11 @@ writes the audit entry and removes the alert from the open-alerts index
 (``gateway.services.queue_index``), all in one MULTI/EXEC.
 
 With stream shards (a Redis Cluster) the list pages every shard's alerts stream as one, newest
-first (``pages.page_back_merged``). Resolving one is not built there: its MULTI/EXEC spans keys
-of several slots (verdict, labels stream, audit, open-alerts index), so it answers 503 saying so.
+first (``pages.page_back_merged``). Resolving one commits the verdict, the audit entry, the index
+removal and the label, staged in an outbox, in one MULTI/EXEC under the operators' hash tag
+(``{ops}``); the label is then appended to the labels stream of the shard that scored the
+transaction, once (``gateway.services.outbox``: its label stage joins it with the result record
+there).
 """
 
 from __future__ import annotations
@@ -22,16 +25,17 @@ import redis
 
 from data.schema import Label, encode_label
 from functions.events import AlertRaised, decode_alert
-from functions.keys import OperatorKeys, ScoreKeys
-from functions.result import from_hash
-from gateway.problems import Conflict, NotFound, Unavailable
+from functions.keys import OperatorKeys
+from gateway.problems import Conflict, NotFound
 from gateway.schemas.common import Verdict, reasons_of
 from gateway.schemas.investigation import Alert, AlertPage, Resolution, Resolve
 from gateway.services.audit import AuditLog, now_iso
+from gateway.services.outbox import LabelOutbox
 from gateway.services.pages import Entry, page_back_merged
-from gateway.services.queue_index import QueueIndex, raise_order
+from gateway.services.queue_index import QueueIndex
+from gateway.services.scoring import find_record
 from streams.events import ORIGIN, PAYLOAD, PUBLISHED_NS, entry_fields
-from streams.keys import Keys, KeySets, key_sets
+from streams.keys import KeySets, key_sets
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +53,6 @@ class AlertService:
     def __init__(
         self,
         client: redis.Redis,
-        keys: Keys,
-        results: ScoreKeys,
         shards: KeySets,  # every stream shard's alerts are listed
         operators: OperatorKeys,
         alerts_stream: str,
@@ -58,17 +60,17 @@ class AlertService:
         audit: AuditLog,
         ttl_s: int,
         index: QueueIndex,  # the open-alerts index: a verdict removes its alert
+        outbox: LabelOutbox,  # with stream shards, how the label reaches its shard
     ) -> None:
         self._redis = client
-        self._results = results
         self._operators = operators
-        self._stream = keys.stream(alerts_stream)
-        self._streams = [shard.stream(alerts_stream) for shard in key_sets(shards)]
-        self._sharded = len(self._streams) > 1 or self._streams[0] != self._stream
-        self._labels = keys.stream(labels_stream)
+        self._shards = key_sets(shards)
+        self._streams = [shard.stream(alerts_stream) for shard in self._shards]
+        self._labels = self._shards[0].stream(labels_stream)  # one Redis: the one labels stream
         self._audit = audit
         self._ttl_s = ttl_s
         self._index = index
+        self._outbox = outbox
 
     def list(self, flt: AlertFilter, limit: int, cursor: str | None) -> AlertPage:
         def convert(entries: list[Entry]) -> list[Alert | None]:
@@ -97,19 +99,16 @@ class AlertService:
         return AlertPage(items=items, next_cursor=next_cursor)
 
     def resolve(self, tx_id: int, resolution: Resolve, actor: str) -> Resolution:
-        if self._sharded:
-            raise Unavailable(
-                "resolving alerts is not built for sharded streams (a Redis Cluster): its atomic "
-                "verdict + label + audit write spans hash slots"
-            )
-        found: Any = self._redis.hgetall(self._results.result(tx_id))
-        if not found:
+        self._outbox.flush()  # labels a gateway left staged when it died
+        found = find_record(self._redis, self._shards, tx_id)
+        if found is None:
             raise NotFound(f"no scored transaction {tx_id} (never scored, or its record expired)")
-        if from_hash(tx_id, found).scored.decision == "approve":
+        scored, shard = found
+        if scored.scored.decision == "approve":
             raise NotFound(f"transaction {tx_id} was approved: it raised no alert")
         verdict_key = self._operators.alert_verdict(tx_id)
         self._index.sync()  # so that an alert raised a moment ago is indexed, and its wait measured
-        entry_id = self._index.entry_of(tx_id)
+        entry = self._index.entry_of(tx_id)
         at = now_iso()
         record = {"verdict": resolution.verdict, "by": actor, "at": at, "note": resolution.note or ""}
         with self._redis.pipeline(transaction=True) as pipe:
@@ -121,18 +120,23 @@ class AlertService:
             pipe.expire(verdict_key, self._ttl_s)
             label = encode_label(Label(TransactionID=tx_id, isFraud=LABEL_OF[resolution.verdict]))  # type: ignore[arg-type]
             fields: Any = entry_fields(label, {PUBLISHED_NS: str(time.time_ns()), ORIGIN: f"analyst/{actor}"})
-            pipe.xadd(self._labels, fields)
+            if self._outbox.staged:
+                self._outbox.stage(pipe, tx_id, shard, fields)
+            else:
+                pipe.xadd(self._labels, fields)
             detail = {
                 "transaction_id": str(tx_id),
                 "verdict": resolution.verdict,
                 "note": resolution.note or "",
             }
             self._audit.record(pipe, actor, "alert.resolve", detail, at)
-            self._index.remove(pipe, tx_id, raise_order(entry_id) if entry_id else None, time.time())
+            self._index.remove(pipe, tx_id, entry, time.time())
             try:
                 pipe.execute()
             except redis.WatchError as exc:
                 raise Conflict(f"the alert of transaction {tx_id} was resolved meanwhile") from exc
+        if self._outbox.staged:
+            self._outbox.deliver(tx_id)
         return Resolution(
             transaction_id=tx_id,
             verdict=resolution.verdict,

@@ -34,8 +34,7 @@ class HealthService:
         keys: KeySets,  # every stream shard's
         groups: Sequence[tuple[str, str]],  # (input stream, group) of every pipeline function
         max_lag: int,
-        # None when a model is loaded, else why not; None itself: no sync scoring (sharded streams)
-        model_ready: Callable[[], str | None] | None,
+        model_ready: Callable[[], str | None],  # None when a model is loaded, else why not
     ) -> None:
         self._redis = client
         self._keys = keys
@@ -53,11 +52,8 @@ class HealthService:
         except (RedisError, OSError) as exc:
             log.warning("readiness: redis unreachable: %s", exc)
             return [Check(name="redis", ok=False, detail=f"unreachable: {type(exc).__name__}")]
-        if self._model_ready is None:
-            model = Check(name="model", ok=True, detail="no sync scoring here (sharded streams)")
-        else:
-            problem = self._model_ready()
-            model = Check(name="model", ok=problem is None, detail=problem or "loaded and warmed up")
+        problem = self._model_ready()
+        model = Check(name="model", ok=problem is None, detail=problem or "loaded and warmed up")
         return [
             Check(name="redis", ok=True, detail="reachable"),
             model,

@@ -6,8 +6,11 @@ the KPIs (open, oldest open, resolved, median time to verdict). Resolved or all 
 browsing) are read from the whole (bounded) alerts stream per request with a light decoder, the
 verdicts with one pipelined EXISTS per alert; only the page's alerts are decoded in full.
 
-Not built for sharded streams (a Redis Cluster): the index follows one alerts stream, so there it
-answers 503 saying so rather than an empty queue that looks like no work.
+With stream shards (a Redis Cluster) the index takes in every shard's alerts stream (one index
+under the operators' hash tag, see ``gateway.services.queue_index``) and history pages merge every
+shard's alerts. Each page also appends the verdict labels still waiting for their shard
+(``gateway.services.outbox``), so a gateway that died between a verdict and its label delivers it
+on the Ops Center's next refresh.
 """
 
 from __future__ import annotations
@@ -21,12 +24,12 @@ import redis
 
 from functions.events import decode_alert
 from functions.keys import OperatorKeys
-from gateway.problems import Unavailable
 from gateway.schemas.investigation import Alert, AlertQueue
 from gateway.services.alerts import alert_of
+from gateway.services.outbox import LabelOutbox
 from gateway.services.queue_index import Light, QueueIndex, decode_light, order_at, raised_at
 from streams.events import PAYLOAD
-from streams.keys import Keys
+from streams.keys import KeySets, key_sets
 
 Sort = Literal["newest", "oldest", "amount_desc", "amount_asc", "probability_desc", "probability_asc"]
 _PAYLOAD = PAYLOAD.encode()
@@ -73,24 +76,20 @@ class QueueService:
     def __init__(
         self,
         client: redis.Redis,
-        keys: Keys,
+        shards: KeySets,  # every stream shard's alerts are queued
         operators: OperatorKeys,
         alerts_stream: str,
-        sharded: bool = False,
+        outbox: LabelOutbox,
     ) -> None:
         self._redis = client
-        self._sharded = sharded
         self._operators = operators
-        self._stream = keys.stream(alerts_stream)
-        self.index = QueueIndex(client, operators, self._stream)
+        self._streams = [keys.stream(alerts_stream) for keys in key_sets(shards)]
+        self._outbox = outbox
+        self.index = QueueIndex(client, operators, self._streams)
 
     def page(self, flt: QueueFilter, sort: Sort, offset: int, limit: int) -> AlertQueue:
-        if self._sharded:
-            raise Unavailable(
-                "the alert queue is not built for sharded streams (a Redis Cluster): its index follows "
-                "one alerts stream; GET /v1/alerts lists every shard's alerts"
-            )
         now = time.time()
+        self._outbox.flush()
         self.index.sync()
         if flt.status == "open":
             total, items = self._open_page(flt, sort, offset, limit, now)
@@ -125,10 +124,10 @@ class QueueService:
             limit,
         )
         pipe = self._redis.pipeline(transaction=False)
-        for _, entry_id in found:
-            pipe.xrange(self._stream, min=entry_id, max=entry_id, count=1)
+        for _, shard, entry_id in found:
+            pipe.xrange(self._streams[shard], min=entry_id, max=entry_id, count=1)
         items = []
-        for (_, entry_id), entries in zip(found, pipe.execute(), strict=True):
+        for (_, _, entry_id), entries in zip(found, pipe.execute(), strict=True):
             payload = entries[0][1].get(_PAYLOAD) if entries else None
             if payload is not None:  # trimmed meanwhile: the next sync drops it from the index
                 items.append(alert_of(entry_id, decode_alert(payload), {}))
@@ -149,11 +148,21 @@ class QueueService:
         return len(matching), items
 
     def _rows(self) -> list[_Row]:
-        """Every alert in the stream, oldest first, with whether it has a verdict."""
+        """Every alert in the streams, oldest first within a stream, with whether it has a verdict."""
         rows: list[_Row] = []
+        for stream in self._streams:
+            self._read(stream, rows)
+        pipe = self._redis.pipeline(transaction=False)
+        for row in rows:
+            pipe.exists(self._operators.alert_verdict(row.light.TransactionID))
+        for row, exists in zip(rows, pipe.execute(), strict=True):
+            row.resolved = bool(exists)
+        return rows
+
+    def _read(self, stream: str, rows: list[_Row]) -> None:
         start = "-"
         while True:
-            found: Any = self._redis.xrange(self._stream, min=start, count=_CHUNK)
+            found: Any = self._redis.xrange(stream, min=start, count=_CHUNK)
             for raw_id, fields in found:
                 payload = fields.get(_PAYLOAD)
                 if payload is None:
@@ -170,14 +179,8 @@ class QueueService:
                     )
                 )
             if len(found) < _CHUNK:
-                break
+                return
             start = "(" + found[-1][0].decode()
-        pipe = self._redis.pipeline(transaction=False)
-        for row in rows:
-            pipe.exists(self._operators.alert_verdict(row.light.TransactionID))
-        for row, exists in zip(rows, pipe.execute(), strict=True):
-            row.resolved = bool(exists)
-        return rows
 
     def _verdicts(self, tx_ids: list[int]) -> dict[int, dict[str, str]]:
         pipe = self._redis.pipeline(transaction=False)

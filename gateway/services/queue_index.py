@@ -13,11 +13,22 @@ A page is one script call (``page``): with no filter, or a filter only on the so
 dimension (amount range sorted by amount, age range sorted by time), a range read with
 LIMIT and a ZCOUNT; any other filter scans the sort's range inside Redis, checking the other
 dimensions with ZSCORE (no data leaves Redis for the rows skipped).
+
+With stream shards (a Redis Cluster) there is one index for all of them, under the operators'
+hash tag (``OperatorKeys`` under ``Shards.common_prefix``, ``{ops}``) with the verdicts, the audit
+and the verdict waits: so the take-in script (which checks each alert's verdict) and a verdict's
+MULTI (which removes its alert) each stay in one slot, and a page sorted over every shard's
+alerts is still one range read. The alerts streams are read by the client (XRANGE), never inside
+a script, so they may live anywhere. Per shard the index keeps its own cursor, its open alerts by
+raise order (an alert trimmed from its shard's stream leaves the index by that shard's bound
+only) and its resolved alerts; an entry records ``<shard>/<entry id>``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -61,24 +72,27 @@ def order_at(seconds: float) -> float:
     return math.floor(seconds * 1000) * _SEQ
 
 
-# KEYS: cursor, entries, resolved, the 9 order zsets (family-major, ORDERS order), then one verdict
-# key per alert. ARGV: last entry id, its (ms, seq), trim below this order, then per alert: id,
-# entry id, raise order, amount, probability, family index (1 review, 2 decline).
+# KEYS: cursor, entries, resolved, the shard's open zset (one stream: the 'all' raised zset), the 9
+# order zsets (family-major, ORDERS order), then one verdict key per alert. ARGV: last entry id, its
+# (ms, seq), trim below this order, then per alert: id, entry, raise order, amount, probability,
+# family index (1 review, 2 decline).
 _SYNC = """
-local cursor, entries, resolved = KEYS[1], KEYS[2], KEYS[3]
-local function zsets(family) return KEYS[4 + 3 * (family - 1)], KEYS[5 + 3 * (family - 1)], KEYS[6 + 3 * (family - 1)] end
+local cursor, entries, resolved, shard = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local function zsets(family) return KEYS[5 + 3 * (family - 1)], KEYS[6 + 3 * (family - 1)], KEYS[7 + 3 * (family - 1)] end
+local t_all = zsets(3)
 local function drop(id)
   for f = 1, 3 do
     local t, a, p = zsets(f)
     redis.call('ZREM', t, id); redis.call('ZREM', a, id); redis.call('ZREM', p, id)
   end
+  if shard ~= t_all then redis.call('ZREM', shard, id) end
   redis.call('HDEL', entries, id)
 end
 local n = (#ARGV - 4) / 6
 for i = 0, n - 1 do
   local b = 5 + 6 * i
   local id, entry, order, amount, prob, fam = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], tonumber(ARGV[b + 5])
-  if redis.call('EXISTS', KEYS[12 + 1 + i]) == 1 then
+  if redis.call('EXISTS', KEYS[13 + 1 + i]) == 1 then
     drop(id)
     redis.call('ZADD', resolved, order, id)
   else
@@ -86,6 +100,7 @@ for i = 0, n - 1 do
       local t, a, p = zsets(f)
       redis.call('ZADD', t, order, id); redis.call('ZADD', a, amount, id); redis.call('ZADD', p, prob, id)
     end
+    if shard ~= t_all then redis.call('ZADD', shard, order, id) end
     redis.call('HSET', entries, id, entry)
   end
 end
@@ -96,8 +111,7 @@ if ARGV[1] ~= '' then
   if old then oms, oseq = string.match(old, '^(%d+)-(%d+)$'); oms, oseq = tonumber(oms), tonumber(oseq) end
   if ms > oms or (ms == oms and seq > oseq) then redis.call('SET', cursor, ARGV[1]) end
 end
-local t_all = zsets(3)
-local gone = redis.call('ZRANGEBYSCORE', t_all, '-inf', '(' .. ARGV[4], 'LIMIT', 0, 5000)
+local gone = redis.call('ZRANGEBYSCORE', shard, '-inf', '(' .. ARGV[4], 'LIMIT', 0, 5000)
 for _, id in ipairs(gone) do drop(id) end
 redis.call('ZREMRANGEBYSCORE', resolved, '-inf', '(' .. ARGV[4])
 return #gone
@@ -145,33 +159,59 @@ def _bound(value: float | None, default: str) -> str:
     return default if value is None else repr(float(value))
 
 
-class QueueIndex:
-    """The open-alerts index of one alerts stream (see the module doc)."""
+@dataclass(frozen=True)
+class ShardIndex:
+    """One alerts stream's part of the index: its cursor, its open alerts by raise order (for
+    trimming) and its resolved alerts still in the stream."""
 
-    def __init__(self, client: redis.Redis, keys: OperatorKeys, stream_key: str) -> None:
+    stream: str
+    cursor: str
+    open: str
+    resolved: str
+
+
+class QueueIndex:
+    """The open-alerts index of the alerts streams, one per stream shard (see the module doc)."""
+
+    def __init__(self, client: redis.Redis, keys: OperatorKeys, streams: Sequence[str]) -> None:
         self._redis = client
         self._keys = keys
-        self._stream = stream_key
+        if len(streams) == 1:  # the keys of the one-stream index, unchanged
+            self.shards = [
+                ShardIndex(
+                    streams[0], keys.queue_cursor, keys.queue_order("raised", "all"), keys.queue_resolved
+                )
+            ]
+        else:
+            self.shards = [
+                ShardIndex(
+                    stream, keys.queue_shard_cursor(k), keys.queue_shard_open(k), keys.queue_shard_resolved(k)
+                )
+                for k, stream in enumerate(streams)
+            ]
         self._sync = client.register_script(_SYNC)
         self._page = client.register_script(_PAGE)
 
     def _zsets(self) -> list[str]:
         return [self._keys.queue_order(order, family) for family in FAMILIES for order in ORDERS]
 
+    def _entry(self, shard: int, entry_id: str) -> str:
+        return entry_id if len(self.shards) == 1 else f"{shard}/{entry_id}"
+
     def sync(self) -> None:
-        """Take in the alerts raised since the last call; drop those the stream no longer holds."""
-        cursor: Any = self._redis.get(self._keys.queue_cursor)
+        """Take in the alerts raised since the last call; drop those the streams no longer hold."""
+        for shard in range(len(self.shards)):
+            self._sync_shard(shard)
+
+    def _sync_shard(self, shard: int) -> None:
+        part = self.shards[shard]
+        cursor: Any = self._redis.get(part.cursor)
         start = "(" + cursor.decode() if cursor else "-"
         while True:
-            found: Any = self._redis.xrange(self._stream, min=start, count=_CHUNK)
-            first: Any = self._redis.xrange(self._stream, count=1)
+            found: Any = self._redis.xrange(part.stream, min=start, count=_CHUNK)
+            first: Any = self._redis.xrange(part.stream, count=1)
             trim_below = raise_order(first[0][0].decode()) if first else math.inf
-            keys = [
-                self._keys.queue_cursor,
-                self._keys.queue_entries,
-                self._keys.queue_resolved,
-                *self._zsets(),
-            ]
+            keys = [part.cursor, self._keys.queue_entries, part.resolved, part.open, *self._zsets()]
             last = found[-1][0].decode() if found else ""
             ms, _, seq = last.partition("-")
             args: list[Any] = [last, ms or 0, seq or 0, "+inf" if trim_below == math.inf else trim_below]
@@ -185,7 +225,7 @@ class QueueIndex:
                 keys.append(self._keys.alert_verdict(alert.TransactionID))
                 args += [
                     alert.TransactionID,
-                    entry_id,
+                    self._entry(shard, entry_id),
                     raise_order(entry_id),
                     repr(alert.TransactionAmt),
                     repr(alert.probability),
@@ -196,21 +236,30 @@ class QueueIndex:
                 return
             start = "(" + last
 
-    def remove(self, pipe: Any, tx_id: int, raised_order: float | None, now_s: float) -> None:
-        """Queue (on ``pipe``, the verdict's MULTI) the removal of a resolved alert from the index."""
+    def remove(self, pipe: Any, tx_id: int, entry: tuple[int, str] | None, now_s: float) -> None:
+        """Queue (on ``pipe``, the verdict's MULTI) the removal of a resolved alert from the index;
+        ``entry``: its (shard, stream entry id) when indexed."""
         for key in self._zsets():
             pipe.zrem(key, tx_id)
         pipe.hdel(self._keys.queue_entries, tx_id)
-        if raised_order is not None:
-            pipe.zadd(self._keys.queue_resolved, {str(tx_id): raised_order})
+        if entry is not None:
+            part = self.shards[entry[0]]
+            raised_order = raise_order(entry[1])
+            if len(self.shards) > 1:
+                pipe.zrem(part.open, tx_id)
+            pipe.zadd(part.resolved, {str(tx_id): raised_order})
             wait = max(0.0, now_s - raised_at(raised_order))
             pipe.zadd(self._keys.verdict_waits, {f"{tx_id}:{wait:.1f}": int(now_s * 1000)})
             pipe.zremrangebyrank(self._keys.verdict_waits, 0, -(WAITS_KEPT + 1))
 
-    def entry_of(self, tx_id: int) -> str | None:
-        """The stream entry id of an indexed (open) alert."""
+    def _parse(self, raw: bytes) -> tuple[int, str]:
+        shard, _, entry_id = raw.decode().rpartition("/")
+        return int(shard or 0), entry_id
+
+    def entry_of(self, tx_id: int) -> tuple[int, str] | None:
+        """(shard, stream entry id) of an indexed (open) alert."""
         found: Any = self._redis.hget(self._keys.queue_entries, str(tx_id))
-        return found.decode() if found else None
+        return self._parse(found) if found else None
 
     def page(
         self,
@@ -221,8 +270,8 @@ class QueueIndex:
         amount: tuple[float | None, float | None],
         offset: int,
         limit: int,
-    ) -> tuple[int, list[tuple[int, str]]]:
-        """(matching open alerts, [(TransactionID, entry id)] of the page) in the asked order.
+    ) -> tuple[int, list[tuple[int, int, str]]]:
+        """(matching open alerts, [(TransactionID, shard, entry id)] of the page) in the asked order.
 
         ``raised`` and ``amount``: inclusive (low, high) bounds, None for open ends.
         """
@@ -245,20 +294,21 @@ class QueueIndex:
         )
         ids = [int(x) for x in reply[1:]]
         entries: Any = self._redis.hmget(self._keys.queue_entries, ids) if ids else []
-        return int(reply[0]), [(i, e.decode()) for i, e in zip(ids, entries, strict=True) if e]
+        return int(reply[0]), [(i, *self._parse(e)) for i, e in zip(ids, entries, strict=True) if e]
 
     def kpis(self) -> tuple[int, int, float | None, list[float]]:
         """(open, resolved, raise order of the oldest open alert, the latest verdict waits in seconds)."""
         pipe = self._redis.pipeline(transaction=False)
         raised = self._keys.queue_order("raised", "all")
         pipe.zcard(raised)
-        pipe.zcard(self._keys.queue_resolved)
         pipe.zrange(raised, 0, 0, withscores=True)
         pipe.zrange(self._keys.verdict_waits, 0, -1)
-        n_open, n_resolved, oldest, waits = pipe.execute()
+        for part in self.shards:
+            pipe.zcard(part.resolved)
+        n_open, oldest, waits, *n_resolved = pipe.execute()
         return (
             int(n_open),
-            int(n_resolved),
+            sum(int(n) for n in n_resolved),
             float(oldest[0][1]) if oldest else None,
             [float(w.decode().partition(":")[2]) for w in waits],
         )

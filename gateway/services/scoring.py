@@ -11,12 +11,22 @@ result (``replayed``); a concurrent duplicate finds the record at commit and doe
 Another transaction under a recorded TransactionID (other time, amount or card) is a 409, as is
 one whose id the stream path received with other content; a transaction the stream path
 received but has not scored yet is a 503 (retry: its score comes from there).
+
+With stream shards (a Redis Cluster) there is one chain per shard, each working as that shard's
+consumers do (its feature script once per slot the transaction's state touches, its commit in the
+shard's slot), and a transaction runs on the shard its card's events reach on the stream path:
+the partition the producers' partitioner gives the key ``card1`` (``streams.keys.partition_of``,
+librdkafka's CRC-32 partitioner, over ``kafka.partitions``), routed as the mirror routes it. So a
+card's sync and streamed transactions share its state. A producer with another partitioner (a Java
+client's murmur2) sends a card elsewhere than this path does: its cards' sync scores would read
+another shard's card state.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import redis
@@ -34,15 +44,10 @@ from gateway.wiring import Wiring
 from models.registry import Registry, RegistryError
 from streams.events import ORIGIN, PUBLISHED_NS, Reject
 from streams.inline import InlineChain, emitted
-from streams.keys import Shards
+from streams.keys import Keys, Shards
 
 log = logging.getLogger(__name__)
 
-
-SHARDED = (
-    "sync scoring is not built for sharded streams (SENTINEL_STREAMS_SHARDS > 1 or a Redis Cluster): "
-    "publish transactions to the broker; the reads (transactions, forensics, alerts, metrics, live events) work"
-)
 
 # What the warm-up scores (dry: nothing is recorded): the smallest valid transaction.
 WARM_UP_PROBE = Transaction(
@@ -75,45 +80,51 @@ def to_result(scored: TxScored, latency_ms: float, dry_run: bool, replayed: bool
 class ScoreService:
     def __init__(self, client: redis.Redis, settings: Settings, wiring: Wiring) -> None:
         self._redis = client
-        self._results = ScoreKeys(settings.redis.key_prefix)
+        self._shards = Shards.of(settings)
+        self._partitions = settings.kafka.partitions
         self._scored_stream = wiring.scored_stream
         self._registry = Registry(settings.models.registry_dir)
-        self._chain: InlineChain | None = None
+        self._chains: list[InlineChain] = []  # one per stream shard
         self._probed: tuple[tuple[Any, ...], str | None] = ((), None)
         self._warmed: str | None = None  # the model version of the warm-up, once it has run
-        if Shards.of(settings).tagged:
-            # the inline chain commits under one shard's hash tag; which shard a card's state
-            # lives on is decided by the broker's partitioner, which the gateway does not know
-            self._unavailable = SHARDED
-            log.warning("sync scoring unavailable: %s", SHARDED)
-            return
         try:
             scratch = scratch_prefix(settings.redis.key_prefix, "dry-run")
-            self._chain = InlineChain(wiring.pipeline, wiring.score_chain, client, settings, scratch)
+            shared: dict[str, Any] = {}  # one model for every shard's chain
+            self._chains = [
+                InlineChain(wiring.pipeline, wiring.score_chain, client, settings, scratch, keys, shared)
+                for keys in self._shards
+            ]
         except SentinelError as exc:  # no model registered yet, no score stage in the table...
             self._unavailable = str(exc)
             log.warning("sync scoring unavailable: %s", exc)
         else:
             self._unavailable = ""
 
+    def _shard_of(self, tx: Transaction) -> int:
+        """The stream shard a transaction's card reaches on the stream path (see the module doc)."""
+        if self._shards.count == 1:
+            return 0
+        return self._shards.of_key(str(tx.card1).encode(), self._partitions)
+
     def warm(self) -> str | None:
         """Score a probe transaction, dry, and load the commit script; None when done, else why not.
 
         Run before the gateway serves (its lifespan) and by readiness until it succeeds, so the
         first real request finds the champion loaded and warm, the functions built and every
-        script in Redis's cache (it took 1.3 s without, against milliseconds after).
+        script in Redis's cache (it took 1.3 s without, against milliseconds after). With stream
+        shards, on every shard's chain (a Redis Cluster caches scripts per node).
         """
-        if self._chain is None:
+        if not self._chains:
             return self._unavailable
         started = time.perf_counter()
         meta = {PUBLISHED_NS: str(time.time_ns()), ORIGIN: "warm-up"}
         try:
-            effects = self._chain.warm("warm-up", WARM_UP_PROBE, meta)
+            effects = [chain.warm("warm-up", WARM_UP_PROBE, meta) for chain in self._chains]
         except (SentinelError, redis.RedisError, OSError) as exc:
             log.warning("scoring not warmed up yet: %s", exc)
             return str(exc)
         scored: TxScored
-        (scored,) = emitted(effects, self._scored_stream)
+        (scored,) = emitted(effects[0], self._scored_stream)
         self._warmed = scored.model_version
         log.info(
             "scoring warmed up in %.0f ms: model %s scored a probe row, scripts loaded",
@@ -124,7 +135,7 @@ class ScoreService:
 
     def unavailable(self) -> str | None:
         """Why scoring cannot run (no score stage, no champion model, not warmed up), or None."""
-        if self._chain is None:
+        if not self._chains:
             return self._unavailable
         try:
             champion = self._registry.pointer().get("champion")
@@ -159,14 +170,16 @@ class ScoreService:
 
     def score(self, tx: Transaction, dry_run: bool = False) -> ScoreResult:
         started = time.perf_counter()
-        if self._chain is None:
+        if not self._chains:
             raise Unavailable(f"scoring is not available: {self._unavailable}")
+        shard = self._shard_of(tx)
+        chain = self._chains[shard]
         recorded = self.record(tx.TransactionID)
         if recorded is not None:  # idempotent: a known TransactionID answers with its record
             _same_transaction(recorded.scored, tx)
             return to_result(recorded.scored, _ms(started), dry_run, replayed=True)
         meta = {PUBLISHED_NS: str(time.time_ns()), ORIGIN: "http"}
-        effects = self._chain.run(f"http-{tx.TransactionID}", tx, meta, dry_run=dry_run)
+        effects = chain.run(f"http-{tx.TransactionID}", tx, meta, dry_run=dry_run)
         rejected = [e.reason for e in effects if isinstance(e, Reject)]
         if rejected:  # received before (on the stream) as another transaction
             raise Conflict(f"{rejected[0]}; a TransactionID is not reused")
@@ -176,7 +189,7 @@ class ScoreService:
         scored: TxScored = outputs[0]
         if dry_run:
             return to_result(scored, _ms(started), dry_run=True, replayed=False)
-        if not self._chain.commit(self._results.result(tx.TransactionID), effects):
+        if not chain.commit(ScoreKeys(self._shards.keys(shard).prefix).result(tx.TransactionID), effects):
             # recorded before (a retry) or meanwhile (a concurrent duplicate): answer with that
             recorded = self.record(tx.TransactionID)
             if recorded is None:  # expired between the two calls: vanishingly rare, and safe to retry
@@ -187,8 +200,24 @@ class ScoreService:
 
     def record(self, tx_id: int) -> ResultRecord | None:
         """The score stage's result record of a transaction (None when never scored or expired)."""
-        found: Any = self._redis.hgetall(self._results.result(tx_id))
-        return from_hash(tx_id, found) if found else None
+        found = find_record(self._redis, list(self._shards), tx_id)
+        return None if found is None else found[0]
+
+
+def find_record(client: redis.Redis, shards: Sequence[Keys], tx_id: int) -> tuple[ResultRecord, int] | None:
+    """The result record of a transaction and the index of the shard that wrote it (a record is
+    written by one shard's score stage; every shard's read in one round trip), None when never
+    scored or expired."""
+    if len(shards) == 1:
+        one: Any = client.hgetall(ScoreKeys(shards[0].prefix).result(tx_id))
+        return (from_hash(tx_id, one), 0) if one else None
+    pipe = client.pipeline(transaction=False)
+    for shard in shards:
+        pipe.hgetall(ScoreKeys(shard.prefix).result(tx_id))
+    for index, found in enumerate(pipe.execute()):
+        if found:
+            return from_hash(tx_id, found), index
+    return None
 
 
 def _same_transaction(recorded: TxScored, tx: Transaction) -> None:

@@ -27,7 +27,7 @@ from functions.result import ResultRecord, from_hash
 from gateway.problems import NotFound
 from gateway.schemas.investigation import Forensics, TransactionPage, TransactionSummary
 from gateway.services.pages import Entry, page_back_merged
-from gateway.services.scoring import to_result
+from gateway.services.scoring import find_record, to_result
 from streams.events import PAYLOAD
 from streams.keys import KeySets, key_sets
 
@@ -130,13 +130,8 @@ class TransactionService:
 
     def _record(self, tx_id: int) -> tuple[ResultRecord, str] | None:
         """The result record of a transaction and the prefix of the shard that wrote it."""
-        pipe = self._redis.pipeline(transaction=False)
-        for shard in self._shards:
-            pipe.hgetall(ScoreKeys(shard.prefix).result(tx_id))
-        for shard, found in zip(self._shards, pipe.execute(), strict=True):
-            if found:
-                return from_hash(tx_id, found), shard.prefix
-        return None
+        found = find_record(self._redis, self._shards, tx_id)
+        return None if found is None else (found[0], self._shards[found[1]].prefix)
 
     def forensics(self, tx_id: int) -> Forensics:
         found = self._record(tx_id)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import annotated_types
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
 from core.settings import Settings
 
@@ -68,3 +70,42 @@ def test_settings_are_frozen_and_replace_makes_a_copy() -> None:
     assert changed.redis.key_prefix == "x:"
     assert settings.redis.key_prefix == "sentinel:"
     assert changed.kafka == settings.kafka
+
+
+def _numeric_fields() -> list[tuple[str, str, FieldInfo]]:
+    """(environment variable, field name, field) of every int or float setting."""
+    fields = []
+    for section_name, section_field in Settings.model_fields.items():
+        section = section_field.annotation
+        assert isinstance(section, type) and issubclass(section, BaseModel)
+        for name, field in section.model_fields.items():
+            if field.annotation in (int, float):
+                fields.append((f"SENTINEL_{section_name.upper()}_{name.upper()}", name, field))
+    return fields
+
+
+def _numeric_bounds() -> list[tuple[str, str, str, float]]:
+    """(environment variable, field name, bound kind, bound) for every bound of a numeric setting."""
+    cases = []
+    for env, name, field in _numeric_fields():
+        for bound in field.metadata:
+            for kind in ("ge", "gt", "le", "lt"):
+                if isinstance(bound, getattr(annotated_types, kind.capitalize())):
+                    cases.append((env, name, kind, float(getattr(bound, kind))))
+    return cases
+
+
+def test_every_numeric_setting_has_a_lower_bound() -> None:
+    """A negative batch size, TTL or port must be refused at start, not found at run time."""
+    bounded = {env for env, _, kind, _ in _numeric_bounds() if kind in ("ge", "gt")}
+    assert {env for env, _, _ in _numeric_fields()} - bounded == set()
+
+
+@pytest.mark.parametrize(("env", "field", "kind", "bound"), _numeric_bounds())
+def test_a_value_past_a_bound_is_refused_naming_the_field(
+    env: str, field: str, kind: str, bound: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    past = {"ge": bound - 1, "gt": bound, "le": bound + 1, "lt": bound}[kind]
+    monkeypatch.setenv(env, str(int(past)) if past == int(past) else str(past))
+    with pytest.raises(ValidationError, match=field):
+        Settings()

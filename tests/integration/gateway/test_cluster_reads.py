@@ -1,7 +1,8 @@
 """The gateway's reads on the real three-master Redis Cluster, three stream shards: the scored
 transactions paged across the shards, a transaction's forensics from the shard that scored it
-(its state features put together from every slot), the overview summed over the shards, live
-events from every shard; sync scoring refused with the reason, readiness not held by it."""
+(its state features put together from every slot), the overview summed over the shards, the
+alert list and queue over every shard (an alert resolved), live events from every shard; sync
+scoring on the shard the broker's partitioner and the mirror send the card to."""
 
 from __future__ import annotations
 
@@ -13,17 +14,21 @@ from typing import Any
 
 import pytest
 import redis
+from confluent_kafka import Producer
 from litestar.testing import TestClient
 
 from core.connect import redis_client as connect
 from core.settings import Settings
 from data.schema import decode_transaction
+from data.simulator import producer_config
+from functions.keys import ScoreKeys
 from infra.bench.gateway_process import GatewayProcess
 from infra.gateway import gateway_app
 from infra.pipeline.streams import RAW, SCORED
 from infra.pipeline.table import PIPELINE
 from streams.events import PUBLISHED_NS, entry_fields
-from streams.keys import Shards
+from streams.keys import Shards, partition_of
+from streams.mirror import run_mirror
 from streams.worker import Worker
 from tests.integration.gateway.conftest import Trained, auth
 from tests.integration.gateway.test_events import DEADLINE_S, _listen
@@ -120,13 +125,76 @@ def test_transactions_forensics_and_overview_read_every_shard(
         raised = [a["transaction_id"] for a in alerts]
         assert len(raised) == len(set(raised)) and {where[t] for t in raised} == {0, 1, 2}
 
-        queue = client.get("/v1/alerts/queue", headers=auth("analyst"))  # not an empty queue: a refusal
-        assert queue.status_code == 503 and "sharded streams" in queue.text
-
-        refused = client.post(
-            "/v1/score", content=raw[0], headers={**auth("scorer"), "Content-Type": "application/json"}
+        queue = client.get("/v1/alerts/queue?limit=200", headers=auth("analyst"))  # every shard's alerts
+        assert queue.status_code == 200, queue.text
+        assert sorted(a["transaction_id"] for a in queue.json()["items"]) == sorted(raised)
+        resolved = client.post(
+            f"/v1/alerts/{raised[0]}/resolve", json={"verdict": "fraud"}, headers=auth("analyst")
         )
-        assert refused.status_code == 503 and "sharded streams" in refused.text
+        assert resolved.status_code == 200, resolved.text
+        assert client.get("/v1/alerts/queue", headers=auth("analyst")).json()["open"] == len(raised) - 1
+
+        assert client.get("/readyz").status_code == 200
+
+
+def test_sync_scoring_runs_on_the_shard_its_card_reaches_through_the_broker(
+    on_cluster: Settings, cluster: redis.Redis, trained: Trained, broker_settings: Settings, topic_suffix: str
+) -> None:
+    """Cards' earlier transactions go through the real broker (the producers' partitioner), the
+    mirror and every shard's workers; each card's last one through POST /v1/score: it is recorded on
+    the shard the mirror sent the card to, and its card features count the streamed ones."""
+    live = on_cluster.replace(
+        kafka=broker_settings.kafka.model_dump(),
+        streams={"pipeline": broker_settings.streams.pipeline, "mirror_group": f"m-{topic_suffix}"},
+    )
+    rows = [(decode_transaction(p), p) for p in trained.raw[2_000:2_400]]
+    last: dict[int, int] = {}
+    for i, (tx, _) in enumerate(rows):
+        last[tx.card1] = i
+    repeated = {card for card in last if sum(tx.card1 == card for tx, _ in rows) >= 2}
+    sync = [rows[last[card]] for card in sorted(repeated, key=lambda c: last[c])]
+    streamed = [
+        (tx, p) for i, (tx, p) in enumerate(rows) if i != last.get(tx.card1) or tx.card1 not in repeated
+    ]
+    assert len(sync) >= 10
+
+    acked: dict[int, int] = {}  # TransactionID -> partition the broker acknowledged
+    producer = Producer(producer_config(live))
+    for tx, payload in streamed:
+        on_delivery = lambda err, msg, t=tx.TransactionID: acked.__setitem__(t, msg.partition())  # noqa: E731
+        producer.produce(
+            live.kafka.topic_transactions, payload, key=str(tx.card1).encode(), on_delivery=on_delivery
+        )
+    assert producer.flush(30) == 0
+    assert all(
+        acked[tx.TransactionID] == partition_of(str(tx.card1).encode(), live.kafka.partitions)
+        for tx, _ in streamed
+    )
+    assert run_mirror(live, burst=True, client=cluster).copied[live.kafka.topic_transactions] == len(streamed)
+    shards = Shards.of(live)
+    for shard in range(SHARDS):
+        Worker(PIPELINE.chain(["enrich", "score"]), cluster, live, shard=shard).run(burst=True)
+    home = {tx.card1: shards.of_partition(acked[tx.TransactionID]) for tx, _ in streamed}
+    assert set(home.values()) == {0, 1, 2}
+
+    with TestClient(app=gateway_app(live)) as client:
+        for tx, payload in sync:
+            response = client.post(
+                "/v1/score", content=payload, headers={**auth("scorer"), "Content-Type": "application/json"}
+            )
+            assert response.status_code == 200, response.text
+            assert response.json()["replayed"] is False
+            record = ScoreKeys(shards.keys(home[tx.card1]).prefix).result(tx.TransactionID)
+            assert cluster.exists(record)  # on the card's shard
+            before = max(
+                (t for t, _ in streamed if t.card1 == tx.card1),
+                key=lambda t: (t.TransactionDT, t.TransactionID),
+            )
+            features = [
+                client.get(f"/v1/transactions/{t.TransactionID}", headers=auth("analyst")).json()["features"]
+                for t in (before, tx)
+            ]
+            assert features[1]["card_cnt_all"] == features[0]["card_cnt_all"] + 1  # the card's own state
         assert client.get("/readyz").status_code == 200
 
 
