@@ -201,4 +201,3 @@ def test_gateway_serves_drift_reports_and_performance(
         assert json.loads(zlib.decompress(stored[b"data"]))[0] == "models.jobs.retrain.retrain"
         audit = http.get("/v1/audit", headers=admin).json()
         assert any(entry["action"] == "model.retrain" for entry in audit)
-

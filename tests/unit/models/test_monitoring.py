@@ -94,7 +94,7 @@ def test_realised_shares_carry_the_interval_of_the_rows_they_are_counted_on() ->
     assert real.intervals.recall_at_decline == wilson(36, 100)
     assert real.intervals.precision_at_review == wilson(96, 400)
     low, high = real.intervals.precision_at_decline
-    assert low < real.precision_at_decline == 0.9 < high and high - low > 0.15  # 40 rows: wide
+    assert real.precision_at_decline == 0.9 and low < 0.9 < high and high - low > 0.15  # 40 rows: wide
     est = estimate(probs, np.ones(len(probs)), 0.3, 0.95)
     assert est.intervals is None and (est.at_decline, est.at_review) == (40, 400)
     nothing_declined = realised(labels.astype(np.int_), probs, np.ones(len(probs)), 0.3, 0.99)
