@@ -120,16 +120,6 @@ def reason_rows(reasons: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def risk_bar(pct: Any, color: Any) -> rx.Component:
-    return rx.box(
-        rx.box(width=pct, height="100%", background=color, border_radius="3px"),
-        width="90px",
-        height="8px",
-        background=rx.color("gray", 4),
-        border_radius="3px",
-    )
-
-
 DECISIONS = (("approve", "green"), ("review", "amber"), ("decline", "red"))
 
 

@@ -27,7 +27,8 @@ def _pages_without_redirect(app: Any) -> Any:
     return asgi
 
 
-app = rx.App(api_transformer=_pages_without_redirect)
+# assets/dashboard.css: static rules of the many-times-repeated elements (see pages/ops.py)
+app = rx.App(api_transformer=_pages_without_redirect, stylesheets=["/dashboard.css"])
 app.add_page(signin.page, route=SIGN_IN, title="Sign in · Sentinel")
 app.add_page(overview.page, route="/", title="Overview · Sentinel", on_load=overview.OverviewState.load)
 app.add_page(ops.page, route=ops.ROUTE, title="Ops Center · Sentinel", on_load=ops.OpsState.load)

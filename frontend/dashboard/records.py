@@ -97,27 +97,23 @@ def record_fields(case: Any) -> rx.Component:
 
 
 def history_table(rows: Any, id: str) -> rx.Component:
-    return rx.table.root(
-        rx.table.header(
-            rx.table.row(
-                *[rx.table.column_header_cell(h) for h in ("transaction", "when", "amount", "p", "decision")]
-            )
-        ),
-        rx.table.body(
+    """An entity's latest transactions as plain table elements styled by ``assets/dashboard.css``
+    (class ``rows``; the tier's colour from the row's ``data-tier``, this case's row in bold)."""
+    return rx.el.table(
+        rx.el.thead(rx.el.tr(*[rx.el.th(h) for h in ("transaction", "when", "amount", "p", "decision")])),
+        rx.el.tbody(
             rx.foreach(
                 rows,
-                lambda r: rx.table.row(
-                    rx.table.cell(
-                        rx.cond(r["this"] == "yes", rx.text(r["id"], weight="bold"), rx.text(r["id"]))
-                    ),
-                    rx.table.cell(r["when"]),
-                    rx.table.cell(r["amount"]),
-                    rx.table.cell(r["probability"]),
-                    rx.table.cell(decision_badge(r["decision"])),
+                lambda r: rx.el.tr(
+                    rx.el.td(r["id"]),
+                    rx.el.td(r["when"]),
+                    rx.el.td(r["amount"]),
+                    rx.el.td(r["probability"]),
+                    rx.el.td(rx.el.span(r["decision"], class_name="tier")),
+                    custom_attrs={"data-tier": r["decision"], "data-this": r["this"]},
                 ),
             )
         ),
         id=id,
-        size="1",
-        width="100%",
+        class_name="rows",
     )

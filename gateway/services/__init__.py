@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 from litestar.di import NamedDependency
 from prometheus_client import REGISTRY
 
-from core.connect import async_redis_client, redis_client
+from core.connect import async_redis_client, is_cluster, redis_client
 from core.errors import ConfigError
 from core.settings import Settings
 from functions.keys import LabelKeys, OperatorKeys
@@ -70,12 +70,14 @@ def build_services(
     client: redis.Redis,
     aclient: aioredis.Redis,
     jobs_client: redis.Redis | None = None,
+    scoring_client: redis.Redis | None = None,
 ) -> Services:
-    """Wire the services around open Redis clients."""
+    """Wire the services around open Redis clients (``scoring_client``: the synchronous scoring's
+    own connection, else ``client``)."""
     shards = Shards.of(settings)  # the read side sums / merges every stream shard
     operators = OperatorKeys(shards.common_prefix)  # one slot on a cluster: strategy + audit in one MULTI
     audit = AuditLog(client, operators.audit)
-    scoring = ScoreService(client, settings, wiring)
+    scoring = ScoreService(scoring_client or client, settings, wiring)
     outbox = LabelOutbox(client, operators, shards, wiring.labels_stream, settings.features.label_ttl_s)
     queue = QueueService(client, shards, operators, wiring.alerts_stream, outbox)
     registry = Registry(settings.models.registry_dir)
@@ -145,8 +147,16 @@ async def open_services(settings: Settings, wiring: Wiring) -> AsyncIterator[Ser
     aclient = async_redis_client(settings.redis.url, health_check_interval=30)
     # RQ's own Redis when it is not the pipeline's (SENTINEL_JOBS_REDIS_URL: with a Redis Cluster)
     jobs = redis_client(settings.jobs.redis_url) if settings.jobs.redis_url else None
+    # Synchronous scoring runs on the event loop's thread, one request at a time: a connection of
+    # its own, held, costs no pool check-out and check-in (and their socket poll) per command.
+    # A cluster client takes no such option (it holds a connection per node): scoring shares it.
+    scoring = (
+        None
+        if is_cluster(settings.redis.url)
+        else redis_client(settings.redis.url, health_check_interval=30, single_connection_client=True)
+    )
     try:
-        services = build_services(settings, wiring, client, aclient, jobs)
+        services = build_services(settings, wiring, client, aclient, jobs, scoring)
         pipeline = PipelineCollector(
             client,
             Shards.of(settings),
@@ -162,6 +172,8 @@ async def open_services(settings: Settings, wiring: Wiring) -> AsyncIterator[Ser
             services.publisher.close()
     finally:
         client.close()
+        if scoring is not None:
+            scoring.close()
         if jobs is not None:
             jobs.close()
         await aclient.aclose()

@@ -168,35 +168,49 @@ class ScoreService:
                 self._probed = (stamp, f"champion {version} cannot be loaded")
         return self._probed[1]
 
-    def score(self, tx: Transaction, dry_run: bool = False) -> ScoreResult:
+    def score(self, tx: Transaction, dry_run: bool = False, raw: bytes = b"") -> ScoreResult:
+        """``tx``'s score (``raw``: the body it was decoded from, kept as received; else its
+        canonical JSON is)."""
         started = time.perf_counter()
         if not self._chains:
             raise Unavailable(f"scoring is not available: {self._unavailable}")
         shard = self._shard_of(tx)
         chain = self._chains[shard]
-        recorded = self.record(tx.TransactionID)
-        if recorded is not None:  # idempotent: a known TransactionID answers with its record
-            _same_transaction(recorded.scored, tx)
-            return to_result(recorded.scored, _ms(started), dry_run, replayed=True)
+        if self._shards.count > 1:  # another card's transaction under this id ran on another shard,
+            # whose received check this shard's chain does not see: look for a record everywhere first
+            recorded = self.record(tx.TransactionID)
+            if recorded is not None:  # idempotent: a known TransactionID answers with its record
+                _same_transaction(recorded.scored, tx)
+                return to_result(recorded.scored, _ms(started), dry_run, replayed=True)
+        # On one shard no lookup first (a round trip per request): the enrich stage's check of what
+        # was received (kept as long as the record) finds a resend, and emits nothing for it
         meta = {PUBLISHED_NS: str(time.time_ns()), ORIGIN: "http"}
-        effects = chain.run(f"http-{tx.TransactionID}", tx, meta, dry_run=dry_run)
-        rejected = [e.reason for e in effects if isinstance(e, Reject)]
-        if rejected:  # received before (on the stream) as another transaction
-            raise Conflict(f"{rejected[0]}; a TransactionID is not reused")
+        effects = chain.run(f"http-{tx.TransactionID}", tx, meta, dry_run=dry_run, payload=raw)
         outputs = emitted(effects, self._scored_stream)
-        if not outputs:  # received before on the stream and not scored yet: its score comes from there
-            raise TransientError(f"transaction {tx.TransactionID} was received and is being scored; retry")
+        if not outputs:  # received before: recorded (answer with the record), or not scored yet
+            return self._resent(tx, [e.reason for e in effects if isinstance(e, Reject)], started, dry_run)
         scored: TxScored = outputs[0]
         if dry_run:
             return to_result(scored, _ms(started), dry_run=True, replayed=False)
         if not chain.commit(ScoreKeys(self._shards.keys(shard).prefix).result(tx.TransactionID), effects):
-            # recorded before (a retry) or meanwhile (a concurrent duplicate): answer with that
+            # recorded meanwhile (a concurrent duplicate): answer with that
             recorded = self.record(tx.TransactionID)
             if recorded is None:  # expired between the two calls: vanishingly rare, and safe to retry
                 raise TransientError(f"transaction {tx.TransactionID} was being recorded; retry")
             _same_transaction(recorded.scored, tx)
             return to_result(recorded.scored, _ms(started), dry_run=False, replayed=True)
         return to_result(scored, _ms(started), dry_run=False, replayed=False)
+
+    def _resent(self, tx: Transaction, rejected: list[str], started: float, dry_run: bool) -> ScoreResult:
+        """The answer to a TransactionID received before: its record when it is the same transaction
+        (by time, amount and card), 409 for another one, 503 while the stream path scores it."""
+        recorded = self.record(tx.TransactionID)
+        if recorded is not None:  # idempotent: a known TransactionID answers with its record
+            _same_transaction(recorded.scored, tx)
+            return to_result(recorded.scored, _ms(started), dry_run, replayed=True)
+        if rejected:  # received before (on the stream) as another transaction
+            raise Conflict(f"{rejected[0]}; a TransactionID is not reused")
+        raise TransientError(f"transaction {tx.TransactionID} was received and is being scored; retry")
 
     def record(self, tx_id: int) -> ResultRecord | None:
         """The score stage's result record of a transaction (None when never scored or expired)."""

@@ -1,9 +1,12 @@
-"""Enrich stage cost, load-independent: ``sentinel bench stage --json FILE [--callgrind]``.
+"""Stage cost, load-independent: ``sentinel bench stage --json FILE [--callgrind] [--chain enrich,score]``.
 
-The figure to compare one change of the enrich stage against the next, on a box that other
-work shares. ``--warm`` generated transactions are pre-filled in ``tx.raw`` and drained by an
-in-process enrich worker (the real pipeline row: decode, resend check, feature script, commit),
-so the feature state holds history; then ``--events`` more are drained and measured:
+The figure to compare one change of a stage against the next, on a box that other work shares.
+``--warm`` generated transactions are pre-filled in ``tx.raw`` and drained by an in-process
+worker of ``--chain`` (the real pipeline rows, fused as ``sentinel fn run enrich+score`` fuses
+them: decode, resend check, feature script, the model, one commit per batch), so the feature
+state and the history indexes hold history; then ``--events`` more are drained and measured.
+``--chain enrich,score`` needs a champion model (``sentinel train --promote``); its figures
+less those of ``--chain enrich`` are the score stage's.
 
 - ``worker_cpu_us_per_event``: this process's CPU (``time.process_time``) in the drain, the best
   of ``--repeat`` drains of fresh rows (contention only ever adds to it);
@@ -31,6 +34,7 @@ from typing import Any
 import click
 import redis
 
+from core.errors import ConfigError
 from core.settings import get_settings
 from infra.bench import report
 from infra.bench.cost import commandstats, load_average, redis_cpu_s
@@ -117,15 +121,32 @@ def _calls(client: redis.Redis) -> dict[str, int]:
 @click.option("--warm", default=2_000, show_default=True, help="Events drained first, to build history.")
 @click.option("--events", default=2_000, show_default=True, help="Events per measured drain.")
 @click.option("--repeat", default=3, show_default=True, help="Measured drains (fresh rows each).")
+@click.option(
+    "--chain",
+    default="enrich",
+    show_default=True,
+    help="Consecutive stages of the table, fused: enrich | enrich,score.",
+)
 @click.option("--callgrind", is_flag=True, help="Count Redis's instructions (valgrind; ~50x slower).")
 @click.option(
     "--keep-dump", type=click.Path(path_type=Path), default=None,
     help="Copy the last drain's callgrind dump here (read it with callgrind_annotate).",
 )  # fmt: skip
 def stage(
-    json_path: Path | None, warm: int, events: int, repeat: int, callgrind: bool, keep_dump: Path | None
+    json_path: Path | None,
+    warm: int,
+    events: int,
+    repeat: int,
+    chain: str,
+    callgrind: bool,
+    keep_dump: Path | None,
 ) -> None:
-    """Enrich alone, in-process: worker CPU µs, Redis commands and Redis CPU µs or instructions per event."""
+    """A chain of stages in-process: worker CPU µs, Redis commands and Redis CPU µs or instructions per event."""
+    names = [name.strip() for name in chain.split(",") if name.strip()]
+    try:
+        specs = PIPELINE.chain(names)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--chain") from exc
     rows = generated_rows(warm + events * repeat, seed=5)
     keys = Keys("bench:stage:")
     stream = keys.stream(RAW)
@@ -137,12 +158,12 @@ def stage(
         settings = get_settings().replace(redis={"url": url, "key_prefix": keys.prefix})
         client = redis.Redis.from_url(url)
         _fill(client, stream, rows[:warm])
-        Worker(PIPELINE.chain(["enrich"]), client, settings).run(burst=True)
+        Worker(specs, client, settings).run(burst=True)
         load = load_average()
         drains: list[dict[str, Any]] = []
         for k in range(repeat):
             _fill(client, stream, rows[warm + k * events : warm + (k + 1) * events])
-            worker = Worker(PIPELINE.chain(["enrich"]), client, settings)
+            worker = Worker(specs, client, settings)
             calls, redis_cpu = _calls(client), redis_cpu_s(client)
             if callgrind:
                 _callgrind(pid, "--zero")
@@ -168,7 +189,7 @@ def stage(
     best = min(drains, key=lambda d: d["worker_cpu_us_per_event"])
     redis_figure = "redis_instructions_per_event" if callgrind else "redis_cpu_us_per_event"
     result = {
-        "run": "enrich alone (in-process, burst)" + (", redis under callgrind" if callgrind else ""),
+        "run": f"{'+'.join(names)} (in-process, burst)" + (", redis under callgrind" if callgrind else ""),
         "warm": warm,
         "events": events,
         "batch_size": settings.streams.batch_size,
@@ -179,7 +200,7 @@ def stage(
         "drains": drains,
     }
     report.print_rows(
-        "enrich stage cost",
+        "stage cost",
         ["run", "events", "worker_cpu_us_per_event", redis_figure],
         [result],
     )

@@ -64,10 +64,15 @@ def build(ctx: Context) -> Handler:
     ttl_s = ctx.settings.features.result_ttl_s  # as long as its result record
 
     def received(batch: Sequence[Event[Any]]) -> dict[int, Transaction]:
-        pipe = ctx.redis.pipeline(transaction=False)
-        for event in batch:
-            pipe.hget(keys.received(event.value.TransactionID), "raw")
-        found = zip(batch, pipe.execute(), strict=True)
+        raws: Any
+        if len(batch) == 1:  # the gateway's one transaction: a pipeline's set-up costs more than it saves
+            raws = [ctx.redis.hget(keys.received(batch[0].value.TransactionID), "raw")]
+        else:
+            pipe = ctx.redis.pipeline(transaction=False)
+            for event in batch:
+                pipe.hget(keys.received(event.value.TransactionID), "raw")
+            raws = pipe.execute()
+        found = zip(batch, raws, strict=True)
         return {event.value.TransactionID: decode_transaction(raw) for event, raw in found if raw}
 
     def handler(batch: Sequence[Event[Any]]) -> list[Effect]:
@@ -83,8 +88,8 @@ def build(ctx: Context) -> Handler:
             log.info("resent transactions: %d replays skipped, %d reused ids dead-lettered",
                      kinds.count(Resend.REPLAY), kinds.count(Resend.REUSED))  # fmt: skip
         for event, tx in zip(fresh, enrich([e.value for e in fresh], engine), strict=True):
-            effects.append(event.emit(ENRICHED, encode_event(tx)))
-            # the gateway's inline door hands over the decoded row only: its canonical JSON then
+            effects.append(event.emit(ENRICHED, encode_event(tx), tx))  # fused: score reads ``tx``
+            # as received: the broker's message, the body of POST /v1/score; else its canonical JSON
             raw = event.payload or encode_transaction(event.value)
             effects.append(HashSet(keys.received(tx.TransactionID), {"raw": raw}, ttl_s))
         return effects

@@ -8,6 +8,16 @@ at most once every ``LIVE_GAP_S`` (each refresh is a re-render in the browser). 
 the vars whose value changed (``Session._assign``). One subscription lasts ``LISTEN_S``; the page's 2 s tick (which also refreshes the queue's ages
 and KPIs, in the background: keys and clicks never wait for it) starts the next one, so a closed tab leaves no listener behind for longer than that.
 If the stream is refused (e.g. the gateway's limit of live clients), the queue keeps polling.
+
+Two states, so that each change re-renders only its half of the page in the browser (a state's
+update re-renders every component that reads that state): ``OpsState`` is the queue (filters,
+rows, KPIs), ``CaseState`` (a substate) the open case (record, reasons chart, histories, comment).
+A queue refresh (every 2 s, and on new alerts) leaves the case view and its chart alone; opening a
+case changes the queue only by the row it highlights. The tick skips a refresh when the queue was
+shown less than ``MIN_GAP_S`` ago (its first tick comes at mount, right after the page's load).
+The rows are plain: a risk bar is one element, styled by ``assets/dashboard.css`` from the row's
+data attributes, not per-row generated CSS (each new value of generated CSS is a new rule, and a
+style recalculation of the whole page).
 """
 
 from __future__ import annotations
@@ -20,10 +30,10 @@ from typing import Any
 import reflex as rx
 
 from dashboard import fmt
-from dashboard.components import empty, kpi, kpi_row, reason_rows, reasons_chart, risk_bar, section
+from dashboard.components import empty, kpi, kpi_row, reason_rows, reasons_chart, section
 from dashboard.gateway import GatewayError, call, live_events
 from dashboard.layout import shell
-from dashboard.records import case_of, decision_badge, history_of, history_table, record_fields
+from dashboard.records import case_of, history_of, history_table, record_fields
 from dashboard.session import Session
 
 ROUTE = "/ops"
@@ -34,6 +44,7 @@ RETRY_S = 30  # after a refused or broken subscription, poll only for this long
 # the second come with the next one or the 2 s tick): each refresh is a re-render in the browser,
 # measured at ~0.2 s of its CPU on a loaded 2-core box, and alerts can come many a second
 LIVE_GAP_S = 1.0
+MIN_GAP_S = 1.0  # the tick leaves a queue shown more recently than this as it is
 AGES = {"any age": (None, None), "< 5 min": (None, 300), "< 1 h": (None, 3600), "> 1 h": (3600, None)}
 SORTS = {
     "newest first": "newest",
@@ -42,7 +53,6 @@ SORTS = {
     "amount, low to high": "amount_asc",
     "risk, high to low": "probability_desc",
 }
-RISK_COLOR = {"decline": "var(--red-9)", "review": "var(--amber-9)"}
 
 
 def _amount(text: str) -> float | None:
@@ -53,13 +63,21 @@ def _amount(text: str) -> float | None:
     return value if value >= 0 else None
 
 
-class OpsState(Session):
+class QueueFilters(Session):
+    """What the analyst asks of the queue. A state of its own, above the queue's: the filter
+    controls read only these, so a queue refresh (a change of ``OpsState``) does not re-render them."""
+
     status: str = "open"
     decision: str = "all"
     age: str = "any age"
     sort: str = "newest first"
     min_amount: str = ""
     max_amount: str = ""
+
+
+class OpsState(QueueFilters):
+    """The queue: a page of the alerts matching the filters, its KPIs, the open case's id, live updates."""
+
     offset: int = 0
     total: int = 0
     rows: list[dict[str, str]] = []
@@ -67,16 +85,10 @@ class OpsState(Session):
     oldest: str = "–"
     verdict_time: str = "–"
     loaded: bool = False
-    selected: str = ""
-    case: dict[str, str] = {}
-    reasons: list[dict[str, Any]] = []
-    card_history: list[dict[str, str]] = []
-    client_history: list[dict[str, str]] = []
-    note: str = ""
-    typing: bool = False
-    done: str = ""  # what the last verdict did
+    selected: str = ""  # the id of the open case (its row is highlighted)
     live: bool = False  # subscribed to the gateway's alert events (else: polling every 2 s)
     _retry_at: float = 0.0  # monotonic time before which no new subscription is tried
+    _shown_at: float = 0.0  # monotonic time the queue was last shown
 
     @rx.var
     def page_label(self) -> str:
@@ -92,15 +104,17 @@ class OpsState(Session):
         await self.refresh()
         yield  # the queue shows before the first case is fetched
         if self.rows and not self.selected:
-            await self.open_case(self.rows[0]["id"])
+            case = await self.get_state(CaseState)
+            await case.open_case(self.rows[0]["id"])
 
     @rx.event(background=True)
     async def tick(self, _: str = "") -> Any:
         async with self:
-            query = self._query()
-        await self.refresh_unlocked(
-            lambda key: call(key, "GET", "/v1/alerts/queue", query), self._show_if(query)
-        )
+            query, fresh = self._query(), time.monotonic() - self._shown_at < MIN_GAP_S
+        if not fresh:
+            await self.refresh_unlocked(
+                lambda key: call(key, "GET", "/v1/alerts/queue", query), self._show_if(query)
+            )
         async with self:
             subscribe = self.signed_in and not self.live and time.monotonic() >= self._retry_at
         return OpsState.listen if subscribe else None
@@ -168,8 +182,6 @@ class OpsState(Session):
                 "age": fmt.since(a["raised_at"]),
                 "amount": fmt.money(a["amount"]),
                 "probability": fmt.prob(a["probability"]),
-                "risk_pct": f"{100 * a['probability']:.0f}%",
-                "risk_color": RISK_COLOR.get(a["decision"], "var(--gray-9)"),
                 "decision": a["decision"],
                 "status": a["verdict"] or a["status"],
                 "top_reason": a["reasons"][0]["feature"] if a["reasons"] else "–",
@@ -185,6 +197,7 @@ class OpsState(Session):
             rows=rows,
             loaded=True,
         )
+        self._shown_at = time.monotonic()
 
     async def _requery(self) -> None:
         self.offset = 0
@@ -232,12 +245,26 @@ class OpsState(Session):
             self.offset = max(0, self.offset - PAGE)
             await self.refresh()
 
+
+class CaseState(OpsState):
+    """The open case: its record, reasons, the card's and client's latest transactions, the comment
+    and the last verdict. A substate of the queue: it reads the queue's rows (next / previous case)
+    and refreshes it after a verdict, but its own changes re-render only the case view."""
+
+    case: dict[str, str] = {}
+    reasons: list[dict[str, Any]] = []
+    card_history: list[dict[str, str]] = []
+    client_history: list[dict[str, str]] = []
+    note: str = ""
+    typing: bool = False
+    done: str = ""  # what the last verdict did
+
     @rx.event
     async def open_case(self, tx_id: str) -> None:
         record = await self.gateway("GET", f"/v1/transactions/{tx_id}")
         if record is None:
             return
-        self.selected, self.note, self.done = tx_id, "", ""
+        self.selected, self.note, self.done = tx_id, "", ""  # selected: the queue's (OpsState)
         self.case = case_of(record)
         self.reasons = reason_rows(record["reasons"])
         card, client = await asyncio.gather(
@@ -297,39 +324,45 @@ class OpsState(Session):
 
 
 def _filters() -> rx.Component:
-    s = OpsState
+    f, s = QueueFilters, OpsState  # the values shown, the handlers (they refresh the queue)
     return rx.flex(
-        rx.select(["open", "resolved", "all"], value=s.status, on_change=s.set_status, id="filter-status"),
-        rx.select(["all", "review", "decline"], value=s.decision, on_change=s.set_decision, id="filter-tier"),
-        rx.select(list(AGES), value=s.age, on_change=s.set_age, id="filter-age"),
+        rx.select(["open", "resolved", "all"], value=f.status, on_change=s.set_status, id="filter-status"),
+        rx.select(["all", "review", "decline"], value=f.decision, on_change=s.set_decision, id="filter-tier"),
+        rx.select(list(AGES), value=f.age, on_change=s.set_age, id="filter-age"),
         rx.input(placeholder="min amount", on_blur=s.set_min_amount, id="filter-min-amount", width="110px"),
         rx.input(placeholder="max amount", on_blur=s.set_max_amount, id="filter-max-amount", width="110px"),
-        rx.select(list(SORTS), value=s.sort, on_change=s.set_sort, id="sort"),
+        rx.select(list(SORTS), value=f.sort, on_change=s.set_sort, id="sort"),
         gap="8px",
         wrap="wrap",
         align="center",
     )
 
 
+COLUMNS = ("transaction", "age", "amount", "risk", "tier", "top reason", "status")
+
+
 def _row(r: Any) -> rx.Component:
-    return rx.table.row(
-        rx.table.cell(r["id"]),
-        rx.table.cell(r["age"]),
-        rx.table.cell(r["amount"], text_align="right"),
-        rx.table.cell(
-            rx.hstack(
-                risk_bar(r["risk_pct"], r["risk_color"]), rx.text(r["probability"], size="1"), align="center"
-            )
+    """One alert as plain table elements (25 rows re-render on every refresh: no component
+    library per cell, no CSS generated per row), styled by ``assets/dashboard.css`` from the row's
+    classes and data attributes; the risk bar is one element, its length the probability."""
+    return rx.el.tr(
+        rx.el.td(r["id"]),
+        rx.el.td(r["age"]),
+        rx.el.td(r["amount"]),
+        rx.el.td(
+            rx.el.span(class_name="risk-bar", custom_attrs={"style": {"--risk": r["probability"]}}),
+            r["probability"],
         ),
-        rx.table.cell(decision_badge(r["decision"])),
-        rx.table.cell(r["top_reason"]),
-        rx.table.cell(r["status"]),
-        on_click=OpsState.open_case(r["id"]),
-        cursor="pointer",
-        white_space="nowrap",
-        background=rx.cond(OpsState.selected == r["id"], rx.color("indigo", 3), "transparent"),
+        rx.el.td(rx.el.span(r["decision"], class_name="tier")),
+        rx.el.td(r["top_reason"]),
+        rx.el.td(r["status"]),
+        on_click=CaseState.open_case(r["id"]),
         class_name="alert-row",
-        custom_attrs={"data-id": r["id"]},
+        custom_attrs={
+            "data-id": r["id"],
+            "data-tier": r["decision"],
+            "data-selected": OpsState.selected == r["id"],
+        },
     )
 
 
@@ -340,19 +373,11 @@ def _queue() -> rx.Component:
         _filters(),
         rx.cond(
             s.rows.length() > 0,
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        *[
-                            rx.table.column_header_cell(h)
-                            for h in ("transaction", "age", "amount", "risk", "tier", "top reason", "status")
-                        ]
-                    )
-                ),
-                rx.table.body(rx.foreach(s.rows, _row)),
+            rx.el.table(
+                rx.el.thead(rx.el.tr(*[rx.el.th(h) for h in COLUMNS])),
+                rx.el.tbody(rx.foreach(s.rows, _row)),
                 id="alert-queue",
-                size="1",
-                width="100%",
+                class_name="rows",
             ),
             rx.cond(
                 s.loaded,
@@ -374,9 +399,9 @@ def _queue() -> rx.Component:
 
 
 def _case() -> rx.Component:
-    s = OpsState
+    s = CaseState
     return rx.cond(
-        s.selected != "",
+        s.case,
         rx.vstack(
             section(
                 "Case",
@@ -432,7 +457,7 @@ def page() -> rx.Component:
             ),
         ),
         rx.grid(_queue(), _case(), columns="minmax(0, 3fr) minmax(0, 2fr)", gap="16px", width="100%"),
-        rx.window_event_listener(on_key_down=s.on_key),
+        rx.window_event_listener(on_key_down=CaseState.on_key),
         width="100%",
         spacing="4",
     )

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import redis
 
-from streams.commit import GuardedCommitter, HistoryCap
+from streams.commit import INDEX_CHUNK, GuardedCommitter, HistoryCap
 from streams.events import Effect, Emit, HashIncr, HashSet, IndexAdd
 from streams.keys import Keys
 
@@ -81,3 +81,40 @@ def test_an_index_keeps_its_highest_scored_members_and_expires(
     ttl: Any = redis_client.ttl(index)
     assert 0 < ttl <= 60
     assert redis_client.zrange(other, 0, -1) == [b"x"] and redis_client.ttl(other) == -1  # ttl 0: none
+
+
+def _calls(client: redis.Redis, *commands: str) -> dict[str, int]:
+    stats: Any = client.info("commandstats")
+    return {c: int(stats.get(f"cmdstat_{c}", {}).get("calls", 0)) for c in commands}
+
+
+def test_a_commit_writes_each_index_once_however_many_members_it_adds(
+    redis_client: redis.Redis, key_prefix: str
+) -> None:
+    """A busy card's ten transactions in one batch: one ZADD, one trim and one EXPIRE of its index,
+    and the same members kept as ten adds each trimmed would keep."""
+    keys = Keys(key_prefix)
+    committer = GuardedCommitter(redis_client, keys)
+    index = keys.key("hist", "card", "9")
+    effects: list[Effect] = [IndexAdd(index, 100 + n, float(n % 7), keep=4, ttl_s=60) for n in range(10)]
+    commands = ("zadd", "zremrangebyrank", "expire")
+    before = _calls(redis_client, *commands)
+    assert committer.commit(keys.key("result", "busy"), effects) is True
+    after = _calls(redis_client, *commands)
+    assert {c: after[c] - before[c] for c in commands} == {"zadd": 1, "zremrangebyrank": 1, "expire": 1}
+    kept: Any = redis_client.zrevrange(index, 0, -1, withscores=True)  # scores n % 7: 0..6, 0..2
+    assert kept == [(b"106", 6.0), (b"105", 5.0), (b"104", 4.0), (b"103", 3.0)]
+    assert 0 < redis_client.ttl(index) <= 60  # type: ignore[operator]
+
+
+def test_an_index_of_more_members_than_one_zadd_takes_keeps_the_highest(
+    redis_client: redis.Redis, key_prefix: str
+) -> None:
+    """More members than Lua's ``unpack`` takes at once (about 8,000 values): written in chunks."""
+    keys = Keys(key_prefix)
+    index = keys.key("hist", "uid", "many")
+    members = 4_100
+    effects: list[Effect] = [IndexAdd(index, n, float(n), keep=INDEX_CHUNK + 1) for n in range(members)]
+    assert GuardedCommitter(redis_client, keys).commit(keys.key("result", "many"), effects) is True
+    kept: Any = redis_client.zrange(index, 0, -1)
+    assert [int(m) for m in kept] == list(range(members - INDEX_CHUNK - 1, members))

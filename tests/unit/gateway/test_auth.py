@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 
 import pytest
 
 from core.errors import ConfigError
-from gateway.auth import KeyRing, Role, parse_api_keys
+from gateway.auth import KeyRing, Role, parse_api_keys, requires
 
 
 def sha(key: str) -> bytes:
@@ -74,3 +75,9 @@ def test_roles_grant(role: Role, granted: set[Role]) -> None:
     principal = KeyRing({sha("k"): role}).identify("k")
     assert principal is not None
     assert {r for r in Role if principal.holds(r)} == granted
+
+
+@pytest.mark.parametrize("role", [*Role, None])
+def test_the_route_guard_is_a_coroutine_so_litestar_runs_it_without_a_thread_hop(role: Role | None) -> None:
+    # Litestar runs a plain function guard in its thread pool on every request
+    assert inspect.iscoroutinefunction(requires(role))
