@@ -2,7 +2,10 @@
 
 ``fuse([enrich, score], handlers)`` is a handler that calls ``enrich``, decodes the outputs it
 emits to ``score``'s input stream with ``score``'s codec, calls ``score`` on them, and returns
-every other effect of both. The intermediate stream is never written; all other outputs
+every other effect of both. An output that carries the object its payload encodes
+(``Emit.value``) is passed on as that object, not decoded again: the function that encoded it
+vouches that the codec would give it back (the enrich stage's ``TxEnriched``: a 2.2 kB vector in
+base64 JSON was decoded per event for nothing). The intermediate stream is never written; all other outputs
 are the same as in separate consumers (metadata included), and they are committed with the
 XACK of the first function's inputs. A payload the second codec rejects makes the whole
 event poison (dead-lettered from the first function's input, with the reason).
@@ -46,7 +49,9 @@ def fuse(specs: Sequence[FunctionSpec], handlers: Sequence[Handler]) -> Handler:
             passed: list[Event[Any]] = []
             for effect in produced:
                 if isinstance(effect, Emit) and effect.stream == downstream.input:
-                    value = decode(downstream.codec, effect.payload)
+                    value = effect.value
+                    if value is None:
+                        value = decode(downstream.codec, effect.payload)
                     passed.append(Event(f"fused-{len(passed)}", value, effect.payload, dict(effect.meta)))
                 else:
                     effects.append(effect)

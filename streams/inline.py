@@ -102,9 +102,12 @@ class InlineChain:
         self._dry = fuse(specs, [spec.build(dry) for spec in specs])
         self._committer = GuardedCommitter(client, keys, history_caps(specs, settings))
 
-    def run(self, event_id: str, value: Any, meta: Mapping[str, str], dry_run: bool = False) -> list[Effect]:
-        """The chain's effects for one decoded input (``dry_run``: on scratch copies of the state)."""
-        event = Event(event_id, value, b"", dict(meta))
+    def run(
+        self, event_id: str, value: Any, meta: Mapping[str, str], dry_run: bool = False, payload: bytes = b""
+    ) -> list[Effect]:
+        """The chain's effects for one decoded input (``dry_run``: on scratch copies of the state;
+        ``payload``: the bytes ``value`` was decoded from, when the caller has them)."""
+        event = Event(event_id, value, payload, dict(meta))
         return checked((self._dry if dry_run else self._live)([event]), self.name, self.outputs)
 
     def warm(self, event_id: str, value: Any, meta: Mapping[str, str]) -> list[Effect]:

@@ -168,7 +168,9 @@ class ScoreService:
                 self._probed = (stamp, f"champion {version} cannot be loaded")
         return self._probed[1]
 
-    def score(self, tx: Transaction, dry_run: bool = False) -> ScoreResult:
+    def score(self, tx: Transaction, dry_run: bool = False, raw: bytes = b"") -> ScoreResult:
+        """``tx``'s score (``raw``: the body it was decoded from, kept as received; else its
+        canonical JSON is)."""
         started = time.perf_counter()
         if not self._chains:
             raise Unavailable(f"scoring is not available: {self._unavailable}")
@@ -183,7 +185,7 @@ class ScoreService:
         # On one shard no lookup first (a round trip per request): the enrich stage's check of what
         # was received (kept as long as the record) finds a resend, and emits nothing for it
         meta = {PUBLISHED_NS: str(time.time_ns()), ORIGIN: "http"}
-        effects = chain.run(f"http-{tx.TransactionID}", tx, meta, dry_run=dry_run)
+        effects = chain.run(f"http-{tx.TransactionID}", tx, meta, dry_run=dry_run, payload=raw)
         outputs = emitted(effects, self._scored_stream)
         if not outputs:  # received before: recorded (answer with the record), or not scored yet
             return self._resent(tx, [e.reason for e in effects if isinstance(e, Reject)], started, dry_run)

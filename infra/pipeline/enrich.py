@@ -88,8 +88,8 @@ def build(ctx: Context) -> Handler:
             log.info("resent transactions: %d replays skipped, %d reused ids dead-lettered",
                      kinds.count(Resend.REPLAY), kinds.count(Resend.REUSED))  # fmt: skip
         for event, tx in zip(fresh, enrich([e.value for e in fresh], engine), strict=True):
-            effects.append(event.emit(ENRICHED, encode_event(tx)))
-            # the gateway's inline door hands over the decoded row only: its canonical JSON then
+            effects.append(event.emit(ENRICHED, encode_event(tx), tx))  # fused: score reads ``tx``
+            # as received: the broker's message, the body of POST /v1/score; else its canonical JSON
             raw = event.payload or encode_transaction(event.value)
             effects.append(HashSet(keys.received(tx.TransactionID), {"raw": raw}, ttl_s))
         return effects

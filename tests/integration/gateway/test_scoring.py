@@ -13,7 +13,7 @@ import redis
 from core.settings import Settings
 from data.schema import decode_transaction
 from functions.features import CATEGORICAL_COLUMNS
-from functions.keys import ScoreKeys
+from functions.keys import FeatureKeys, ScoreKeys
 from infra.pipeline.streams import LABELS, RAW
 from infra.pipeline.table import PIPELINE
 from streams.events import PUBLISHED_NS, entry_fields, split_fields
@@ -121,6 +121,18 @@ def test_a_new_transaction_is_scored_without_looking_its_record_up_first(
     response = scoring_client.post("/v1/score", content=payload, headers=_json(auth("scorer")))
     assert response.status_code == 200 and response.json()["replayed"] is False
     assert _record_reads(redis_client) == before
+
+
+def test_the_body_is_kept_as_received(
+    scoring_client: Client, scoring_settings: Settings, redis_client: redis.Redis, trained: Trained
+) -> None:
+    """As the stream path keeps the broker's message: forensics shows what the client sent."""
+    sent = json.dumps(json.loads(_sample(trained, 1)[0]), indent=1).encode()  # not the canonical form
+    response = scoring_client.post("/v1/score", content=sent, headers=_json(auth("scorer")))
+    assert response.status_code == 200
+    received = FeatureKeys(scoring_settings.redis.key_prefix).received(response.json()["transaction_id"])
+    stored: Any = redis_client.hget(received, "raw")
+    assert stored == sent
 
 
 def test_dry_run_changes_nothing_and_matches_the_recorded_score(

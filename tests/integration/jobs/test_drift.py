@@ -175,6 +175,7 @@ def test_gateway_serves_drift_reports_and_performance(
             "application/problem"
         )
         serve(redis_client, live, traffic.window.rows(0, 2_000), champion)
+        deliver_labels(redis_client, live, traffic.window.rows(0, 1_000))
         _drift_report(redis_client, live)
         latest = http.get("/v1/drift", headers=analyst).json()
         assert latest["rows"] == 2_000 and latest["model_version"] == champion.version
@@ -183,8 +184,15 @@ def test_gateway_serves_drift_reports_and_performance(
         assert [h["at"] for h in history] == [latest["at"]]
         assert http.get("/v1/drift/history", params={"count": 10_000}, headers=analyst).status_code == 400
         performance = http.get("/v1/metrics/performance", headers=analyst).json()
-        assert performance["estimated"]["rows"] == 2_000 and performance["realised"] is None
+        real, estimated = performance["realised"], performance["estimated"]
+        assert estimated["rows"] == 2_000 and real["rows"] == 1_000  # from the arrived labels only
         assert sum(b["estimated"]["rows"] for b in performance["buckets"]) == 2_000
+        # each realised share with the 95 % interval of the few rows it is counted on; none on an estimate
+        assert 0 < real["at_review"] < estimated["at_review"] and estimated["intervals"] is None
+        low, high = real["intervals"]["precision_at_review"]
+        assert low < real["precision_at_review"] < high, real
+        low, high = real["intervals"]["recall_at_review"]
+        assert low <= real["recall_at_review"] <= high, real
         assert http.post("/v1/models/retrain", headers=analyst).status_code == 403
         queued = http.post("/v1/models/retrain", json={"reason": "test"}, headers=admin)
         assert queued.status_code == 202, queued.text

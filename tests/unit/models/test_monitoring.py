@@ -8,7 +8,7 @@ import pytest
 from data.schema import decode_row
 from data.shift import Shift
 from models.drift import Status, feature_drift, overall, psi, status_of
-from models.estimate import estimate, expected_average_precision, realised
+from models.estimate import estimate, expected_average_precision, realised, wilson
 from models.monitoring import performance
 from models.promotion import Comparison, compare
 from models.reference import reference_histograms
@@ -75,6 +75,32 @@ def test_the_estimate_matches_labels_drawn_from_calibrated_probabilities() -> No
     assert expected_average_precision(np.zeros(3)) is None
 
 
+@pytest.mark.parametrize(("hits", "rows"), [(60, 67), (0, 10), (10, 10), (3, 1_000), (500, 600)])
+def test_the_wilson_interval_is_scipys(hits: int, rows: int) -> None:
+    from scipy.stats import binomtest
+
+    theirs = binomtest(hits, rows).proportion_ci(confidence_level=0.95, method="wilson")
+    assert wilson(hits, rows) == pytest.approx((theirs.low, theirs.high), abs=1e-9)
+
+
+def test_realised_shares_carry_the_interval_of_the_rows_they_are_counted_on() -> None:
+    # 40 declined rows, 36 of them fraud; 400 reviewed-or-declined rows, 100 frauds among all rows
+    probs = np.r_[np.full(40, 0.97), np.full(360, 0.5), np.full(1_600, 0.01)]
+    labels = np.r_[np.ones(36), np.zeros(4), np.ones(60), np.zeros(300), np.ones(4), np.zeros(1_596)]
+    real = realised(labels.astype(np.int_), probs, np.ones(len(probs)), 0.3, 0.95)
+    assert (real.at_decline, real.at_review, real.fraud) == (40, 400, 100.0)
+    assert real.intervals is not None
+    assert real.intervals.precision_at_decline == wilson(36, 40)
+    assert real.intervals.recall_at_decline == wilson(36, 100)
+    assert real.intervals.precision_at_review == wilson(96, 400)
+    low, high = real.intervals.precision_at_decline
+    assert real.precision_at_decline == 0.9 and low < 0.9 < high and high - low > 0.15  # 40 rows: wide
+    est = estimate(probs, np.ones(len(probs)), 0.3, 0.95)
+    assert est.intervals is None and (est.at_decline, est.at_review) == (40, 400)
+    nothing_declined = realised(labels.astype(np.int_), probs, np.ones(len(probs)), 0.3, 0.99)
+    assert nothing_declined.intervals is not None and nothing_declined.intervals.precision_at_decline is None
+
+
 def test_the_estimate_recalibrates_on_arrived_labels_when_the_fraud_rate_has_moved() -> None:
     # The champion was calibrated where fraud was twice as common (odds x2): every probability is
     # too high on today's traffic. Labels have arrived for the older half of the window only.
@@ -93,6 +119,7 @@ def test_the_estimate_recalibrates_on_arrived_labels_when_the_fraud_rate_has_mov
         challenger_probs=np.full(n, np.nan),
         challenger_versions=[None] * n,
         matrix=np.zeros((n, 1), dtype=np.float32),
+        shards=np.zeros(n, dtype=np.int16),
     )
     arrived = np.where(np.arange(n) < n // 2, truth, UNKNOWN).astype(np.int8)
     later = realised(truth[n // 2 :].astype(np.int_), probs[n // 2 :], window.amounts[n // 2 :], 0.3, 0.6)

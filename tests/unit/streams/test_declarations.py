@@ -125,6 +125,35 @@ def test_fusion_passes_events_in_memory_and_keeps_other_effects() -> None:
     ]
 
 
+class _Refusing:
+    """A codec that must not be asked: the output carries its value."""
+
+    name = "refusing"
+
+    def decode(self, data: bytes) -> Tx:
+        raise AssertionError("decoded an output that carries its value")
+
+
+def test_fusion_passes_an_output_that_carries_its_value_without_decoding_it() -> None:
+    down = FunctionSpec(
+        name="b", input="mid", group="b", outputs=("final",), build=identity("x"), codec=_Refusing()
+    )
+    specs = [_spec("a", "in", ("mid",)), down]
+
+    def valued(batch: Sequence[Event[Any]]) -> list[Effect]:
+        return [e.emit("mid", msgspec.json.encode(e.value), e.value) for e in batch]
+
+    seen: list[Any] = []
+
+    def record(batch: Sequence[Event[Any]]) -> list[Effect]:
+        seen.extend(e.value for e in batch)
+        return []
+
+    batch = [Event("1-0", Tx(id=1, amount=2.5), b"", {})]
+    assert fuse(specs, [valued, record])(batch) == []
+    assert seen == [Tx(id=1, amount=2.5)] and seen[0] is batch[0].value
+
+
 def test_percentile_is_nearest_rank() -> None:
     values = [float(v) for v in range(1, 101)]
     assert percentile(values, 50) == 50.0
