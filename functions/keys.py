@@ -54,9 +54,15 @@ import zlib
 from dataclasses import dataclass
 
 
-def scratch_prefix(key_prefix: str, purpose: str) -> str:
-    """A prefix under ``key_prefix`` that nothing else uses, for throwaway state (drop it after)."""
-    return f"{key_prefix}scratch:{purpose}:{uuid.uuid4().hex[:12]}:"
+def scratch_prefix(key_prefix: str, purpose: str, one_slot: bool = False) -> str:
+    """A prefix under ``key_prefix`` that nothing else uses, for throwaway state (drop it after).
+
+    ``one_slot``: its id is a hash tag, so on a Redis Cluster every key under it shares one slot
+    (a script may then touch any of them)."""
+    run = uuid.uuid4().hex[:12]
+    return (
+        f"{key_prefix}scratch:{purpose}:{{{run}}}:" if one_slot else f"{key_prefix}scratch:{purpose}:{run}:"
+    )
 
 
 @dataclass(frozen=True)

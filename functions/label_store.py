@@ -133,7 +133,7 @@ _WIDTH = 9
 
 
 class LabelClient(ScriptClient, Protocol):
-    def zrevrange(self, name: str, start: int, end: int) -> Any: ...
+    def zrevrange(self, name: str, start: int, end: int, withscores: bool = False) -> Any: ...
 
     def zrange(self, name: str, start: int, end: int) -> Any: ...
 
@@ -231,14 +231,33 @@ class RedisLabelStore:
 
 
 class WindowClient(Protocol):
-    def zrevrange(self, name: str, start: int, end: int) -> Any: ...
+    def zrevrange(self, name: str, start: int, end: int, withscores: bool = False) -> Any: ...
+
+
+def _scored(member: bytes) -> tuple[int, int, float] | None:
+    tx_id, y, probability = member.split(b":")
+    if probability and probability not in (b"nan", b"None"):
+        return int(tx_id), int(y), float(probability)
+    return None
 
 
 def read_window(client: WindowClient, keys: LabelKeys, limit: int) -> list[tuple[int, int, float]]:
     """(TransactionID, isFraud, probability) of the latest ``limit`` labels, newest first, scored ones only."""
-    out = []
-    for member in client.zrevrange(keys.window, 0, limit - 1):
-        tx_id, y, probability = member.split(b":")
-        if probability and probability not in (b"nan", b"None"):
-            out.append((int(tx_id), int(y), float(probability)))
-    return out
+    return [row for member in client.zrevrange(keys.window, 0, limit - 1) if (row := _scored(member))]
+
+
+def read_windows(
+    client: WindowClient, stores: Sequence[LabelKeys], limit: int
+) -> list[tuple[int, int, float, LabelKeys]]:
+    """``read_window`` over the label stores of several stream shards (each shard's label stage keeps
+    its own window): the latest ``limit`` labels of them all by arrival, newest first, scored ones
+    only, each with the store that holds its label."""
+    if len(stores) == 1:
+        return [(*row, stores[0]) for row in read_window(client, stores[0], limit)]
+    arrivals = [
+        (score, member, keys)
+        for keys in stores
+        for member, score in client.zrevrange(keys.window, 0, limit - 1, withscores=True)
+    ]
+    arrivals.sort(key=lambda arrival: arrival[0], reverse=True)
+    return [(*row, keys) for _, member, keys in arrivals[:limit] if (row := _scored(member))]

@@ -54,14 +54,18 @@ def replay_features(
     transactions: Iterable[Transaction],
     batch_size: int = 500,
     progress: Callable[[int], None] | None = None,
+    one_slot: bool = False,
 ) -> tuple[np.ndarray, ReplayMeta]:
     """X float32 [n, len(FEATURE_NAMES)] and meta, computed by the online feature code.
 
-    ``progress(k)`` is called after each batch with the number of rows it added.
+    ``progress(k)`` is called after each batch with the number of rows it added. ``one_slot``: on a
+    Redis Cluster, with ``key_prefix`` one hash tag: the state of every entity under it, absent
+    entities named by a placeholder key of that slot (as a cluster's per-slot calls name them).
     """
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
-    engine = FeatureEngine(RedisFeatureState(redis_client, FeatureKeys(key_prefix), FeatureTtl()))
+    keys = FeatureKeys(key_prefix, (key_prefix,) if one_slot else ())
+    engine = FeatureEngine(RedisFeatureState(redis_client, keys, FeatureTtl()))
     blocks: list[np.ndarray] = []
     ids: list[int] = []
     dts: list[int] = []

@@ -13,6 +13,7 @@ from itertools import islice
 
 import numpy as np
 import numpy.typing as npt
+from redis.cluster import RedisCluster
 
 from data.loader import DataFiles, iter_json
 from data.schema import Transaction, decode_transaction
@@ -118,10 +119,15 @@ def replay_training_set(
     batch_size: int = 500,
     progress: Callable[[int], None] | None = None,
 ) -> TrainingSet:
-    """Replay labelled history through the online feature code on a scratch prefix (then dropped)."""
-    scratch = scratch_prefix(key_prefix, "train")
+    """Replay labelled history through the online feature code on a scratch prefix (then dropped).
+
+    On a Redis Cluster the scratch prefix is one hash tag (``scratch_prefix(..., one_slot=True)``):
+    the replay's feature scripts touch keys of many entities at once, all in that one slot (one
+    master does the replay's Redis work)."""
+    one_slot = isinstance(client, RedisCluster)
+    scratch = scratch_prefix(key_prefix, "train", one_slot=one_slot)
     try:
-        matrix, meta = replay_features(client, scratch, transactions, batch_size, progress)
+        matrix, meta = replay_features(client, scratch, transactions, batch_size, progress, one_slot)
     finally:
         drop_state(client, scratch)
     return TrainingSet.from_replay(matrix, FEATURE_NAMES, meta)

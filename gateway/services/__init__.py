@@ -22,7 +22,7 @@ from prometheus_client import REGISTRY
 from core.connect import async_redis_client, is_cluster, redis_client
 from core.errors import ConfigError
 from core.settings import Settings
-from functions.keys import LabelKeys, OperatorKeys, ScoreKeys
+from functions.keys import LabelKeys, OperatorKeys
 from functions.strategy import RedisThresholds
 from gateway.services.alerts import AlertService
 from gateway.services.audit import AuditLog
@@ -74,13 +74,8 @@ def build_services(
 ) -> Services:
     """Wire the services around open Redis clients (``scoring_client``: the synchronous scoring's
     own connection, else ``client``)."""
-    prefix = settings.redis.key_prefix
     shards = Shards.of(settings)  # the read side sums / merges every stream shard
-    results, labels, operators = (
-        ScoreKeys(prefix),
-        LabelKeys(prefix),
-        OperatorKeys(shards.common_prefix),  # one slot on a cluster: strategy + audit in one MULTI
-    )
+    operators = OperatorKeys(shards.common_prefix)  # one slot on a cluster: strategy + audit in one MULTI
     audit = AuditLog(client, operators.audit)
     scoring = ScoreService(scoring_client or client, settings, wiring)
     outbox = LabelOutbox(client, operators, shards, wiring.labels_stream, settings.features.label_ttl_s)
@@ -91,7 +86,7 @@ def build_services(
         client,
         RedisThresholds(client, operators, defaults),
         registry.champion_thresholds,
-        labels,
+        [LabelKeys(shard.prefix) for shard in shards],
         audit,
         DeclineCost(settings.models.decline_fee, settings.models.decline_amount_share),
     )
@@ -126,7 +121,7 @@ def build_services(
             [(s.name, s.input, s.group) for s in wiring.pipeline.user_facing()],
             lambda: strategy.get().review_threshold,
         ),
-        breakdown=BreakdownService(client, results, labels),
+        breakdown=BreakdownService(client, shards),
         alerts=AlertService(
             client,
             shards,

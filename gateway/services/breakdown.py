@@ -17,9 +17,10 @@ import numpy as np
 import redis
 
 from functions.keys import LabelKeys, ScoreKeys
-from functions.label_store import read_window
+from functions.label_store import read_windows
 from functions.result import SEGMENT_COLUMNS, read_segment_counters, split_segment
 from gateway.schemas.metrics import Breakdown, Dimension, Reliability, ReliabilityBin, SegmentRow
+from streams.keys import KeySets, key_sets
 
 _DECISIONS = ("approve", "review", "decline")
 
@@ -75,10 +76,12 @@ class _Row:
 
 
 class BreakdownService:
-    def __init__(self, client: redis.Redis, results: ScoreKeys, labels: LabelKeys) -> None:
+    def __init__(self, client: redis.Redis, keys: KeySets) -> None:
+        """``keys``: every stream shard's (each shard's score and label stages keep their own
+        counters and label window: read and summed / merged)."""
         self._redis = client
-        self._results = results
-        self._labels = labels
+        self._results = [ScoreKeys(shard.prefix) for shard in key_sets(keys)]
+        self._labels = [LabelKeys(shard.prefix) for shard in key_sets(keys)]
 
     def breakdown(self, minutes: int, review_threshold: float, labels: int) -> Breakdown:
         rows: dict[tuple[str, str], _Row] = {}
@@ -93,11 +96,11 @@ class BreakdownService:
                 r = row(column, value)
                 r.counts[decision] += count
                 r.amounts[decision] += amount
-        window = read_window(self._redis, self._labels, labels)
+        window = read_windows(self._redis, self._labels, labels)
         pipe = self._redis.pipeline(transaction=False)
-        for tx_id, _, _ in window:
-            pipe.hmget(self._labels.label(tx_id), ["amount", "segment"])
-        for (_, y, p), (amount, segment) in zip(window, pipe.execute(), strict=True):
+        for tx_id, _, _, store in window:
+            pipe.hmget(store.label(tx_id), ["amount", "segment"])
+        for (_, y, p, _), (amount, segment) in zip(window, pipe.execute(), strict=True):
             if not segment:
                 continue  # labelled before segments were kept
             money = float(amount or 0.0)
@@ -119,14 +122,15 @@ class BreakdownService:
         )
 
     def reliability(self, bins: int, labels: int) -> Reliability:
-        window = read_window(self._redis, self._labels, labels)
-        return reliability([y for _, y, _ in window], [p for _, _, p in window], bins)
+        window = read_windows(self._redis, self._labels, labels)
+        return reliability([y for _, y, _, _ in window], [p for _, _, p, _ in window], bins)
 
     def _counters(self, minutes: int) -> dict[str, float]:
         now = int(time.time() // 60)
         pipe = self._redis.pipeline(transaction=False)
         for minute in range(now - minutes + 1, now + 1):
-            pipe.hgetall(self._results.segments(minute))
+            for results in self._results:
+                pipe.hgetall(results.segments(minute))
         totals: dict[str, float] = {}
         raw: Any
         for raw in pipe.execute():

@@ -4,7 +4,7 @@ simulated here."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,7 +12,7 @@ import redis
 
 from functions.decision import Thresholds
 from functions.keys import LabelKeys
-from functions.label_store import read_window
+from functions.label_store import read_windows
 from functions.strategy import ThresholdStore
 from gateway.problems import Invalid
 from gateway.schemas.strategy import Simulation, SimulationRequest, Strategy, StrategyUpdate
@@ -75,14 +75,14 @@ class StrategyService:
         client: redis.Redis,
         store: ThresholdStore,
         champion: Callable[[], tuple[float, float] | None],  # the champion's own thresholds, if any
-        labels: LabelKeys,
+        labels: Sequence[LabelKeys],  # every stream shard's label store
         audit: AuditLog,
         cost: DeclineCost,
     ) -> None:
         self._redis = client
         self._store = store
         self._champion = champion
-        self._labels = labels
+        self._labels = list(labels)
         self._audit = audit
         self._cost = cost
 
@@ -125,13 +125,12 @@ class StrategyService:
 
     def _labelled(self, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(probability, label, amount) of the most recent scored, labelled transactions."""
-        window = read_window(self._redis, self._labels, limit)
-        ids = [tx_id for tx_id, _, _ in window]
-        labels = [y for _, y, _ in window]
-        probs = [p for _, _, p in window]
+        window = read_windows(self._redis, self._labels, limit)
+        labels = [y for _, y, _, _ in window]
+        probs = [p for _, _, p, _ in window]
         pipe = self._redis.pipeline(transaction=False)
-        for tx_id in ids:
-            pipe.hget(self._labels.label(tx_id), "amount")
+        for tx_id, _, _, store in window:
+            pipe.hget(store.label(tx_id), "amount")
         amounts = [float(a) if a is not None else 0.0 for a in pipe.execute()]
         return (
             np.asarray(probs, dtype=np.float64),

@@ -31,6 +31,10 @@ BENCHES: dict[str, tuple[str, str]] = {
         "infra.bench.stage_cost:stage",
         "Enrich alone in-process: worker CPU, Redis calls and CPU (or --callgrind instructions) per event.",
     ),
+    "request": (
+        "infra.bench.request_cost:request",
+        "POST /v1/score through the app in-process: CPU µs or (--callgrind) instructions per request.",
+    ),
     "ablation": (
         "infra.bench.ablation:ablation",
         "PR-AUC and recall at 1% FPR without sets of features (--drop 'device_*'), per seed.",

@@ -48,7 +48,7 @@ from streams.worker import Worker
 
 
 @contextmanager
-def _server(workdir: Path, callgrind: bool) -> Iterator[tuple[str, int]]:
+def redis_server(workdir: Path, callgrind: bool) -> Iterator[tuple[str, int]]:
     """(url, pid) of a redis-server without persistence, under callgrind if asked."""
     port = free_port()
     argv = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
@@ -152,7 +152,7 @@ def stage(
     stream = keys.stream(RAW)
     with (
         tempfile.TemporaryDirectory(prefix="sentinel-bench-stage-") as tmp,
-        _server(Path(tmp), callgrind) as server,
+        redis_server(Path(tmp), callgrind) as server,
     ):
         url, pid = server
         settings = get_settings().replace(redis={"url": url, "key_prefix": keys.prefix})

@@ -44,6 +44,11 @@ class JobContext:
         return OperatorKeys(Shards.of(self.settings).common_prefix)
 
     @property
+    def shards(self) -> Shards:
+        """The stream shards whose scored windows and labels the jobs read (one on one Redis)."""
+        return Shards.of(self.settings)
+
+    @property
     def queue(self) -> _Client:
         """The Redis of the RQ queues."""
         return self.redis if self.jobs_redis is None else self.jobs_redis

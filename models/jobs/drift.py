@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from core.connect import is_cluster
 from models.audit import now_iso
 from models.jobs.context import JobContext
 from models.monitoring import DriftReport, check
@@ -38,7 +39,7 @@ def drift_check() -> dict[str, Any]:
         log.info("drift check skipped: no champion")
         return {"skipped": "no champion model"}
     ctx.progress("reading the window", size=cfg.drift_window)
-    window = read_window(ctx.redis, ctx.keys.prefix, cfg.drift_window)
+    window = read_window(ctx.redis, ctx.shards, cfg.drift_window)
     if len(window) < cfg.drift_min_rows:
         log.info("drift check skipped: %d scored rows < %d", len(window), cfg.drift_min_rows)
         return {"skipped": f"{len(window)} scored transactions, fewer than {cfg.drift_min_rows}"}
@@ -49,7 +50,7 @@ def drift_check() -> dict[str, Any]:
         score_reference = ctx.registry.read(champion, "score_histogram.json")
     except RegistryError:
         score_reference = None  # a version trained before score references were stored
-    labels = arrived_labels(ctx.redis, ctx.keys.prefix, window.ids)
+    labels = arrived_labels(ctx.redis, ctx.shards, window)
     report = check(
         window,
         labels,
@@ -96,10 +97,17 @@ def retrain_trigger(report: DriftReport, floor: float) -> str | None:
 
 
 def store(ctx: JobContext, report: DriftReport) -> None:
-    """Append to the capped report stream and publish on the live channel, in one transaction."""
+    """Append to the capped report stream and publish on the live channel, in one transaction; on a
+    Redis Cluster (whose transactions refuse PUBLISH) the append first, then the publish, so a
+    report is never announced unstored (a crash between loses only the live notice)."""
     payload = msgspec.json.encode(report)
+    maxlen = ctx.settings.jobs.drift_history
+    if is_cluster(ctx.settings.redis.url or ""):
+        ctx.redis.xadd(ctx.keys.drift_reports, {PAYLOAD: payload}, maxlen=maxlen)
+        ctx.redis.publish(ctx.keys.drift_channel, payload)
+        return
     pipe = ctx.redis.pipeline(transaction=True)
-    pipe.xadd(ctx.keys.drift_reports, {PAYLOAD: payload}, maxlen=ctx.settings.jobs.drift_history)
+    pipe.xadd(ctx.keys.drift_reports, {PAYLOAD: payload}, maxlen=maxlen)
     pipe.publish(ctx.keys.drift_channel, payload)
     pipe.execute()
 

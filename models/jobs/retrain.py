@@ -106,8 +106,8 @@ def _retrain(ctx: JobContext, trigger: str) -> dict[str, Any]:
     cfg, started = ctx.settings.jobs, time.perf_counter()
     ctx.registry.sweep_partials(older_than_s=cfg.retrain_timeout_s + 60)
     ctx.progress("reading served features and arrived labels", max_rows=cfg.retrain_max_rows)
-    window = read_window(ctx.redis, ctx.keys.prefix, cfg.retrain_max_rows)
-    labels = arrived_labels(ctx.redis, ctx.keys.prefix, window.ids)
+    window = read_window(ctx.redis, ctx.shards, cfg.retrain_max_rows)
+    labels = arrived_labels(ctx.redis, ctx.shards, window)
     rows, y = training_rows(labels, window.times, cfg.label_horizon_s)
     if rows.sum() < cfg.retrain_min_rows or y[rows].sum() < 10:
         reason = f"{int(rows.sum())} labelled rows ({int(y[rows].sum())} fraud): too few to train on"

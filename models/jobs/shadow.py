@@ -32,7 +32,7 @@ def judge_challenger() -> dict[str, Any]:
     if challenger is None or champion is None:
         return {"skipped": "no challenger"}
     ctx.progress("reading shadow scores", challenger=challenger)
-    window = read_window(ctx.redis, ctx.keys.prefix, ctx.settings.streams.history_max_entries)
+    window = read_window(ctx.redis, ctx.shards, ctx.settings.streams.history_max_entries)
     shadowed = np.array(
         [
             version == champion and shadow == challenger
@@ -41,7 +41,7 @@ def judge_challenger() -> dict[str, Any]:
         dtype=bool,
     )
     scored = window.rows(shadowed)
-    labels = arrived_labels(ctx.redis, ctx.keys.prefix, scored.ids)
+    labels = arrived_labels(ctx.redis, ctx.shards, scored)
     known = labels != UNKNOWN
     if known.sum() < cfg.shadow_labels:
         log.info("challenger %s: %d of %d labels so far", challenger, known.sum(), cfg.shadow_labels)

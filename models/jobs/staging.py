@@ -31,7 +31,7 @@ from functions.served import FEATURES_STREAM, ScoredFeatures, encode_scored_feat
 from models.jobs.queue import JOB_CLASS, QUEUE_CLASS, SERIALIZER, jobs_url
 from models.loaded import LoadedModel
 from streams.events import PAYLOAD
-from streams.keys import Keys
+from streams.keys import Shards
 
 _CHUNK = 2_000
 STAGED_THRESHOLDS = Thresholds(review=0.3, decline=0.8)  # what the staged result records say
@@ -50,10 +50,11 @@ def stage_scored(
     shadow = None
     if challenger is not None:
         shadow = challenger.predict_proba(model_matrix(matrix, challenger.feature_names))
-    key = Keys(settings.redis.key_prefix).stream(FEATURES_STREAM)
-    results = ScoreKeys(settings.redis.key_prefix)
+    shards = list(Shards.of(settings))  # with stream shards, row i on shard TransactionID mod N
     pipe = client.pipeline(transaction=False)
     for i in range(len(meta)):
+        keys = shards[int(meta.transaction_id[i]) % len(shards)]
+        key, results = keys.stream(FEATURES_STREAM), ScoreKeys(keys.prefix)
         record = ScoredFeatures(
             TransactionID=int(meta.transaction_id[i]),
             TransactionDT=int(meta.transaction_dt[i]),
@@ -88,14 +89,16 @@ def stage_scored(
 
 def stage_labels(client: redis.Redis, settings: Settings, meta: ReplayMeta) -> None:
     """The labels of ``meta``'s transactions arrive, through the label stage's store."""
-    prefix = settings.redis.key_prefix
-    store = RedisLabelStore(client, LabelKeys(prefix), ScoreKeys(prefix))
-    batch = [
-        LabelIn(Label(TransactionID=int(i), isFraud=1 if y == 1 else 0), None)
-        for i, y in zip(meta.transaction_id, meta.is_fraud, strict=True)
-    ]
-    for start in range(0, len(batch), 500):
-        store.store(batch[start : start + 500])
+    shards = list(Shards.of(settings))  # each label where ``stage_scored`` put its row
+    for shard, keys in enumerate(shards):
+        store = RedisLabelStore(client, LabelKeys(keys.prefix), ScoreKeys(keys.prefix))
+        batch = [
+            LabelIn(Label(TransactionID=int(i), isFraud=1 if y == 1 else 0), None)
+            for i, y in zip(meta.transaction_id, meta.is_fraud, strict=True)
+            if int(i) % len(shards) == shard
+        ]
+        for start in range(0, len(batch), 500):
+            store.store(batch[start : start + 500])
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

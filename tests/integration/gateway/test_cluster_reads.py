@@ -19,12 +19,12 @@ from litestar.testing import TestClient
 
 from core.connect import redis_client as connect
 from core.settings import Settings
-from data.schema import decode_transaction
+from data.schema import Label, decode_transaction, encode_label
 from data.simulator import producer_config
 from functions.keys import ScoreKeys
 from infra.bench.gateway_process import GatewayProcess
 from infra.gateway import gateway_app
-from infra.pipeline.streams import RAW, SCORED
+from infra.pipeline.streams import LABELS, RAW, SCORED
 from infra.pipeline.table import PIPELINE
 from streams.events import PUBLISHED_NS, entry_fields
 from streams.keys import Shards, partition_of
@@ -134,6 +134,21 @@ def test_transactions_forensics_and_overview_read_every_shard(
         assert resolved.status_code == 200, resolved.text
         assert client.get("/v1/alerts/queue", headers=auth("analyst")).json()["open"] == len(raised) - 1
 
+        # every transaction's label, into its shard: each shard's label stage stores its own
+        for payload in raw:
+            tx = decode_transaction(payload)
+            label: Any = entry_fields(encode_label(Label(TransactionID=tx.TransactionID, isFraud=0)), {})
+            cluster.xadd(Shards.of(on_cluster).keys(where[tx.TransactionID]).stream(LABELS), label)
+        for shard in range(SHARDS):
+            Worker(PIPELINE.chain(["label"]), cluster, on_cluster, shard=shard).run(burst=True)
+        breakdown = client.get("/v1/metrics/breakdown?minutes=5", headers=auth("analyst")).json()
+        assert breakdown["labels"] == N  # every shard's label window, merged
+        products = next(d for d in breakdown["dimensions"] if d["name"] == "ProductCD")
+        assert sum(row["scored"] for row in products["rows"]) == N  # every shard's segment counters
+        assert sum(row["labelled"] for row in products["rows"]) == N
+        proposal = {"review_threshold": 0.3, "decline_threshold": 0.8}
+        simulated = client.post("/v1/strategy/simulate", json=proposal, headers=auth("analyst")).json()
+        assert simulated["transactions"] == N
         assert client.get("/readyz").status_code == 200
 
 

@@ -119,6 +119,7 @@ def test_the_estimate_recalibrates_on_arrived_labels_when_the_fraud_rate_has_mov
         challenger_probs=np.full(n, np.nan),
         challenger_versions=[None] * n,
         matrix=np.zeros((n, 1), dtype=np.float32),
+        shards=np.zeros(n, dtype=np.int16),
     )
     arrived = np.where(np.arange(n) < n // 2, truth, UNKNOWN).astype(np.int8)
     later = realised(truth[n // 2 :].astype(np.int_), probs[n // 2 :], window.amounts[n // 2 :], 0.3, 0.6)
