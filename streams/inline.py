@@ -93,9 +93,8 @@ class InlineChain:
         keys = Keys(settings.redis.key_prefix) if keys is None else keys
         self.name = "+".join(names)
         self.outputs = fused_outputs(specs)
-        shared = (
-            {} if shared is None else shared
-        )  # one model (or other loaded state) for the live and dry builds
+        if shared is None:
+            shared = {}  # one model (or other loaded state) for the live and dry builds
         live = Context(client, settings, keys, shared)
         dry = Context(ScratchClient(client, scratch_prefix), settings, keys, shared)  # type: ignore[arg-type]
         self._live = fuse(specs, [spec.build(live) for spec in specs])

@@ -42,6 +42,7 @@ import httpx
 import msgspec
 import redis
 from playwright.sync_api import Browser, Locator, Page, WebSocket, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from core.settings import get_settings
 from functions.events import AlertRaised
@@ -269,11 +270,14 @@ def _ops_first_visit(
         browser_ms = sum(_cpu_s([pid]) - browser_cpu.get(pid, 0.0) for pid in _chromium_pids()) * 1000
         server_ms = (_cpu_s(server_pids) - server_cpu) * 1000
         after = _renderer_metrics(cdp)
-        page.locator(CASE).filter(has_text=re.compile(r"\d")).wait_for(state="visible", timeout=60_000)
-        case_at = time.perf_counter()
+        try:  # the first row's case opens only when its transaction has a record: not a synthetic alert's
+            page.locator(CASE).filter(has_text=re.compile(r"\d")).wait_for(state="visible", timeout=15_000)
+            case_ms = (time.perf_counter() - started) * 1000
+        except PlaywrightTimeout:
+            case_ms = math.nan  # left out of the median
         return {
             "queue_shown_ms": (rows_at - started) * 1000,
-            "case_shown_ms": (case_at - started) * 1000,
+            "case_shown_ms": case_ms,
             "browser_cpu_ms": browser_ms,
             "server_cpu_ms": server_ms,
             **{name: after[name] - before.get(name, 0.0) for name in after},
