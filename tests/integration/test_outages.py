@@ -75,11 +75,16 @@ class RedisServer:
         finally:
             client.close()
 
-    def kill(self, sig: int = signal.SIGKILL) -> None:
+    @property
+    def pid(self) -> int:
         proc = self.process.proc
         assert proc is not None
-        os.kill(proc.pid, sig)
-        proc.wait(20)
+        return proc.pid
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        os.kill(self.pid, sig)
+        assert self.process.proc is not None
+        self.process.proc.wait(20)
 
     def stop(self) -> None:
         self.process.stop()
@@ -208,6 +213,53 @@ class Running:
         assert not self.errors, self.errors
 
 
+@dataclass
+class EnrichRun:
+    """The mirror and one enrich worker per stream shard, fed by a publisher, in threads."""
+
+    observer: redis.Redis  # a client of the test's own, to look at the streams
+    clients: list[redis.Redis]
+    run: Running
+    mirror: Mirror
+    workers: list[Worker]
+    shards: Shards
+
+    def enriched(self) -> int:
+        try:
+            return sum(_xlen(self.observer, keys.stream("tx.enriched")) for keys in self.shards)
+        except REDIS_DOWN:  # a (re)started or promoted master not serving its slots yet: look again
+            return 0
+
+    def assert_each_enriched_once(self, txs: Sequence[Any]) -> None:
+        ids = [
+            json.loads(p or b"")["TransactionID"]
+            for keys in self.shards
+            for p, _ in _entries(self.observer, keys.stream("tx.enriched"))
+        ]
+        assert sorted(ids) == sorted(tx.TransactionID for tx in txs)  # each exactly once
+        for keys in self.shards:
+            assert self.observer.xlen(keys.dead_letters) == 0
+            assert backlog(self.observer, keys.stream(RAW)) == 0
+
+
+def _start_enrich(url: str, settings: Settings, txs: list[Any]) -> EnrichRun:
+    shards = Shards.of(settings)
+    clients = [connect(url) for _ in range(2 + shards.count)]
+    run = Running()
+    mirror = Mirror(settings, clients[1], run.stop_event)
+    workers = [
+        Worker(PIPELINE.chain(["enrich"]), clients[2 + s], settings, stop=run.stop_event, shard=s)
+        for s in range(shards.count)
+    ]
+    run.start(mirror.run, "mirror")
+    for shard, each in enumerate(workers):
+        run.start(each.run, f"enrich-{shard}")
+    run.start(
+        lambda: _publish(settings, txs, per_second=1_000, stop=run.stop_event), "publisher", finite=True
+    )
+    return EnrichRun(clients[0], clients, run, mirror, workers, shards)
+
+
 def test_a_redis_outage_is_ridden_out_without_loss_or_duplicates(
     outage_target: Target, broker_settings: Settings, topic_suffix: str
 ) -> None:
@@ -227,28 +279,9 @@ def test_a_redis_outage_is_ridden_out_without_loss_or_duplicates(
     victim = 1 if outage_target.shards > 1 else 0  # the shard whose server goes down
     down = shards.keys(victim)
     txs = transactions(3_000, seed=21)
-    clients = [connect(outage_target.url) for _ in range(2 + outage_target.shards)]
-    observer = clients[0]
-    run = Running()
-    mirror = Mirror(settings, clients[1], run.stop_event)
-    workers = [
-        Worker(PIPELINE.chain(["enrich"]), clients[2 + s], settings, stop=run.stop_event, shard=s)
-        for s in range(outage_target.shards)
-    ]
+    on = _start_enrich(outage_target.url, settings, txs)
+    observer, run, mirror, workers = on.observer, on.run, on.mirror, on.workers
     worker = workers[victim]
-    run.start(mirror.run, "mirror")
-    for shard, each in enumerate(workers):
-        run.start(each.run, f"enrich-{shard}")
-    run.start(
-        lambda: _publish(settings, txs, per_second=1_000, stop=run.stop_event), "publisher", finite=True
-    )
-
-    def enriched() -> int:
-        try:
-            return sum(_xlen(observer, keys.stream("tx.enriched")) for keys in shards)
-        except REDIS_DOWN:  # the restarted master not serving its slots yet: look again
-            return 0
-
     try:
         wait_until(
             lambda: _xlen(observer, down.stream("tx.enriched")) >= 500 // shards.count, 60, "enrich to start"
@@ -258,21 +291,13 @@ def test_a_redis_outage_is_ridden_out_without_loss_or_duplicates(
         assert not mirror.ready and not worker.ready and run.alive()
         assert "sentinel_process_ready 0.0" in _metrics(observer, down, worker)  # and no stale figures
         outage_target.victim.start()
-        wait_until(lambda: enriched() >= len(txs), 90, "all enriched")
+        wait_until(lambda: on.enriched() >= len(txs), 90, "all enriched")
         wait_until(lambda: mirror.ready and all(w.ready for w in workers), 30, "all to report ready again")
         assert "sentinel_process_ready 1.0" in _metrics(observer, down, worker)
         assert run.alive()
     finally:
         run.stop()
-    ids = [
-        json.loads(p or b"")["TransactionID"]
-        for keys in shards
-        for p, _ in _entries(observer, keys.stream("tx.enriched"))
-    ]
-    assert sorted(ids) == sorted(tx.TransactionID for tx in txs)  # each exactly once
-    for keys in shards:
-        assert observer.xlen(keys.dead_letters) == 0
-        assert backlog(observer, keys.stream(RAW)) == 0
+    on.assert_each_enriched_once(txs)
 
 
 def test_the_backlog_cannot_report_a_phantom_after_a_redis_restart(
@@ -417,7 +442,6 @@ def failover_cluster(tmp_path: Path) -> Iterator[Failover]:
         (tmp_path / f"node-{i}").mkdir()
         cluster = ["--cluster-enabled", "yes", "--cluster-port", str(free_port())]
         cluster += ["--cluster-node-timeout", "2000", "--cluster-require-full-coverage", "no"]
-        cluster += ["--enable-debug-command", "local"]  # DEBUG SLEEP: the replica falls behind
         nodes.append(RedisServer(tmp_path / f"node-{i}", extra=cluster))
     masters, spare = nodes[:3], nodes[3]
     try:
@@ -463,7 +487,7 @@ def test_a_master_killed_mid_run_fails_over_to_its_replica_without_loss_or_dupli
     failover_cluster: Failover, broker_settings: Settings, topic_suffix: str
 ) -> None:
     """The master of shard 1 is SIGKILLed mid-stream, after writes its replica never received (its
-    link cut, CLIENT KILL, while it sleeps, DEBUG SLEEP), and never comes back; the replica is promoted (the cluster's own failover) without the master's last
+    link cut, CLIENT KILL, while it is frozen, SIGSTOP), and never comes back; the replica is promoted (the cluster's own failover) without the master's last
     writes (asserted by the replication offsets). As each commit is one script, replicated whole, what the replica holds
     is the shard a few commits back, and those are redone (the mirror's lost copies from the broker,
     a worker's lost commits from its unacknowledged inputs; the e-mail/device/address state on the
@@ -480,58 +504,36 @@ def test_a_master_killed_mid_run_fails_over_to_its_replica_without_loss_or_dupli
     shards = Shards.of(settings)
     down = shards.keys(1)
     txs = transactions(3_000, seed=23)
-    clients = [connect(failover_cluster.url) for _ in range(5)]
-    observer = clients[0]
-    run = Running()
-    mirror = Mirror(settings, clients[1], run.stop_event)
-    workers = [
-        Worker(PIPELINE.chain(["enrich"]), clients[2 + s], settings, stop=run.stop_event, shard=s)
-        for s in range(3)
-    ]
-    run.start(mirror.run, "mirror")
-    for shard, each in enumerate(workers):
-        run.start(each.run, f"enrich-{shard}")
-    run.start(
-        lambda: _publish(settings, txs, per_second=1_000, stop=run.stop_event), "publisher", finite=True
-    )
-
-    def enriched() -> int:
-        try:
-            return sum(_xlen(observer, keys.stream("tx.enriched")) for keys in shards)
-        except REDIS_DOWN:  # the promoted replica not serving its slots yet: look again
-            return 0
-
+    on = _start_enrich(failover_cluster.url, settings, txs)
+    observer, run, mirror, workers = on.observer, on.run, on.mirror, on.workers
     master: Any = redis.Redis(port=failover_cluster.master.port)
     replica: Any = redis.Redis(port=failover_cluster.replica.port)
-    asleep = threading.Thread(target=lambda: replica.execute_command("DEBUG", "SLEEP", "2"), daemon=True)
+    replica_pid = failover_cluster.replica.pid
 
     def offset() -> int:
         return int(master.info("replication")["master_repl_offset"])
 
     try:
         wait_until(lambda: _xlen(observer, down.stream("tx.enriched")) >= 200, 60, "enrich to start")
-        asleep.start()  # the replica cannot reconnect for 2 s
-        master.execute_command("CLIENT", "KILL", "TYPE", "replica")  # nothing more reaches it
-        cut = offset()
-        wait_until(lambda: offset() > cut + 20_000, 10, "writes the replica never receives")
-        killed_at = offset()
-        failover_cluster.master.kill()  # mid-stream, for good: its unreplicated writes are gone
+        # frozen, the replica can neither read its link nor reconnect (a DEBUG SLEEP of a few
+        # seconds raced the writes: once in a few runs it woke, caught up, and nothing was lost)
+        os.kill(replica_pid, signal.SIGSTOP)
+        try:
+            master.execute_command("CLIENT", "KILL", "TYPE", "replica")  # nothing more reaches it
+            cut = offset()
+            wait_until(lambda: offset() > cut + 20_000, 10, "writes the replica never receives")
+            killed_at = offset()
+            failover_cluster.master.kill()  # mid-stream, for good: its unreplicated writes are gone
+        finally:
+            os.kill(replica_pid, signal.SIGCONT)
         wait_until(lambda: _role(failover_cluster.replica) == "master", 60, "the replica's promotion")
         promoted_at = int(replica.info("replication")["master_repl_offset"])
         assert promoted_at < killed_at  # the promoted replica lacks the master's last writes
-        wait_until(lambda: enriched() >= len(txs), 120, "all enriched")
+        wait_until(lambda: on.enriched() >= len(txs), 120, "all enriched")
         wait_until(lambda: mirror.ready and all(w.ready for w in workers), 30, "all to report ready again")
         assert run.alive()
     finally:
         run.stop()
-    ids = [
-        json.loads(p or b"")["TransactionID"]
-        for keys in shards
-        for p, _ in _entries(observer, keys.stream("tx.enriched"))
-    ]
-    assert sorted(ids) == sorted(tx.TransactionID for tx in txs)  # each exactly once
-    for keys in shards:
-        assert observer.xlen(keys.dead_letters) == 0
-        assert backlog(observer, keys.stream(RAW)) == 0
-    for client in (*clients, master, replica):
+    on.assert_each_enriched_once(txs)
+    for client in (*on.clients, master, replica):
         client.close()
