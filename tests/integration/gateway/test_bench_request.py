@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from core.settings import get_settings
 from infra.cli import cli
 from tests.integration.gateway.conftest import Trained
 
@@ -26,8 +27,12 @@ def test_request_bench_scores_new_transactions_and_reports_cpu_per_request(
     args = ["bench", "request", "--warm", "3", "--requests", "5", "--json", str(out)]
     # a thread of its own: in the whole suite the browser tests' Playwright (sync API) leaves an
     # event loop running in the main thread, where the bench's asyncio.run refuses to start
-    with ThreadPoolExecutor(1) as pool:
-        result = pool.submit(CliRunner().invoke, cli, args, env=env).result()
+    get_settings.cache_clear()  # an earlier test's cached settings would hide this environment
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            result = pool.submit(CliRunner().invoke, cli, args, env=env).result()
+    finally:
+        get_settings.cache_clear()  # nor leak the bench's to a later test
     assert result.exit_code == 0, result.output
     (row,) = json.loads(out.read_text())["results"]
     assert (
